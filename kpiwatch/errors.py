@@ -1,0 +1,13 @@
+"""One error type whose messages tell the user exactly what to fix."""
+
+
+class KpiwatchError(Exception):
+    """A problem the user can act on; the CLI prints it without a traceback."""
+
+
+class ConfigError(KpiwatchError):
+    """An environment variable or option has a value kpiwatch cannot use."""
+
+
+class ContractError(KpiwatchError):
+    """The raw tables do not match docs/data-contract.md."""

@@ -1,0 +1,13 @@
+"""Every path the project needs, anchored once at the repository root."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DBT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+DATA_DIR = REPO_ROOT / "data"
+DEFAULT_DUCKDB_PATH = DATA_DIR / "kpiwatch.duckdb"
+DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+MONITORING_DIR = REPO_ROOT / "monitoring"
+DOCS_DIR = REPO_ROOT / "docs"

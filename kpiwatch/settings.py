@@ -1,0 +1,73 @@
+"""The single place that turns the environment into kpiwatch settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpiwatch.errors import ConfigError
+from kpiwatch.paths import DEFAULT_DAGSTER_HOME, DEFAULT_DUCKDB_PATH
+
+# dbt target names; the Dagster resource map is keyed by the same names.
+TARGETS = ("dev", "snowflake")
+TARGET_ALIASES = {"duckdb": "dev"}
+
+KNOWN_VARIABLES = {
+    "KPIWATCH_DUCKDB_PATH": "DuckDB file holding schema raw and the dbt schemas",
+    "KPIWATCH_AS_OF": "evaluation date YYYY-MM-DD (default: today, UTC)",
+    "KPIWATCH_TARGET": "warehouse: dev (DuckDB, default) or snowflake",
+}
+
+# Variables with these prefixes belong to other modules (publishing, Snowflake, checks), which validate them.
+OTHER_PREFIXES = ("KPIWATCH_PUSHGATEWAY", "KPIWATCH_SNOWFLAKE", "KPIWATCH_CHECKS", "KPIWATCH_STACK")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration for one kpiwatch process."""
+
+    duckdb_path: Path
+    as_of: dt.date
+    target: str
+    dagster_home: Path
+
+    @property
+    def as_of_text(self) -> str:
+        return self.as_of.isoformat()
+
+
+def parse_date(value: str, name: str) -> dt.date:
+    """Parse YYYY-MM-DD, naming the setting that held a bad value."""
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a date; use the form YYYY-MM-DD, e.g. 2024-06-30.") from None
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read KPIWATCH_* variables; unknown ones are reported so typos are not silently ignored."""
+    env = os.environ if env is None else env
+    unknown = sorted(
+        k for k in env if k.startswith("KPIWATCH_") and k not in KNOWN_VARIABLES and not k.startswith(OTHER_PREFIXES)
+    )
+    if unknown:
+        warnings.warn(f"Ignoring unknown kpiwatch variables: {', '.join(unknown)}", stacklevel=2)
+
+    duckdb_path = Path(env.get("KPIWATCH_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH).expanduser().resolve()
+    as_of_raw = env.get("KPIWATCH_AS_OF")
+    as_of = parse_date(as_of_raw, "KPIWATCH_AS_OF") if as_of_raw else today_utc()
+    target_raw = (env.get("KPIWATCH_TARGET") or "dev").strip().lower()
+    target = TARGET_ALIASES.get(target_raw, target_raw)
+    if target not in TARGETS:
+        raise ConfigError(f"KPIWATCH_TARGET={target_raw!r} is not a known target; use one of: duckdb (dev), snowflake.")
+    dagster_home = Path(env.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser().resolve()
+    return Settings(duckdb_path=duckdb_path, as_of=as_of, target=target, dagster_home=dagster_home)
+

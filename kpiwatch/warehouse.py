@@ -1,0 +1,71 @@
+"""Short-lived warehouse connections for the little SQL Python runs itself.
+
+DuckDB allows one writing process per file and dbt writes during a run, so a connection is
+opened per query batch and closed at once, never held across steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+
+from kpiwatch.contract import RAW_SCHEMA, observed_columns, raise_for_contract
+from kpiwatch.errors import KpiwatchError
+
+MARTS_SCHEMA = "marts"
+
+
+class Warehouse(Protocol):
+    """What kpiwatch needs from a warehouse: run a query, get rows as dicts."""
+
+    name: str
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+class DuckDBWarehouse:
+    """A DuckDB file; every call opens and closes its own connection."""
+
+    name = "duckdb"
+
+    def __init__(self, path: Path, read_only: bool = True):
+        self.path = Path(path)
+        self.read_only = read_only
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.read_only and not self.path.exists():
+            raise KpiwatchError(
+                f"DuckDB file {self.path} does not exist. Create sample data with "
+                f"`kpiwatch generate --out {self.path}` or point KPIWATCH_DUCKDB_PATH at your warehouse file."
+            )
+        con = duckdb.connect(str(self.path), read_only=self.read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            cursor = con.execute(sql, params or [])
+            names = [d[0] for d in cursor.description] if cursor.description else []
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def raw_columns(warehouse: Warehouse) -> dict[str, dict[str, str]]:
+    """The columns of every table in schema raw, as {table: {column: type}}."""
+    rows = warehouse.query(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where lower(table_schema) = ? order by table_name, ordinal_position",
+        [RAW_SCHEMA],
+    )
+    return observed_columns(rows)
+
+
+def ensure_raw_contract(warehouse: Warehouse) -> None:
+    """Fail with every contract problem named before dbt meets them as cryptic SQL errors."""
+    raise_for_contract(raw_columns(warehouse))
