@@ -28,11 +28,11 @@ COUNTRIES = (("US", 0.38, "USD"), ("GB", 0.12, "GBP"), ("DE", 0.10, "EUR"), ("FR
 # channel: (share of signups, trial conversion probability, spend per signup in the spend currency, currency)
 CHANNELS = {
     "organic": (0.30, 0.20, 0.0, "USD"),
-    "paid_search": (0.24, 0.17, 38.0, "USD"),
-    "paid_social": (0.18, 0.11, 26.0, "USD"),
-    "referral": (0.10, 0.30, 9.0, "USD"),
-    "content": (0.12, 0.15, 14.0, "EUR"),
-    "partner": (0.06, 0.24, 45.0, "USD"),
+    "paid_search": (0.24, 0.17, 150.0, "USD"),
+    "paid_social": (0.18, 0.11, 95.0, "USD"),
+    "referral": (0.10, 0.30, 30.0, "USD"),
+    "content": (0.12, 0.15, 55.0, "EUR"),
+    "partner": (0.06, 0.24, 160.0, "USD"),
 }
 PLANS = ("starter", "growth", "scale")
 PLAN_WEIGHTS = (0.55, 0.35, 0.10)

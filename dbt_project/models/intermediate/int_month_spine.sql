@@ -1,0 +1,41 @@
+with first_months as (
+    select min(signup_month) as first_month from {{ ref('stg_users') }}
+    union all
+    select min(cast({{ dbt.date_trunc('month', 'started_at') }} as date)) from {{ ref('stg_subscriptions') }}
+    union all
+    select min(spend_month) from {{ ref('stg_marketing_spend') }}
+),
+
+bounds as (
+    select
+        coalesce(min(first_month), cast({{ dbt.date_trunc('month', as_of_date()) }} as date)) as first_month,
+        cast({{ dbt.date_trunc('month', as_of_date()) }} as date) as last_month
+    from first_months
+),
+
+series as (
+    {{ integer_series(1200) }}
+),
+
+months as (
+    select cast({{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} as date) as month
+    from bounds
+    cross join series
+    where {{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} <= bounds.last_month
+),
+
+final as (
+    select
+        month,
+        cast({{ dbt.dateadd('month', 1, 'month') }} as timestamp) as next_month_start,
+        -- MRR is a snapshot at the month's last instant; for the running month, at the evaluation cutoff.
+        case
+            when cast({{ dbt.dateadd('month', 1, 'month') }} as timestamp) < {{ evaluation_cutoff() }}
+                then cast({{ dbt.dateadd('month', 1, 'month') }} as timestamp)
+            else {{ evaluation_cutoff() }}
+        end as snapshot_at,
+        cast({{ dbt.dateadd('month', 1, 'month') }} as timestamp) <= {{ evaluation_cutoff() }} as is_complete
+    from months
+)
+
+select * from final

@@ -1,0 +1,19 @@
+with events as (
+    select * from {{ ref('stg_events') }}
+),
+
+feature_map as (
+    select * from {{ ref('feature_map') }}
+),
+
+final as (
+    select
+        events.user_id,
+        feature_map.feature,
+        events.activity_date
+    from events
+    inner join feature_map on feature_map.event_name = events.event_name
+    group by events.user_id, feature_map.feature, events.activity_date
+)
+
+select * from final

@@ -1,0 +1,55 @@
+with users as (
+    select * from {{ ref('stg_users') }}
+),
+
+activity_months as (
+    select distinct
+        user_id,
+        cast({{ dbt.date_trunc('month', 'activity_date') }} as date) as activity_month
+    from {{ ref('int_user_activity_daily') }}
+),
+
+cohorts as (
+    select signup_month as cohort_month, count(*) as cohort_size
+    from users
+    group by signup_month
+),
+
+months as (
+    select month from {{ ref('int_month_spine') }}
+),
+
+grid as (
+    select
+        cohorts.cohort_month,
+        cohorts.cohort_size,
+        months.month as activity_month,
+        {{ dbt.datediff('cohorts.cohort_month', 'months.month', 'month') }} as months_since_signup
+    from cohorts
+    inner join months on months.month >= cohorts.cohort_month
+),
+
+retained as (
+    select
+        users.signup_month as cohort_month,
+        activity_months.activity_month,
+        count(*) as retained_users
+    from activity_months
+    inner join users on users.user_id = activity_months.user_id
+    where activity_months.activity_month >= users.signup_month
+    group by users.signup_month, activity_months.activity_month
+),
+
+final as (
+    select
+        grid.cohort_month,
+        grid.months_since_signup,
+        grid.cohort_size,
+        cast(coalesce(retained.retained_users, 0) as bigint) as retained_users,
+        cast(coalesce(retained.retained_users, 0) as double) / grid.cohort_size as retention_rate
+    from grid
+    left join retained
+        on retained.cohort_month = grid.cohort_month and retained.activity_month = grid.activity_month
+)
+
+select * from final

@@ -1,0 +1,65 @@
+with mrr as (
+    select * from {{ ref('fct_mrr_monthly') }}
+),
+
+blended_cac as (
+    select month, cac_usd from {{ ref('fct_cac_monthly') }} where channel = 'all'
+),
+
+with_start as (
+    select
+        mrr.*,
+        -- Rates use the previous month's end as the start of this month (the standard denominator).
+        lag(mrr.mrr_usd) over (order by mrr.month) as starting_mrr_usd,
+        lag(mrr.paying_customers) over (order by mrr.month) as starting_customers
+    from mrr
+),
+
+rates as (
+    select
+        month,
+        arpa_usd,
+        starting_mrr_usd,
+        cast(churned_customers as double) / nullif(starting_customers, 0) as logo_churn_rate,
+        -cast(churned_mrr_usd + contraction_mrr_usd as double) / nullif(starting_mrr_usd, 0) as revenue_churn_rate,
+        cast(starting_mrr_usd + expansion_mrr_usd + contraction_mrr_usd + churned_mrr_usd as double)
+            / nullif(starting_mrr_usd, 0) as net_revenue_retention,
+        cast(starting_mrr_usd + contraction_mrr_usd + churned_mrr_usd as double)
+            / nullif(starting_mrr_usd, 0) as gross_revenue_retention,
+        cast(new_mrr_usd + expansion_mrr_usd + reactivation_mrr_usd as double)
+            / nullif(-(churned_mrr_usd + contraction_mrr_usd), 0) as quick_ratio
+    from with_start
+),
+
+lifetime as (
+    select
+        *,
+        -- Expected lifetime 1 / churn, capped so a month without churn gives a finite LTV.
+        case
+            when logo_churn_rate is null then null
+            when logo_churn_rate * {{ var('ltv_max_lifetime_months') }} <= 1 then {{ var('ltv_max_lifetime_months') }}
+            else 1.0 / logo_churn_rate
+        end as expected_lifetime_months
+    from rates
+),
+
+final as (
+    select
+        lifetime.month,
+        lifetime.arpa_usd,
+        lifetime.logo_churn_rate,
+        lifetime.revenue_churn_rate,
+        lifetime.expected_lifetime_months,
+        cast(lifetime.arpa_usd * {{ var('ltv_gross_margin') }} * lifetime.expected_lifetime_months as decimal(38, 6)) as ltv_usd,
+        blended_cac.cac_usd,
+        cast(lifetime.arpa_usd * {{ var('ltv_gross_margin') }} * lifetime.expected_lifetime_months as double)
+            / nullif(blended_cac.cac_usd, 0) as ltv_to_cac,
+        cast(blended_cac.cac_usd as double) / nullif(lifetime.arpa_usd * {{ var('ltv_gross_margin') }}, 0) as cac_payback_months,
+        lifetime.quick_ratio,
+        lifetime.net_revenue_retention,
+        lifetime.gross_revenue_retention
+    from lifetime
+    left join blended_cac on blended_cac.month = lifetime.month
+)
+
+select * from final

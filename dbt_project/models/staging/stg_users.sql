@@ -1,0 +1,23 @@
+with source as (
+    select * from {{ source('raw', 'users') }}
+),
+
+renamed as (
+    select
+        cast(user_id as varchar) as user_id,
+        cast(country as varchar) as country,
+        -- A signup without a channel still counts in every total, under 'unknown'.
+        coalesce(cast(acquisition_channel as varchar), 'unknown') as acquisition_channel,
+        cast(created_at as timestamp) as created_at
+    from source
+),
+
+final as (
+    select
+        *,
+        cast({{ dbt.date_trunc('month', 'created_at') }} as date) as signup_month
+    from renamed
+    where created_at < {{ evaluation_cutoff() }}
+)
+
+select * from final
