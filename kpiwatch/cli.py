@@ -1,0 +1,106 @@
+"""The `kpiwatch` command. Errors a user can fix print as one clear message, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kpiwatch.errors import KpiwatchError
+from kpiwatch.settings import load_settings, parse_date
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from kpiwatch.generate import GenerateOptions, generate
+
+    settings = load_settings()
+    options = GenerateOptions(
+        out=Path(args.out or settings.duckdb_path).resolve(),
+        as_of=parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of,
+        users=args.users,
+        days=args.days,
+        seed=args.seed,
+        force=args.force,
+    )
+    counts = generate(options, progress=sys.stderr.isatty() or args.progress)
+    summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+    print(f"Wrote {options.out} as of {options.as_of}: {summary}.")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kpiwatch.headline import format_headline, headline
+    from kpiwatch.warehouse import DuckDBWarehouse
+    from orchestration.launch import run_once
+
+    settings = load_settings()
+    as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
+    if settings.target == "dev":
+        DuckDBWarehouse(settings.duckdb_path).query("select 1")  # a missing file fails here, with the fix named
+    print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
+    outcome = run_once(settings, as_of)
+    if not outcome.success:
+        print(f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:", file=sys.stderr)
+        for failure in outcome.failures or ["the run failed; see the Dagster UI (`kpiwatch ui`) for details"]:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
+    if settings.target == "dev":
+        print(format_headline(headline(DuckDBWarehouse(settings.duckdb_path), as_of), as_of))
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from orchestration.launch import prepare_instance
+
+    from kpiwatch.paths import REPO_ROOT
+
+    settings = load_settings()
+    prepare_instance(settings)
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster if dagster.exists() else "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+               "-h", args.host, "-p", str(args.port)]  # fmt: skip
+    os.chdir(REPO_ROOT)
+    os.execvpe(command[0], command, os.environ)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kpiwatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write deterministic sample SaaS data into the raw contract")
+    gen.add_argument("--out", help="DuckDB file (default: KPIWATCH_DUCKDB_PATH or data/kpiwatch.duckdb)")
+    gen.add_argument("--users", type=int, default=5000, help="number of signups (default 5000)")
+    gen.add_argument("--days", type=int, default=365, help="days of history ending on --as-of (default 365)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed; same seed, same data (default 42)")
+    gen.add_argument("--as-of", help="last day of data, YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
+    gen.add_argument("--force", action="store_true", help="replace existing raw tables in the file")
+    gen.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    gen.set_defaults(func=_generate)
+
+    run = sub.add_parser("run", help="materialise every asset once through Dagster and print headline metrics")
+    run.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
+    run.set_defaults(func=_run)
+
+    ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KpiwatchError as error:
+        print(f"kpiwatch: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

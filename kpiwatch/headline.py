@@ -1,0 +1,65 @@
+"""The short table `kpiwatch run` prints: the numbers a person checks first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse
+
+HEADLINE_SQL = f"""
+with latest_month as (
+    select * from {MARTS_SCHEMA}.fct_mrr_monthly where month = (select max(month) from {MARTS_SCHEMA}.fct_mrr_monthly)
+),
+economics as (
+    select * from {MARTS_SCHEMA}.fct_unit_economics_monthly
+    where month = (select max(month) from {MARTS_SCHEMA}.fct_unit_economics_monthly)
+),
+activity as (
+    select * from {MARTS_SCHEMA}.fct_active_users_daily where activity_date = ?
+)
+select
+    latest_month.month, latest_month.mrr_usd, latest_month.arr_usd, latest_month.net_new_mrr_usd,
+    latest_month.paying_customers, latest_month.arpa_usd,
+    economics.logo_churn_rate, economics.net_revenue_retention, economics.ltv_to_cac,
+    activity.dau, activity.wau, activity.mau
+from latest_month
+left join economics on true
+left join activity on true
+"""
+
+
+def headline(warehouse: Warehouse, as_of: dt.date) -> dict[str, Any] | None:
+    rows = warehouse.query(HEADLINE_SQL, [as_of])
+    return rows[0] if rows else None
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "usd":
+        return f"${float(value):,.2f}"
+    if kind == "pct":
+        return f"{float(value) * 100:.1f}%"
+    if kind == "ratio":
+        return f"{float(value):.2f}"
+    return f"{int(value):,}"
+
+
+def format_headline(row: dict[str, Any] | None, as_of: dt.date) -> str:
+    if row is None:
+        return f"No metrics as of {as_of}: the warehouse has no subscriptions, users or spend before that date."
+    lines = [
+        ("MRR", _fmt(row["mrr_usd"], "usd")),
+        ("ARR", _fmt(row["arr_usd"], "usd")),
+        ("Net new MRR (month to date)", _fmt(row["net_new_mrr_usd"], "usd")),
+        ("Paying customers", _fmt(row["paying_customers"], "int")),
+        ("ARPA", _fmt(row["arpa_usd"], "usd")),
+        ("Logo churn rate (month)", _fmt(row["logo_churn_rate"], "pct")),
+        ("Net revenue retention (month)", _fmt(row["net_revenue_retention"], "pct")),
+        ("LTV : CAC", _fmt(row["ltv_to_cac"], "ratio")),
+        (f"DAU / WAU / MAU on {as_of}", " / ".join(_fmt(row[k], "int") for k in ("dau", "wau", "mau"))),
+    ]
+    width = max(len(name) for name, _ in lines)
+    body = "\n".join(f"  {name.ljust(width)}  {value}" for name, value in lines)
+    return f"Headline metrics as of {as_of} (month {row['month']}):\n{body}"

@@ -1,0 +1,1 @@
+"""Metric logic and the Prometheus push."""

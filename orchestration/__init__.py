@@ -1,0 +1,1 @@
+"""Dagster definitions for kpiwatch: raw sources, dbt models, checks, publishing, schedules."""

@@ -1,0 +1,14 @@
+"""The whole kpiwatch system: each area module contributes its own definitions."""
+
+from dagster import Definitions
+
+from kpiwatch.settings import load_settings
+from orchestration import dbt_models, raw_sources, schedules
+from orchestration.resources import build_resources
+
+defs = Definitions.merge(
+    raw_sources.defs,
+    dbt_models.defs,
+    schedules.defs,
+    Definitions(resources=build_resources(load_settings())),
+)

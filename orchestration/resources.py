@@ -1,0 +1,55 @@
+"""Resources, keyed by the same target names as dbt's profiles.yml (dev, snowflake)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource
+
+from kpiwatch.settings import Settings, load_settings, parse_date
+from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
+from orchestration.dbt_project_handle import dbt_executable, kpiwatch_dbt
+
+
+class EvaluationWindow(ConfigurableResource):
+    """The evaluation date of a run; empty means KPIWATCH_AS_OF, else today (UTC) at run time."""
+
+    as_of: str = ""
+
+    def date(self) -> dt.date:
+        return parse_date(self.as_of, "as_of") if self.as_of else load_settings().as_of
+
+    def dbt_vars(self, warehouse: "WarehouseResource") -> dict[str, Any]:
+        return {"as_of": self.date().isoformat(), **warehouse.dbt_vars()}
+
+
+class WarehouseResource(ConfigurableResource):
+    """Where the raw tables and the marts live."""
+
+    target: str = "dev"
+    duckdb_path: str = ""
+
+    def client(self) -> Warehouse:
+        return DuckDBWarehouse(self.duckdb_path)
+
+    def dbt_vars(self) -> dict[str, Any]:
+        return {"duckdb_path": self.duckdb_path} if self.target == "dev" else {}
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """The resource map for the configured target."""
+    by_target = {
+        "dev": {
+            "warehouse": WarehouseResource(target="dev", duckdb_path=str(settings.duckdb_path)),
+        },
+        "snowflake": {
+            "warehouse": WarehouseResource(target="snowflake"),
+        },
+    }
+    shared = {
+        "dbt": DbtCliResource(project_dir=kpiwatch_dbt, target=settings.target, dbt_executable=dbt_executable()),
+        "evaluation": EvaluationWindow(),
+    }
+    return {**shared, **by_target[settings.target]}
