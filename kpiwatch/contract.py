@@ -150,3 +150,15 @@ def observed_columns(rows: Iterable[Mapping[str, str]]) -> dict[str, dict[str, s
     for row in rows:
         observed.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
     return observed
+
+
+CONTRACT_SQL_TYPES = {"text": "varchar", "timestamp": "timestamp", "date": "date", "number": "decimal(18,2)"}
+
+
+def raw_table_ddl() -> list[str]:
+    """CREATE statements for empty contract tables (used by the generator and by test fixtures)."""
+    statements = [f"create schema if not exists {RAW_SCHEMA}"]
+    for table in RAW_TABLES:
+        columns = ", ".join(f"{c.name} {CONTRACT_SQL_TYPES[c.family]}" for c in table.columns)
+        statements.append(f"create or replace table {table.qualified_name} ({columns})")
+    return statements

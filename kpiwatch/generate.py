@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 from tqdm import tqdm
 
-from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
+from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
 
 COUNTRIES = (("US", 0.38, "USD"), ("GB", 0.12, "GBP"), ("DE", 0.10, "EUR"), ("FR", 0.07, "EUR"),
@@ -286,15 +286,6 @@ def _events_sql() -> str:
     )
 
 
-def _raw_ddl() -> list[str]:
-    types = {"text": "varchar", "timestamp": "timestamp", "date": "date", "number": "decimal(18,2)"}
-    statements = [f"create schema if not exists {RAW_SCHEMA}"]
-    for table in RAW_TABLES:
-        cols = ", ".join(f"{c.name} {types[c.family]}" for c in table.columns)
-        statements.append(f"create or replace table {table.qualified_name} ({cols})")
-    return statements
-
-
 def _arrow(rows: list[tuple], names: Sequence[str]) -> pa.Table:
     columns = list(zip(*rows)) if rows else [[] for _ in names]
     return pa.table({name: pa.array(col) for name, col in zip(names, columns)})
@@ -316,7 +307,7 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
             )
         log(f"Simulating {options.users:,} users over {options.days} days (seed {options.seed})...")
         sim = _Simulator(options).run()
-        for statement in _raw_ddl():
+        for statement in raw_table_ddl():
             con.execute(statement)
         con.execute("create or replace temp macro u01(a, b, c, d) as (hash(a, b, c, d) % 1000000007) / 1000000007.0")
         _load(con, "users", sim.users, ["user_id", "created_at", "country", "acquisition_channel"])
