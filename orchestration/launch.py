@@ -35,13 +35,16 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "WARNING") -> 
     from dagster import DagsterEventType
 
     from orchestration.definitions import defs
+    from orchestration.resources import warehouse_config
     from orchestration.schedules import JOB_NAME, run_config_for
 
     instance = prepare_instance(settings)
     job = defs.resolve_job_def(JOB_NAME)
     started = dt.datetime.now()
     # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets warnings and errors.
-    run_config = {**run_config_for(as_of), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    run_config = run_config_for(as_of)
+    run_config["resources"]["warehouse"] = {"config": warehouse_config(settings)}
+    run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     result = job.execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False, tags={"kpiwatch/as_of": str(as_of)}
     )

@@ -38,18 +38,19 @@ class WarehouseResource(ConfigurableResource):
         return {"duckdb_path": self.duckdb_path} if self.target == "dev" else {}
 
 
+def warehouse_config(settings: Settings) -> dict[str, str]:
+    """WarehouseResource fields for a target; also used as run config to point one run elsewhere."""
+    by_target = {
+        "dev": {"target": "dev", "duckdb_path": str(settings.duckdb_path)},
+        "snowflake": {"target": "snowflake", "duckdb_path": ""},
+    }
+    return by_target[settings.target]
+
+
 def build_resources(settings: Settings) -> dict[str, Any]:
     """The resource map for the configured target."""
-    by_target = {
-        "dev": {
-            "warehouse": WarehouseResource(target="dev", duckdb_path=str(settings.duckdb_path)),
-        },
-        "snowflake": {
-            "warehouse": WarehouseResource(target="snowflake"),
-        },
-    }
-    shared = {
+    return {
         "dbt": DbtCliResource(project_dir=kpiwatch_dbt, target=settings.target, dbt_executable=dbt_executable()),
         "evaluation": EvaluationWindow(),
+        "warehouse": WarehouseResource(**warehouse_config(settings)),
     }
-    return {**shared, **by_target[settings.target]}
