@@ -22,7 +22,10 @@ def prepare_instance(settings: Settings):
     from dagster import DagsterInstance
 
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    (settings.dagster_home / "dagster.yaml").touch(exist_ok=True)
+    instance_file = settings.dagster_home / "dagster.yaml"
+    if not instance_file.exists():
+        # Local runs stay local: no usage statistics leave the machine.
+        instance_file.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return DagsterInstance.get()
 
