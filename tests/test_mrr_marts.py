@@ -97,3 +97,18 @@ def test_conversion_counts_paid_starts_within_thirty_days_of_signup(db):
         row = got[key]
         assert (row["signups"], row["converted_30d"], row["is_complete"]) == (signups, converted, complete), key
         assert row["conversion_rate_30d"] == pytest.approx(converted / signups)
+
+
+def test_an_unknown_currency_stops_the_revenue_marts_instead_of_undercounting(tmp_path_factory):
+    """A subscription in a currency missing from fx_rates fails a named dbt test; MRR is not built from it."""
+    from tests.conftest import dbt_build, write_raw_warehouse
+
+    tables = dict(world.TABLES)
+    tables["subscriptions"] = [*world.SUBSCRIPTIONS,
+                               ("s_xyz", "u_lead", "basic", "month", "10.00", "XYZ", world.SUBSCRIPTIONS[0][6], None)]  # fmt: skip
+    work = tmp_path_factory.mktemp("unknown_currency")
+    db = write_raw_warehouse(work / "w.duckdb", tables)
+    done = dbt_build(db, world.AS_OF, work)
+    assert done.returncode != 0
+    assert "FAIL 1 relationships_stg_subscriptions_currency__currency__ref_fx_rates_" in done.stdout
+    assert "SKIP relation marts.fct_mrr_monthly" in done.stdout
