@@ -111,29 +111,32 @@ def type_family(data_type: str) -> str | None:
     return None
 
 
+def table_problems(table: Table, columns: Mapping[str, str] | None) -> list[str]:
+    """Problems of one table given its observed {column: type} (None when the table is absent)."""
+    if columns is None:
+        return [f"table {table.qualified_name} is missing"]
+    columns = {c.lower(): ty for c, ty in columns.items()}
+    problems: list[str] = []
+    for column in table.columns:
+        where = f"{table.qualified_name}.{column.name}"
+        if column.name not in columns:
+            problems.append(f"column {where} is missing")
+            continue
+        family = type_family(columns[column.name])
+        if family == "zoned_timestamp":
+            problems.append(
+                f"column {where} is {columns[column.name]}; the contract needs a UTC TIMESTAMP without time zone "
+                f"(load it as {column.name} AT TIME ZONE 'UTC')"
+            )
+        elif family != column.family:
+            problems.append(f"column {where} has type {columns[column.name]}, expected {column.family}")
+    return problems
+
+
 def contract_problems(observed: Mapping[str, Mapping[str, str]]) -> list[str]:
     """Compare observed {table: {column: type}} (any case) with the contract; one sentence per problem."""
-    lowered = {t.lower(): {c.lower(): ty for c, ty in cols.items()} for t, cols in observed.items()}
-    problems: list[str] = []
-    for table in RAW_TABLES:
-        columns = lowered.get(table.name)
-        if columns is None:
-            problems.append(f"table {table.qualified_name} is missing")
-            continue
-        for column in table.columns:
-            where = f"{table.qualified_name}.{column.name}"
-            if column.name not in columns:
-                problems.append(f"column {where} is missing")
-                continue
-            family = type_family(columns[column.name])
-            if family == "zoned_timestamp":
-                problems.append(
-                    f"column {where} is {columns[column.name]}; the contract needs a UTC TIMESTAMP without time zone "
-                    f"(load it as {column.name} AT TIME ZONE 'UTC')"
-                )
-            elif family != column.family:
-                problems.append(f"column {where} has type {columns[column.name]}, expected {column.family}")
-    return problems
+    lowered = {t.lower(): cols for t, cols in observed.items()}
+    return [problem for table in RAW_TABLES for problem in table_problems(table, lowered.get(table.name))]
 
 
 def raise_for_contract(observed: Mapping[str, Mapping[str, str]]) -> None:

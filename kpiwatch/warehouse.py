@@ -26,6 +26,8 @@ class Warehouse(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]: ...
 
+    def sqlalchemy_url(self) -> str: ...
+
 
 class DuckDBWarehouse:
     """A DuckDB file; every call opens and closes its own connection."""
@@ -48,6 +50,10 @@ class DuckDBWarehouse:
             yield con
         finally:
             con.close()
+
+    def sqlalchemy_url(self) -> str:
+        """For Great Expectations; read-only, so checks can never change the data they check."""
+        return f"duckdb:///{self.path}?access_mode=read_only"
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         with self.connect() as con:

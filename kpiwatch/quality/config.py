@@ -1,0 +1,97 @@
+"""expectations/checks.yml: severities and thresholds of every raw-table check, validated on load."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kpiwatch.contract import RAW_TABLES_BY_NAME
+from kpiwatch.errors import ConfigError
+from kpiwatch.paths import EXPECTATIONS_DIR
+
+DEFAULT_CHECKS_FILE = EXPECTATIONS_DIR / "checks.yml"
+SEVERITIES = ("error", "warn")
+
+# Parameters each SQL check understands, with defaults; GX checks take max_unexpected_ratio.
+SQL_CHECK_PARAMETERS: dict[str, dict[str, Any]] = {
+    "schema_matches_contract": {},
+    "schema_drift": {},
+    "not_empty": {},
+    "freshness": {"max_lag_hours": 36},
+    "volume": {"min_ratio": 0.3, "max_ratio": 3.0},
+    "missing_days": {"lookback_days": 90},
+}
+GX_CHECK_PARAMETERS = {"max_unexpected_ratio": 0.0}
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    table: str
+    name: str
+    severity: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.severity == "error"
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    path: Path
+    checks: tuple[CheckSettings, ...]
+
+    def for_table(self, table: str) -> list[CheckSettings]:
+        return [c for c in self.checks if c.table == table]
+
+    def get(self, table: str, name: str) -> CheckSettings | None:
+        return next((c for c in self.checks if c.table == table and c.name == name), None)
+
+
+def checks_file(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("KPIWATCH_CHECKS_CONFIG") or DEFAULT_CHECKS_FILE)
+
+
+def load_checks_config(path: Path | None = None) -> ChecksConfig:
+    """Parse and validate the file; every unknown table, check or parameter is an error naming it."""
+    path = path or checks_file()
+    if not path.exists():
+        raise ConfigError(f"Checks configuration {path} does not exist (KPIWATCH_CHECKS_CONFIG).")
+    raw = yaml.safe_load(path.read_text()) or {}
+    where = str(path)
+    if raw.get("version") != 1:
+        raise ConfigError(f"{where}: expected `version: 1`.")
+    unknown_top = set(raw) - {"version", "tables"}
+    if unknown_top:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown_top)}; expected version and tables.")
+    checks = []
+    for table, entries in (raw.get("tables") or {}).items():
+        if table not in RAW_TABLES_BY_NAME:
+            raise ConfigError(f"{where}: unknown table {table!r}; known: {sorted(RAW_TABLES_BY_NAME)}.")
+        for name, entry in (entries or {}).items():
+            checks.append(_check_settings(where, table, name, entry or {}))
+    return ChecksConfig(path=path, checks=tuple(checks))
+
+
+def _check_settings(where: str, table: str, name: str, entry: Mapping[str, Any]) -> CheckSettings:
+    severity = entry.get("severity")
+    if severity not in SEVERITIES:
+        raise ConfigError(f"{where}: tables.{table}.{name}.severity must be one of {SEVERITIES}, got {severity!r}.")
+    defaults = SQL_CHECK_PARAMETERS.get(name, GX_CHECK_PARAMETERS)
+    params = {k: v for k, v in entry.items() if k != "severity"}
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ConfigError(
+            f"{where}: tables.{table}.{name} has unknown parameter(s) {sorted(unknown)}; "
+            f"it accepts {sorted(defaults) or 'only severity'}."
+        )
+    for key, value in params.items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where}: tables.{table}.{name}.{key} must be a non-negative number, got {value!r}.")
+    return CheckSettings(table=table, name=name, severity=severity, params={**defaults, **params})

@@ -1,0 +1,153 @@
+"""Run the Great Expectations suite of one raw table inside the warehouse and read its verdicts.
+
+The suite runs on a GX *query asset* (`select * from raw.<table>`): GX computes every metric as SQL in the
+warehouse, and a query asset needs no table reflection (SQLAlchemy's Postgres-style reflection of
+duckdb-engine fails on DuckDB 2.0's pg_catalog). The same suite files run unchanged on Snowflake.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.pool import NullPool
+
+from kpiwatch.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+from kpiwatch.quality.config import CheckSettings
+from kpiwatch.quality.outcome import CheckOutcome
+from kpiwatch.warehouse import Warehouse
+
+# Columns that identify an offending row in the sample shown to a person.
+KEY_COLUMNS = {
+    "users": ["user_id"],
+    "subscriptions": ["subscription_id"],
+    "events": ["event_id"],
+    "marketing_spend": ["spend_date", "channel"],
+}
+SAMPLE_SIZE = 5
+
+
+def suite_path(table: str):
+    return EXPECTATIONS_DIR / f"{table}.json"
+
+
+def load_suite_document(table: str) -> dict[str, Any]:
+    return json.loads(suite_path(table).read_text())
+
+
+def suite_check_names(table: str) -> set[str]:
+    return {e["meta"]["check"] for e in load_suite_document(table)["expectations"]}
+
+
+def fx_currencies() -> list[str]:
+    """Currencies of the fx_rates seed: the file is the source of truth, read before dbt loads it."""
+    with open(DBT_PROJECT_DIR / "seeds" / "fx_rates.csv", newline="") as f:
+        return sorted({row["currency"].strip().upper() for row in csv.DictReader(f)})
+
+
+def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], parameters: Mapping[str, Any],
+              row_count: int) -> list[CheckOutcome]:  # fmt: skip
+    """Validate the table's suite once; one outcome per configured GX check."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from kpiwatch.quality.gx_compat import apply_duckdb_result_buffering
+
+    apply_duckdb_result_buffering()
+    document = load_suite_document(table)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # NullPool: no connection outlives its query, so the file is free again for other readers and for dbt.
+    datasource = context.data_sources.add_sql(
+        name="warehouse", connection_string=warehouse.sqlalchemy_url(), kwargs={"poolclass": NullPool}
+    )
+    try:
+        asset = datasource.add_query_asset(name=table, query=f"select * from raw.{table}")
+        batch = asset.add_batch_definition_whole_table("whole table").get_batch()
+        expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in document["expectations"]]
+        suite = context.suites.add(gx.ExpectationSuite(name=document["name"], expectations=expectations))
+        validation = batch.validate(
+            suite,
+            expectation_parameters=dict(parameters),
+            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": KEY_COLUMNS[table],
+                           "partial_unexpected_count": SAMPLE_SIZE},  # fmt: skip
+        )
+    finally:
+        datasource.get_engine().dispose()
+    by_check: dict[str, list] = defaultdict(list)
+    for result in validation.results:
+        by_check[result.expectation_config.meta["check"]].append(result)
+    return [_verdict(table, settings, by_check.get(settings.name, []), row_count) for settings in checks]
+
+
+def _verdict(table: str, settings: CheckSettings, results: list, row_count: int) -> CheckOutcome:
+    tolerance = float(settings.params.get("max_unexpected_ratio", 0.0))
+    failures, unexpected, samples, observed = [], 0, [], []
+    for result in results:
+        config = result.expectation_config
+        label = _label(config)
+        error = _exception_message(result.exception_info)
+        if error:
+            failures.append(f"{label} could not be evaluated: {error}")
+            continue
+        details = result.result or {}
+        count = details.get("unexpected_count")
+        if count is None and config.type == "unexpected_rows_expectation":
+            count = details.get("observed_value")
+        if count is None:  # aggregate expectations have an observed value, not row counts
+            observed.append(f"{label}: {details.get('observed_value')}")
+            if not result.success:
+                failures.append(f"{label} observed {details.get('observed_value')}")
+            continue
+        count = int(count)
+        unexpected += count
+        if count and count / max(row_count, 1) > tolerance:
+            failures.append(f"{count:,} of {row_count:,} rows fail {label}")
+        samples.extend(_sample(details))
+    metadata = {
+        "unexpected_count": unexpected,
+        "unexpected_percent": 100.0 * unexpected / row_count if row_count else 0.0,
+        "rows": row_count,
+        "expectations": ", ".join(_label(r.expectation_config) for r in results),
+        "sample": json.dumps(samples[:SAMPLE_SIZE], default=str),
+    }
+    if observed:
+        metadata["observed_value"] = "; ".join(observed)
+    if not results:
+        failures.append(f"no expectation in {suite_path(table).name} has meta.check = {settings.name!r}")
+    if failures:
+        example = f" e.g. {metadata['sample']}" if samples else ""
+        return CheckOutcome(table, settings.name, settings.severity, False, "; ".join(failures) + "." + example, metadata)
+    return CheckOutcome(table, settings.name, settings.severity, True,
+                        f"all {row_count:,} rows pass {metadata['expectations']}.", metadata)  # fmt: skip
+
+
+def _exception_message(info: Mapping[str, Any] | None) -> str | None:
+    """GX reports errors either flat or keyed by metric; return the first message, if any."""
+    if not info:
+        return None
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, Mapping)]
+    for entry in entries:
+        if entry.get("raised_exception") or entry.get("exception_message") or entry.get("exception_traceback"):
+            message = entry.get("exception_message") or (entry.get("exception_traceback") or "").strip().splitlines()[-1:]
+            return message if isinstance(message, str) else " ".join(message)
+    return None
+
+
+def _label(config) -> str:
+    kwargs = config.kwargs
+    target = kwargs.get("column") or kwargs.get("column_list") or (
+        f"{kwargs['column_A']} > {kwargs['column_B']}" if "column_A" in kwargs else kwargs.get("description", ""))
+    return f"{config.type}({target if isinstance(target, str) else ', '.join(target)})"
+
+
+def _sample(details: Mapping[str, Any]) -> list[Any]:
+    rows = details.get("partial_unexpected_index_list")
+    if rows:
+        return list(rows)
+    rows = (details.get("details") or {}).get("unexpected_rows")
+    return list(rows or [])[:SAMPLE_SIZE]

@@ -1,0 +1,20 @@
+"""One check's verdict, in the form the Dagster UI, the CLI and the Prometheus push all read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    table: str
+    check: str
+    severity: str  # "error" blocks, "warn" reports
+    passed: bool
+    description: str  # one sentence a person can act on
+    metadata: dict[str, Any] = field(default_factory=dict)  # observed values, counts, sample keys
+
+    @property
+    def failed_rows(self) -> int:
+        return int(self.metadata.get("unexpected_count") or 0)

@@ -1,0 +1,30 @@
+"""All checks of one raw table, SQL and GX, in the order a person reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kpiwatch.contract import RAW_TABLES_BY_NAME
+from kpiwatch.quality.config import ChecksConfig
+from kpiwatch.quality.gx_runner import fx_currencies, run_suite
+from kpiwatch.quality.outcome import CheckOutcome
+from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
+from kpiwatch.warehouse import Warehouse, raw_columns
+
+
+def run_table_checks(warehouse: Warehouse, config: ChecksConfig, table: str, as_of: dt.date,
+                     columns: dict[str, str] | None = None) -> list[CheckOutcome]:  # fmt: skip
+    """SQL checks first; the GX suite runs only on a table that matches the contract."""
+    columns = raw_columns(warehouse).get(table, {}) if columns is None else columns
+    facts = TableFacts(warehouse, RAW_TABLES_BY_NAME[table], columns, as_of)
+    settings = config.for_table(table)
+    sql_outcomes = [run_sql_check(facts, s) for s in settings if s.name in SQL_CHECKS]
+    gx_settings = [s for s in settings if s.name not in SQL_CHECKS]
+    if not gx_settings:
+        return sql_outcomes
+    schema = next((o for o in sql_outcomes if o.check == "schema_matches_contract"), None)
+    if not facts.exists or (schema is not None and not schema.passed):
+        reason = f"not evaluated: raw.{table} does not match the contract (see schema_matches_contract)."
+        return sql_outcomes + [CheckOutcome(table, s.name, s.severity, False, reason, {}) for s in gx_settings]
+    parameters = {"cutoff": facts.cutoff.isoformat(sep=" "), "as_of": as_of.isoformat(), "fx_currencies": fx_currencies()}
+    return sql_outcomes + run_suite(warehouse, table, gx_settings, parameters, facts.row_count())

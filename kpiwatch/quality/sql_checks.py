@@ -1,0 +1,177 @@
+"""Checks that are not row expectations: contract schema, drift, emptiness, freshness, volume, gaps.
+
+Each reads aggregates computed in the warehouse (one small result set per check) and works unchanged on
+DuckDB and Snowflake: date boundaries are computed here and passed as parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+from kpiwatch.contract import RAW_TABLES_BY_NAME, Table, table_problems
+from kpiwatch.quality.config import CheckSettings
+from kpiwatch.quality.outcome import CheckOutcome
+from kpiwatch.warehouse import Warehouse
+
+
+class TableFacts:
+    """What several checks of one table share, each fetched once."""
+
+    def __init__(self, warehouse: Warehouse, table: Table, columns: Mapping[str, str], as_of: dt.date):
+        self.warehouse = warehouse
+        self.table = table
+        self.columns = {c.lower(): t for c, t in columns.items()}
+        self.as_of = as_of
+        self.cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+        self._row_count: int | None = None
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.columns)
+
+    @property
+    def time_column(self) -> str:
+        return self.table.freshness_column
+
+    @property
+    def time_column_present(self) -> bool:
+        return self.time_column in self.columns
+
+    def row_count(self) -> int:
+        if self._row_count is None:
+            self._row_count = int(self.warehouse.query(f"select count(*) as n from {self.table.qualified_name}")[0]["n"])
+        return self._row_count
+
+    def daily_counts(self, first_day: dt.date) -> dict[dt.date, int]:
+        """Rows per UTC day from first_day to the evaluation date (days without rows are absent)."""
+        column = self.time_column
+        rows = self.warehouse.query(
+            f"select cast({column} as date) as day, count(*) as n from {self.table.qualified_name} "
+            f"where {column} >= ? and {column} < ? group by cast({column} as date)",
+            [_bound(first_day, self.table.column(column).family), _bound(self.cutoff, self.table.column(column).family)],
+        )
+        return {_as_date(r["day"]): int(r["n"]) for r in rows}
+
+
+def _bound(value: dt.date | dt.datetime, family: str) -> dt.date | dt.datetime:
+    """A parameter of the column's own type, so engines compare without implicit casts."""
+    if family == "date":
+        return value.date() if isinstance(value, dt.datetime) else value
+    return value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def schema_matches_contract(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    problems = table_problems(facts.table, facts.columns if facts.exists else None)
+    expected = [c.name for c in facts.table.columns]
+    metadata = {"expected_columns": ", ".join(expected), "observed_columns": ", ".join(sorted(facts.columns))}
+    if problems:
+        text = "; ".join(problems)
+        return _outcome(facts, settings, False, f"{text}. See docs/data-contract.md.", metadata)
+    return _outcome(facts, settings, True, f"{facts.table.qualified_name} matches the contract.", metadata)
+
+
+def schema_drift(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    expected = {c.name for c in facts.table.columns}
+    extra = sorted(set(facts.columns) - expected)
+    if extra:
+        listed = ", ".join(f"{facts.table.qualified_name}.{c} ({facts.columns[c]})" for c in extra)
+        return _outcome(facts, settings, False, f"columns not in the contract appeared: {listed}.",
+                        {"unexpected_columns": ", ".join(extra)})  # fmt: skip
+    return _outcome(facts, settings, True, "no columns beyond the contract.", {"unexpected_columns": ""})
+
+
+def not_empty(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    rows = facts.row_count()
+    if rows == 0:
+        return _outcome(facts, settings, False, f"{facts.table.qualified_name} has no rows.", {"rows": 0})
+    return _outcome(facts, settings, True, f"{facts.table.qualified_name} has {rows:,} rows.", {"rows": rows})
+
+
+def freshness(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    column = facts.time_column
+    newest = facts.warehouse.query(f"select max({column}) as newest from {facts.table.qualified_name}")[0]["newest"]
+    max_lag = float(settings.params["max_lag_hours"]) * 3600
+    if newest is None:
+        return _outcome(facts, settings, False, f"{facts.table.qualified_name} has no rows, so no {column}.",
+                        {"max_lag_seconds": max_lag})  # fmt: skip
+    # A date covers its whole day: spend dated yesterday is complete at today's midnight.
+    newest_instant = newest if isinstance(newest, dt.datetime) else dt.datetime.combine(newest + dt.timedelta(days=1), dt.time())
+    lag = (facts.cutoff - newest_instant).total_seconds()
+    metadata = {"newest": str(newest), "lag_seconds": lag, "max_lag_seconds": max_lag, "evaluated_at": str(facts.cutoff)}
+    hours = lag / 3600
+    if lag > max_lag:
+        text = (f"newest {column} in {facts.table.qualified_name} is {newest}, {hours:.1f} h before the end of "
+                f"{facts.as_of} (allowed: {max_lag / 3600:g} h).")  # fmt: skip
+        return _outcome(facts, settings, False, text, metadata)
+    return _outcome(facts, settings, True, f"newest {column} is {newest} ({hours:.1f} h old).", metadata)
+
+
+def volume(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    counts = facts.daily_counts(facts.as_of - dt.timedelta(days=7))
+    latest = counts.get(facts.as_of, 0)
+    trailing = [counts.get(facts.as_of - dt.timedelta(days=i), 0) for i in range(1, 8)]
+    mean = sum(trailing) / 7
+    low, high = float(settings.params["min_ratio"]), float(settings.params["max_ratio"])
+    metadata = {"latest_day_rows": latest, "trailing_7d_mean_rows": mean, "min_ratio": low, "max_ratio": high}
+    if mean == 0:
+        return _outcome(facts, settings, True, "no rows in the previous 7 days: not enough history to compare.", metadata)
+    ratio = latest / mean
+    metadata["ratio"] = ratio
+    text = f"{facts.as_of} has {latest:,} rows, {ratio:.2f} x the trailing 7-day mean of {mean:,.1f}"
+    if not low <= ratio <= high:
+        return _outcome(facts, settings, False, f"{text} (allowed {low:g} to {high:g}).", metadata)
+    return _outcome(facts, settings, True, f"{text}.", metadata)
+
+
+def missing_days(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    lookback = int(settings.params["lookback_days"])
+    counts = facts.daily_counts(facts.as_of - dt.timedelta(days=lookback - 1))
+    if not counts:
+        return _outcome(facts, settings, False, f"no rows in the {lookback} days up to {facts.as_of}.",
+                        {"missing_days": lookback, "lookback_days": lookback})  # fmt: skip
+    # The series starts at the first day with data inside the window, so a young table is not "missing" its past.
+    first = min(counts)
+    span = (facts.as_of - first).days + 1
+    missing = [first + dt.timedelta(days=i) for i in range(span) if first + dt.timedelta(days=i) not in counts]
+    metadata = {"missing_days": len(missing), "lookback_days": lookback, "sample": ", ".join(map(str, missing[:10]))}
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        return _outcome(facts, settings, False,
+                        f"{len(missing)} day(s) without rows in {facts.table.qualified_name} between {first} and "
+                        f"{facts.as_of}: {shown}.", metadata)  # fmt: skip
+    return _outcome(facts, settings, True, f"a row on every day from {first} to {facts.as_of}.", metadata)
+
+
+def _outcome(facts: TableFacts, settings: CheckSettings, passed: bool, description: str, metadata: dict) -> CheckOutcome:
+    return CheckOutcome(facts.table.name, settings.name, settings.severity, passed, description, metadata)
+
+
+SQL_CHECKS: dict[str, Callable[[TableFacts, CheckSettings], CheckOutcome]] = {
+    "schema_matches_contract": schema_matches_contract,
+    "schema_drift": schema_drift,
+    "not_empty": not_empty,
+    "freshness": freshness,
+    "volume": volume,
+    "missing_days": missing_days,
+}
+
+# Checks that need the table and its time column to exist; others report the schema problem instead.
+NEEDS_TIME_COLUMN = {"freshness", "volume", "missing_days"}
+
+
+def run_sql_check(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    if settings.name != "schema_matches_contract" and not facts.exists:
+        return _outcome(facts, settings, False, f"not evaluated: table {facts.table.qualified_name} is missing.", {})
+    if settings.name in NEEDS_TIME_COLUMN and not facts.time_column_present:
+        return _outcome(facts, settings, False,
+                        f"not evaluated: column {facts.table.qualified_name}.{facts.time_column} is missing.", {})  # fmt: skip
+    return SQL_CHECKS[settings.name](facts, settings)
+
+
+def table_of(name: str) -> Table:
+    return RAW_TABLES_BY_NAME[name]
