@@ -27,6 +27,13 @@ def _generate(args: argparse.Namespace) -> int:
     counts = generate(options, progress=sys.stderr.isatty() or args.progress)
     summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
     print(f"Wrote {options.out} as of {options.as_of}: {summary}.")
+    if args.inject:
+        from kpiwatch.faults import FAULTS, inject
+
+        inject(options.out, args.inject)
+        for name in args.inject:
+            fault = FAULTS[name]
+            print(f"Injected {name}: {fault.description} (caught by raw.{fault.table} check {fault.caught_by}).")
     return 0
 
 
@@ -41,10 +48,17 @@ def _run(args: argparse.Namespace) -> int:
         DuckDBWarehouse(settings.duckdb_path).query("select 1")  # a missing file fails here, with the fix named
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
     outcome = run_once(settings, as_of)
+    if outcome.failed_checks:
+        print("Data-quality checks that failed:", file=sys.stderr)
+        for check in outcome.failed_checks:
+            print(f"  - {check}", file=sys.stderr)
     if not outcome.success:
         print(f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:", file=sys.stderr)
         for failure in outcome.failures or ["the run failed; see the Dagster UI (`kpiwatch ui`) for details"]:
             print(f"  - {failure}", file=sys.stderr)
+        if outcome.skipped_steps:
+            print(f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
+                  "The marts keep their last valid values; fix the data and run again.", file=sys.stderr)  # fmt: skip
         return 1
     print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
     if settings.target == "dev":
@@ -66,6 +80,12 @@ def _ui(args: argparse.Namespace) -> int:
     os.execvpe(command[0], command, os.environ)
 
 
+def _fault_names() -> list[str]:
+    from kpiwatch.faults import FAULTS
+
+    return list(FAULTS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpiwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--as-of", help="last day of data, YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
     gen.add_argument("--force", action="store_true", help="replace existing raw tables in the file")
     gen.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    gen.add_argument("--inject", action="append", metavar="FAULT", choices=sorted(_fault_names()),
+                     help="break the data on purpose to see a check fail (repeatable): %(choices)s")  # fmt: skip
     gen.set_defaults(func=_generate)
 
     run = sub.add_parser("run", help="materialise every asset once through Dagster and print headline metrics")

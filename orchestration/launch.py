@@ -13,7 +13,9 @@ from kpiwatch.settings import Settings
 class RunOutcome:
     run_id: str
     success: bool
-    failures: list[str]  # "step: message", one per failed step or blocking check
+    failures: list[str]  # "step: message", one per failed step
+    failed_checks: list[str]  # "raw/events unique_event_id (error): description"
+    skipped_steps: list[str]  # steps not run because a blocking check or an upstream step failed
     seconds: float
 
 
@@ -30,7 +32,7 @@ def prepare_instance(settings: Settings):
     return DagsterInstance.get()
 
 
-def run_once(settings: Settings, as_of: dt.date, log_level: str = "WARNING") -> RunOutcome:
+def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL") -> RunOutcome:
     """Materialise every asset through Dagster and summarise what failed, without raising."""
     from orchestration.dbt_project_handle import ensure_manifest
 
@@ -44,19 +46,29 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "WARNING") -> 
     instance = prepare_instance(settings)
     job = defs.resolve_job_def(JOB_NAME)
     started = dt.datetime.now()
-    # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets warnings and errors.
+    # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
     run_config = run_config_for(as_of)
     run_config["resources"]["warehouse"] = {"config": warehouse_config(settings)}
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     result = job.execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False, tags={"kpiwatch/as_of": str(as_of)}
     )
-    failures = []
+    failures, failed_checks = [], []
     for event in result.all_events:
-        if event.event_type == DagsterEventType.STEP_FAILURE:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                severity = "error" if evaluation.severity.value == "ERROR" else "warn"
+                where = "/".join(evaluation.asset_key.path)
+                failed_checks.append(f"{where} {evaluation.check_name} ({severity}): {evaluation.description}")
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
             user_message = event.step_failure_data.user_failure_data
             message = user_message.description if user_message and user_message.description else error.message
-            failures.append(f"{event.step_key}: {message.strip()}")
+            # "module.ClassName: text" -> "text": the class name helps nobody reading a terminal.
+            message = message.split(f"{error.cls_name}: ", 1)[-1].strip()
+            failures.append(f"{event.step_key}: {' '.join(message.split())}")
+    ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    skipped = [name for name in job.graph.node_names() if name not in ran]
     seconds = (dt.datetime.now() - started).total_seconds()
-    return RunOutcome(run_id=result.run_id, success=result.success, failures=failures, seconds=seconds)
+    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds)

@@ -4,6 +4,7 @@
 import datetime as dt
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
@@ -13,11 +14,15 @@ from dagster import (
     schedule,
 )
 
+from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
+
 JOB_NAME = "kpiwatch_daily"
+RAW_ASSET_KEYS = [AssetKey([RAW_SCHEMA, table.name]) for table in RAW_TABLES]
 
 kpiwatch_job = define_asset_job(
     JOB_NAME,
-    selection=AssetSelection.all(),
+    # The raw tables are not materialised here, but their data-quality checks run in every run.
+    selection=AssetSelection.all() | AssetSelection.checks_for_assets(*RAW_ASSET_KEYS),
     description="Build every dbt model and check, then publish the results.",
 )
 

@@ -28,6 +28,7 @@ KEY_COLUMNS = {
     "marketing_spend": ["spend_date", "channel"],
 }
 SAMPLE_SIZE = 5
+ROW_QUERY_TYPES = {"unexpected_rows_expectation"}
 
 
 def suite_path(table: str):
@@ -68,18 +69,24 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
     try:
         asset = datasource.add_query_asset(name=table, query=f"select * from raw.{table}")
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
-        expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in document["expectations"]]
-        suite = context.suites.add(gx.ExpectationSuite(name=document["name"], expectations=expectations))
-        validation = batch.validate(
-            suite,
-            expectation_parameters=dict(parameters),
-            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": KEY_COLUMNS[table],
-                           "partial_unexpected_count": SAMPLE_SIZE},  # fmt: skip
-        )
+        summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": KEY_COLUMNS[table],
+                          "partial_unexpected_count": SAMPLE_SIZE}  # fmt: skip
+        results = []
+        # Row-query expectations return their offending rows (GX caps them at 200) only in COMPLETE format;
+        # column expectations would return every offending value there, so they run in SUMMARY.
+        for is_row_query, result_format in ((False, summary_format), (True, {"result_format": "COMPLETE"})):
+            configs = [e for e in document["expectations"] if (e["type"] in ROW_QUERY_TYPES) == is_row_query]
+            if not configs:
+                continue
+            expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in configs]
+            suite = context.suites.add(gx.ExpectationSuite(name=f"{document['name']}#{is_row_query}",
+                                                           expectations=expectations))  # fmt: skip
+            validation = batch.validate(suite, expectation_parameters=dict(parameters), result_format=result_format)
+            results.extend(validation.results)
     finally:
         datasource.get_engine().dispose()
     by_check: dict[str, list] = defaultdict(list)
-    for result in validation.results:
+    for result in results:
         by_check[result.expectation_config.meta["check"]].append(result)
     return [_verdict(table, settings, by_check.get(settings.name, []), row_count) for settings in checks]
 
@@ -141,7 +148,7 @@ def _exception_message(info: Mapping[str, Any] | None) -> str | None:
 def _label(config) -> str:
     kwargs = config.kwargs
     target = kwargs.get("column") or kwargs.get("column_list") or (
-        f"{kwargs['column_A']} > {kwargs['column_B']}" if "column_A" in kwargs else kwargs.get("description", ""))
+        f"{kwargs['column_A']} > {kwargs['column_B']}" if "column_A" in kwargs else config.description or "")
     return f"{config.type}({target if isinstance(target, str) else ', '.join(target)})"
 
 
@@ -150,4 +157,4 @@ def _sample(details: Mapping[str, Any]) -> list[Any]:
     if rows:
         return list(rows)
     rows = (details.get("details") or {}).get("unexpected_rows")
-    return list(rows or [])[:SAMPLE_SIZE]
+    return [dict(r) if isinstance(r, Mapping) else r for r in list(rows or [])[:SAMPLE_SIZE]]

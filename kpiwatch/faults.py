@@ -1,0 +1,84 @@
+"""Known kinds of bad data, injected into a warehouse file on purpose to prove the checks catch them.
+
+Each fault names the check that must catch it; tests run every one through the real job, and
+`kpiwatch generate --inject FAULT` lets a person see the failure for themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kpiwatch.errors import KpiwatchError
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    table: str
+    caught_by: str  # check name in expectations/checks.yml
+    statements: tuple[str, ...]
+    description: str
+
+
+LATEST_EVENT_DAY = "(select cast(max(occurred_at) as date) from raw.events)"
+
+FAULTS = {
+    f.name: f
+    for f in (
+        Fault("null_user_id", "events", "required_columns_not_null",
+              ("update raw.events set user_id = null where event_id in (select event_id from raw.events order by event_id limit 5)",),
+              "five events lose their user_id"),
+        Fault("duplicate_event_id", "events", "unique_event_id",
+              ("insert into raw.events select * from raw.events order by event_id limit 3",),
+              "three events are loaded twice"),
+        Fault("negative_amount", "subscriptions", "amount_not_negative",
+              ("update raw.subscriptions set amount = -amount where subscription_id = (select min(subscription_id) from raw.subscriptions)",),
+              "a subscription's amount becomes negative"),
+        Fault("unknown_currency", "subscriptions", "currency_in_fx_rates",
+              ("update raw.subscriptions set currency = 'XYZ' where subscription_id = (select max(subscription_id) from raw.subscriptions)",),
+              "a subscription is priced in a currency missing from fx_rates"),
+        Fault("ended_before_started", "subscriptions", "ended_after_started",
+              ("update raw.subscriptions set ended_at = started_at - interval 1 day where subscription_id = "
+               "(select min(subscription_id) from raw.subscriptions where ended_at is not null)",),
+              "a subscription period ends a day before it starts"),
+        Fault("future_events", "events", "no_future_timestamps",
+              ("insert into raw.events select event_id || '-future', user_id, event_name, occurred_at + interval 2 day "
+               "from raw.events order by occurred_at desc, event_id limit 3",),
+              "three events are stamped two days after the evaluation date"),
+        Fault("missing_day", "events", "missing_days",
+              (f"delete from raw.events where cast(occurred_at as date) = {LATEST_EVENT_DAY} - 3",),
+              "no events arrive for one day three days ago"),
+        Fault("stale_events", "events", "freshness",
+              (f"delete from raw.events where cast(occurred_at as date) > {LATEST_EVENT_DAY} - 3",),
+              "the event load stopped: the newest event is three days old"),
+        Fault("dropped_column", "events", "schema_matches_contract",
+              ("alter table raw.events drop column event_name",),
+              "raw.events loses its event_name column"),
+        Fault("wrong_type", "marketing_spend", "schema_matches_contract",
+              ("alter table raw.marketing_spend alter amount type varchar",),
+              "raw.marketing_spend.amount is loaded as text"),
+        Fault("empty_table", "subscriptions", "not_empty",
+              ("delete from raw.subscriptions",),
+              "raw.subscriptions is loaded empty"),
+        Fault("orphan_user_id", "events", "user_id_known",
+              ("update raw.events set user_id = 'u_nobody' where event_id = (select min(event_id) from raw.events)",),
+              "an event points to a user that does not exist"),
+    )
+}  # fmt: skip
+
+
+def inject(path: Path, names: list[str]) -> None:
+    """Apply the named faults to the raw tables of a DuckDB file, in order."""
+    unknown = [n for n in names if n not in FAULTS]
+    if unknown:
+        raise KpiwatchError(f"Unknown fault(s) {unknown}; choose from: {', '.join(FAULTS)}.")
+    con = duckdb.connect(str(path))
+    try:
+        for name in names:
+            for statement in FAULTS[name].statements:
+                con.execute(statement)
+    finally:
+        con.close()

@@ -1,0 +1,127 @@
+"""Bad data is caught by the right, named check; the run ends cleanly and metrics are not built from it."""
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import duckdb
+import pytest
+
+from kpiwatch.faults import FAULTS, inject
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.quality.config import load_checks_config
+from kpiwatch.quality.runner import run_table_checks
+from kpiwatch.settings import load_settings
+from kpiwatch.warehouse import DuckDBWarehouse
+from orchestration.launch import run_once
+
+pytestmark = pytest.mark.slow
+AS_OF = dt.date(2024, 5, 31)
+
+# What each fault's failed check must say (a stable part of the description).
+EXPECTED_MESSAGE = {
+    "null_user_id": "rows fail expect_column_values_to_not_be_null(user_id)",
+    "duplicate_event_id": "rows fail expect_column_values_to_be_unique(event_id)",
+    "negative_amount": "rows fail expect_column_values_to_be_between(amount)",
+    "unknown_currency": '"currency": "XYZ"',
+    "ended_before_started": "rows fail expect_column_pair_values_a_to_be_greater_than_b(ended_at > started_at)",
+    "future_events": "rows fail expect_column_values_to_be_between(occurred_at)",
+    "missing_day": "1 day(s) without rows in raw.events",
+    "stale_events": "h before the end of 2024-05-31 (allowed: 36 h)",
+    "dropped_column": "column raw.events.event_name is missing",
+    "wrong_type": "column raw.marketing_spend.amount has type VARCHAR, expected number",
+    "empty_table": "raw.subscriptions has no rows.",
+    "orphan_user_id": "rows fail unexpected_rows_expectation(every event belongs to a known user)",
+}
+
+
+# Faults whose number of offending rows is known exactly.
+COUNTED = {"null_user_id": 5, "duplicate_event_id": 6, "future_events": 3, "orphan_user_id": 1}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    path = tmp_path_factory.mktemp("quality") / "clean.duckdb"
+    generate(GenerateOptions(out=path, as_of=AS_OF, users=400, days=60, seed=11), progress=False, log=lambda _: None)
+    return path
+
+
+def raw_fingerprint(path):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: con.execute(f"select count(*), sum(hash(t)) from raw.{t} t").fetchone()
+                for t in ("users", "subscriptions", "events", "marketing_spend")}  # fmt: skip
+    finally:
+        con.close()
+
+
+def test_clean_generated_data_passes_every_check(base):
+    config = load_checks_config()
+    warehouse = DuckDBWarehouse(base)
+    failed = [o for table in ("users", "subscriptions", "events", "marketing_spend")
+              for o in run_table_checks(warehouse, config, table, AS_OF) if not o.passed]  # fmt: skip
+    assert failed == []
+
+
+def test_every_fault_has_an_expected_message():
+    assert set(EXPECTED_MESSAGE) == set(FAULTS)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_is_caught_by_its_check_and_blocks_the_metrics(fault, base, tmp_path):
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(base, broken)
+    inject(broken, [fault])
+    before = raw_fingerprint(broken) if fault not in ("dropped_column", "wrong_type") else None
+    settings = replace(load_settings({}), duckdb_path=broken, dagster_home=tmp_path / "home")
+
+    outcome = run_once(settings, AS_OF)
+
+    expected = FAULTS[fault]
+    prefix = f"raw/{expected.table} {expected.caught_by} (error): "
+    matching = [c for c in outcome.failed_checks if c.startswith(prefix)]
+    assert matching, outcome.failed_checks
+    assert EXPECTED_MESSAGE[fault] in matching[0], matching[0]
+    if fault in COUNTED:
+        assert matching[0].split(prefix)[1].startswith(f"{COUNTED[fault]} of "), matching[0]
+    assert not outcome.success
+    assert "kpiwatch_dbt_models" in outcome.skipped_steps
+    con = duckdb.connect(str(broken), read_only=True)
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0] == 0
+    con.close()
+    if before is not None:
+        assert raw_fingerprint(broken) == before  # checks never modify raw data
+
+
+def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(base, tmp_path):
+    broken = tmp_path / "dupes.duckdb"
+    shutil.copy(base, broken)
+    inject(broken, ["duplicate_event_id"])
+    config = tmp_path / "checks.yml"
+    shipped = load_checks_config().path.read_text()
+    config.write_text(shipped.replace("unique_event_id: {severity: error}", "unique_event_id: {severity: warn}"))
+    env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(broken), "DAGSTER_HOME": str(tmp_path / "home"),
+           "KPIWATCH_CHECKS_CONFIG": str(config)}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "raw/events unique_event_id (warn): 6 of" in done.stderr
+    assert "succeeded" in done.stdout and "Headline metrics" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(base, tmp_path):
+    broken = tmp_path / "orphan.duckdb"
+    shutil.copy(base, broken)
+    inject(broken, ["orphan_user_id"])
+    env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(broken), "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert done.returncode == 1
+    assert "raw/events user_id_known (error): 1 of" in done.stderr
+    assert "u_nobody" in done.stderr  # the offending key is shown
+    assert "Not run, so the business metrics were not rebuilt: kpiwatch_dbt_models." in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
