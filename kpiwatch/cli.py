@@ -56,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:", file=sys.stderr)
         for failure in outcome.failures or ["the run failed; see the Dagster UI (`kpiwatch ui`) for details"]:
             print(f"  - {failure}", file=sys.stderr)
+        if outcome.failure_recorded:
+            print(f"  Failure {outcome.failure_recorded}.", file=sys.stderr)
         if outcome.skipped_steps:
             print(f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
                   "The marts keep their last valid values; fix the data and run again.", file=sys.stderr)  # fmt: skip

@@ -3,13 +3,14 @@
 from dagster import Definitions
 
 from kpiwatch.settings import load_settings
-from orchestration import dbt_models, raw_checks, raw_sources, schedules
+from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
 from orchestration.resources import build_resources
 
 defs = Definitions.merge(
     raw_sources.defs,
     raw_checks.defs,
     dbt_models.defs,
+    publish.defs,
     schedules.defs,
     Definitions(resources=build_resources(load_settings())),
 )

@@ -17,6 +17,7 @@ class RunOutcome:
     failed_checks: list[str]  # "raw/events unique_event_id (error): description"
     skipped_steps: list[str]  # steps not run because a blocking check or an upstream step failed
     seconds: float
+    failure_recorded: str = ""  # how the failure reached Prometheus, or why it could not
 
 
 def prepare_instance(settings: Settings):
@@ -32,7 +33,7 @@ def prepare_instance(settings: Settings):
     return DagsterInstance.get()
 
 
-def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL") -> RunOutcome:
+def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pushgateway_url: str = "") -> RunOutcome:
     """Materialise every asset through Dagster and summarise what failed, without raising."""
     from orchestration.dbt_project_handle import ensure_manifest
 
@@ -49,6 +50,8 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL") ->
     # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
     run_config = run_config_for(as_of)
     run_config["resources"]["warehouse"] = {"config": warehouse_config(settings)}
+    if pushgateway_url:
+        run_config["resources"]["pushgateway"] = {"config": {"url": pushgateway_url}}
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     result = job.execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False, tags={"kpiwatch/as_of": str(as_of)}
@@ -71,4 +74,18 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL") ->
     ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
     skipped = [name for name in job.graph.node_names() if name not in ran]
     seconds = (dt.datetime.now() - started).total_seconds()
-    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds)
+    recorded = "" if result.success else _record_failure(instance, result.run_id, as_of, pushgateway_url)
+    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded)
+
+
+def _record_failure(instance, run_id: str, as_of: dt.date, pushgateway_url: str) -> str:
+    """In-process runs have no sensor daemon: record the failure the way the run-failure sensor does."""
+    from kpiwatch.errors import KpiwatchError
+    from orchestration.publish import PushgatewayResource, publish_failed_run
+
+    target = PushgatewayResource(url=pushgateway_url).target()
+    try:
+        count = publish_failed_run(instance, run_id, target, as_of)
+    except KpiwatchError as error:
+        return f"the failure could not be recorded in Prometheus either: {error}"
+    return f"recorded in Prometheus ({count} series at {target.url})" if target.enabled else "publishing is off"

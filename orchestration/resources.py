@@ -49,7 +49,10 @@ def warehouse_config(settings: Settings) -> dict[str, str]:
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     """The resource map for the configured target."""
+    from orchestration.publish import PushgatewayResource
+
     return {
+        "pushgateway": PushgatewayResource(),
         "dbt": DbtCliResource(project_dir=kpiwatch_dbt, target=settings.target, dbt_executable=dbt_executable()),
         "evaluation": EvaluationWindow(),
         "warehouse": WarehouseResource(**warehouse_config(settings)),

@@ -1,0 +1,120 @@
+"""Pure functions: mart snapshot, check results and run facts in, gauge samples out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, MOVEMENTS
+from metrics.snapshot import BusinessSnapshot
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    labels: Mapping[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One check result of a run, whatever produced it (raw-table check or dbt test)."""
+
+    asset: str  # "raw/events", "marts/fct_mrr_monthly"
+    check: str
+    severity: str  # "error" | "warn"
+    passed: bool
+    metadata: Mapping[str, Any]
+
+    @property
+    def failed_rows(self) -> float:
+        for key in ("unexpected_count", "dagster_dbt/failed_row_count"):
+            if self.metadata.get(key) is not None:
+                return float(self.metadata[key])
+        return 0.0
+
+
+def _sample(name: str, value: Any, **labels: str) -> Sample | None:
+    """None (undefined, e.g. a rate with a zero denominator) is not published: the series is absent."""
+    spec = GAUGES_BY_NAME[name]
+    assert set(labels) == set(spec.labels), f"{name} takes labels {spec.labels}, got {sorted(labels)}"
+    return None if value is None else Sample(name, dict(labels), float(value))
+
+
+def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
+    samples: list[Sample | None] = []
+    month = snapshot.current_month
+    if month:
+        previous = month.get("previous_mrr_usd")
+        growth = (float(month["mrr_usd"]) / float(previous) - 1) if previous else None
+        samples += [
+            _sample("kpiwatch_mrr_usd", month["mrr_usd"]),
+            _sample("kpiwatch_arr_usd", month["arr_usd"]),
+            _sample("kpiwatch_mrr_growth_ratio", growth),
+            _sample("kpiwatch_paying_customers", month["paying_customers"]),
+            _sample("kpiwatch_arpa_usd", month["arpa_usd"]),
+        ]
+        columns = {"new": "new_mrr_usd", "expansion": "expansion_mrr_usd", "contraction": "contraction_mrr_usd",
+                   "churn": "churned_mrr_usd", "reactivation": "reactivation_mrr_usd", "net_new": "net_new_mrr_usd"}  # fmt: skip
+        samples += [_sample("kpiwatch_mrr_movement_usd", month[columns[m]], movement=m) for m in MOVEMENTS]
+    economics = snapshot.last_complete_month
+    if economics:
+        samples += [
+            _sample("kpiwatch_ltv_usd", economics["ltv_usd"]),
+            _sample("kpiwatch_ltv_to_cac_ratio", economics["ltv_to_cac"]),
+            _sample("kpiwatch_logo_churn_rate", economics["logo_churn_rate"]),
+            _sample("kpiwatch_net_revenue_retention_ratio", economics["net_revenue_retention"]),
+        ]
+    churn_history = [m["logo_churn_rate"] for m in snapshot.baseline_months if m["logo_churn_rate"] is not None]
+    if churn_history and len(churn_history) == len(snapshot.baseline_months):
+        samples.append(_sample("kpiwatch_logo_churn_baseline_rate", sum(churn_history) / len(churn_history)))
+    samples += [_sample("kpiwatch_cac_usd", v, channel=c) for c, v in sorted(snapshot.cac_by_channel.items())]
+    samples += [_sample("kpiwatch_cac_baseline_usd", v, channel=c) for c, v in sorted(snapshot.cac_baseline.items())]
+    for source, gauge in ((snapshot.active_users, "kpiwatch_active_users"),
+                          (snapshot.active_users_baseline, "kpiwatch_active_users_baseline")):  # fmt: skip
+        if source:
+            samples += [_sample(gauge, source[column], window=w) for w, column in ACTIVE_USER_WINDOWS.items()]
+    samples += [_sample("kpiwatch_retention_rate", v, months_since_signup=str(k)) for k, v in sorted(snapshot.retention.items())]
+    samples += [_sample("kpiwatch_feature_adoption_ratio", v, feature=f) for f, v in sorted(snapshot.adoption.items())]
+    samples += [_sample("kpiwatch_feature_adoption_baseline_ratio", v, feature=f)
+                for f, v in sorted(snapshot.adoption_baseline.items())]  # fmt: skip
+    return [s for s in samples if s is not None]
+
+
+# Raw-table gauges read from the metadata of these checks.
+TABLE_GAUGES = (
+    ("not_empty", "rows", "kpiwatch_table_rows"),
+    ("freshness", "lag_seconds", "kpiwatch_table_freshness_lag_seconds"),
+    ("freshness", "max_lag_seconds", "kpiwatch_table_freshness_max_lag_seconds"),
+    ("volume", "ratio", "kpiwatch_table_volume_ratio"),
+)
+
+
+def quality_samples(checks: Iterable[CheckRecord]) -> list[Sample]:
+    samples: list[Sample | None] = []
+    for record in checks:
+        samples.append(_sample("kpiwatch_check_success", 1 if record.passed else 0, asset=record.asset,
+                               check=record.check, severity=record.severity))  # fmt: skip
+        samples.append(_sample("kpiwatch_check_failed_rows", record.failed_rows, asset=record.asset, check=record.check))
+        if record.asset.startswith("raw/"):
+            table = record.asset.split("/", 1)[1]
+            for check, key, gauge in TABLE_GAUGES:
+                if record.check == check and isinstance(record.metadata.get(key), int | float):
+                    samples.append(_sample(gauge, record.metadata[key], table=table))
+    return [s for s in samples if s is not None]
+
+
+def run_samples(success: bool, duration_seconds: float, metrics_valid: bool, as_of: dt.date) -> list[Sample]:
+    evaluation_start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    return [
+        Sample("kpiwatch_run_success", {}, 1.0 if success else 0.0),
+        Sample("kpiwatch_run_duration_seconds", {}, float(duration_seconds)),
+        Sample("kpiwatch_metrics_valid", {}, 1.0 if metrics_valid else 0.0),
+        Sample("kpiwatch_evaluation_date_timestamp_seconds", {}, evaluation_start),
+    ]
+
+
+def last_success_samples(finished_at: dt.datetime) -> list[Sample]:
+    return [Sample("kpiwatch_last_success_timestamp_seconds", {}, finished_at.timestamp())]

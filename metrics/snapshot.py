@@ -1,0 +1,93 @@
+"""Read the few mart rows the business gauges need: one small query per mart, computed in the warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse
+from metrics.catalog import RETENTION_MONTHS
+
+BASELINE_MONTHS = 3
+BASELINE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class BusinessSnapshot:
+    """The mart values behind every business gauge; None where a value is undefined."""
+
+    as_of: dt.date
+    current_month: dict[str, Any] | None = None  # fct_mrr_monthly row of the running month + previous_mrr_usd
+    last_complete_month: dict[str, Any] | None = None  # fct_unit_economics_monthly row
+    baseline_months: list[dict[str, Any]] = field(default_factory=list)  # the months before it, newest first
+    cac_by_channel: dict[str, Any] = field(default_factory=dict)
+    cac_baseline: dict[str, float] = field(default_factory=dict)
+    active_users: dict[str, Any] | None = None
+    active_users_baseline: dict[str, Any] | None = None
+    retention: dict[int, float] = field(default_factory=dict)
+    adoption: dict[str, Any] = field(default_factory=dict)
+    adoption_baseline: dict[str, Any] = field(default_factory=dict)
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def add_months(month: dt.date, months: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def read_snapshot(warehouse: Warehouse, as_of: dt.date) -> BusinessSnapshot:
+    m = MARTS_SCHEMA
+    current_month = month_start(as_of)
+    mrr_rows = warehouse.query(
+        f"select *, lag(mrr_usd) over (order by month) as previous_mrr_usd from {m}.fct_mrr_monthly "
+        "where month >= ? and month <= ? order by month",
+        [add_months(current_month, -1), current_month],
+    )
+    economics = warehouse.query(
+        f"select e.* from {m}.fct_unit_economics_monthly e join {m}.fct_mrr_monthly r on r.month = e.month "
+        "where r.is_complete order by e.month desc limit ?",
+        [BASELINE_MONTHS + 1],
+    )
+    last_month = economics[0]["month"] if economics else None
+    cac_rows = warehouse.query(f"select month, channel, cac_usd from {m}.fct_cac_monthly where month <= ? and month >= ?",
+                               [last_month, add_months(last_month, -BASELINE_MONTHS)]) if last_month else []  # fmt: skip
+    week_ago = as_of - dt.timedelta(days=BASELINE_DAYS)
+    active = {r["activity_date"]: r for r in warehouse.query(
+        f"select activity_date, dau, wau, mau from {m}.fct_active_users_daily where activity_date in (?, ?)", [as_of, week_ago])}  # fmt: skip
+    adoption_rows = warehouse.query(
+        f"select activity_date, feature, adoption_rate from {m}.fct_feature_adoption_daily where activity_date in (?, ?)",
+        [as_of, week_ago],
+    )
+    # Retention at N months of the newest cohort whose month N is complete (before the running month).
+    cohorts = [(add_months(current_month, -(k + 1)), k) for k in RETENTION_MONTHS]
+    condition = " or ".join("(cohort_month = ? and months_since_signup = ?)" for _ in cohorts)
+    retention_rows = warehouse.query(
+        f"select months_since_signup, retention_rate from {m}.fct_retention_cohorts where {condition}",
+        [value for pair in cohorts for value in pair],
+    )
+    return BusinessSnapshot(
+        as_of=as_of,
+        current_month=mrr_rows[-1] if mrr_rows and mrr_rows[-1]["month"] == current_month else None,
+        last_complete_month=economics[0] if economics else None,
+        baseline_months=economics[1:],
+        cac_by_channel={r["channel"]: r["cac_usd"] for r in cac_rows if r["month"] == last_month},
+        cac_baseline=_mean_by_channel([r for r in cac_rows if r["month"] != last_month]),
+        active_users=active.get(as_of),
+        active_users_baseline=active.get(week_ago),
+        retention={int(r["months_since_signup"]): r["retention_rate"] for r in retention_rows},
+        adoption={r["feature"]: r["adoption_rate"] for r in adoption_rows if r["activity_date"] == as_of},
+        adoption_baseline={r["feature"]: r["adoption_rate"] for r in adoption_rows if r["activity_date"] == week_ago},
+    )
+
+
+def _mean_by_channel(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean CAC per channel over the baseline months; months with an undefined CAC are left out."""
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        if row["cac_usd"] is not None:
+            values.setdefault(row["channel"], []).append(float(row["cac_usd"]))
+    return {channel: sum(v) / len(v) for channel, v in values.items() if len(v) == BASELINE_MONTHS}

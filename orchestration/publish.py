@@ -1,0 +1,114 @@
+"""Publishing: the asset that pushes every result of a run, and the path that records failed runs.
+
+A successful run pushes business gauges, every check result and run health from the `prometheus_push`
+asset, its last step. A run that fails before it (a blocking check, a dbt error, a failed push) never
+reaches that asset, so `publish_failed_run` pushes the check results and run_success=0 instead: from the
+run-failure sensor for daemon-launched runs, and from `kpiwatch run` for in-process runs.
+"""
+
+import datetime as dt
+
+from dagster import (
+    AssetExecutionContext,
+    ConfigurableResource,
+    DagsterEventType,
+    DagsterInstance,
+    DefaultSensorStatus,
+    Definitions,
+    MaterializeResult,
+    RunFailureSensorContext,
+    asset,
+    run_failure_sensor,
+)
+
+from kpiwatch.settings import parse_date
+from metrics import push as pushing
+from metrics.samples import CheckRecord, business_samples, last_success_samples, quality_samples, run_samples
+from metrics.snapshot import read_snapshot
+from orchestration.dbt_models import kpiwatch_dbt_models
+from orchestration.resources import EvaluationWindow, WarehouseResource
+from orchestration.schedules import kpiwatch_job
+
+AS_OF_TAG = "kpiwatch/as_of"
+
+
+class PushgatewayResource(ConfigurableResource):
+    """Empty fields fall back to KPIWATCH_PUSHGATEWAY_URL / KPIWATCH_ENVIRONMENT (see metrics/push.py)."""
+
+    url: str = ""
+    environment: str = ""
+
+    def target(self) -> pushing.PushTarget:
+        target = pushing.push_target_from_env()
+        overrides = {k: v for k, v in (("url", self.url.rstrip("/")), ("environment", self.environment)) if v}
+        return pushing.PushTarget(**{**target.__dict__, **overrides})
+
+
+def check_records(instance: DagsterInstance, run_id: str) -> list[CheckRecord]:
+    """Every asset check evaluated in the run, latest result per check."""
+    records: dict[tuple[str, str], CheckRecord] = {}
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        asset = "/".join(evaluation.asset_key.path)
+        metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
+        severity = "error" if evaluation.severity.value == "ERROR" else "warn"
+        records[(asset, evaluation.check_name)] = CheckRecord(asset, evaluation.check_name, severity, evaluation.passed, metadata)
+    return list(records.values())
+
+
+def run_seconds(instance: DagsterInstance, run_id: str) -> float:
+    stats = instance.get_run_stats(run_id)
+    start = stats.start_time or dt.datetime.now().timestamp()
+    end = stats.end_time or dt.datetime.now().timestamp()
+    return max(0.0, end - start)
+
+
+def publish_failed_run(instance: DagsterInstance, run_id: str, target: pushing.PushTarget, as_of: dt.date) -> int:
+    """Replace the run's group with its check results and run_success=0; no business gauges, no last success."""
+    if not target.enabled:
+        return 0
+    samples = quality_samples(check_records(instance, run_id)) + run_samples(
+        success=False, duration_seconds=run_seconds(instance, run_id), metrics_valid=False, as_of=as_of
+    )
+    pushing.push(target, pushing.JOB, samples)
+    return len(samples)
+
+
+@asset(
+    deps=[kpiwatch_dbt_models],
+    group_name="publishing",
+    description="Pushes every business metric, check result and run-health gauge to the Prometheus Pushgateway.",
+)
+def prometheus_push(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    evaluation: EvaluationWindow,
+    pushgateway: PushgatewayResource,
+) -> MaterializeResult:
+    target = pushgateway.target()
+    if not target.enabled:
+        context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
+        return MaterializeResult(metadata={"published": False})
+    as_of = evaluation.date()
+    checks = check_records(context.instance, context.run_id)
+    # Only reached when no error-severity check stopped the models; stated explicitly for the dashboards.
+    valid = not any(c.severity == "error" and not c.passed for c in checks)
+    samples = quality_samples(checks) + run_samples(True, run_seconds(context.instance, context.run_id), valid, as_of)
+    if valid:
+        samples += business_samples(read_snapshot(warehouse.client(), as_of))
+    pushing.push(target, pushing.JOB, samples)
+    pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(dt.datetime.now(dt.timezone.utc)))
+    return MaterializeResult(metadata={"published": True, "series": len(samples), "gateway": target.url,
+                                       "environment": target.environment, "metrics_valid": valid})  # fmt: skip
+
+
+@run_failure_sensor(monitored_jobs=[kpiwatch_job], default_status=DefaultSensorStatus.RUNNING)
+def kpiwatch_failure_publisher(context: RunFailureSensorContext, pushgateway: PushgatewayResource) -> None:
+    """Records failed runs in Prometheus, so an alert fires even when a run dies before its own push."""
+    run = context.dagster_run
+    as_of = parse_date(run.tags[AS_OF_TAG], AS_OF_TAG) if AS_OF_TAG in run.tags else dt.date.today()
+    count = publish_failed_run(context.instance, run.run_id, pushgateway.target(), as_of)
+    context.log.info(f"Recorded failed run {run.run_id} with {count} series.")
+
+
+defs = Definitions(assets=[prometheus_push], sensors=[kpiwatch_failure_publisher])
