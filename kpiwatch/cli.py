@@ -68,6 +68,24 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack(args: argparse.Namespace) -> int:
+    from kpiwatch.stack import Stack
+
+    stack = Stack()
+    if args.action == "up":
+        stack.up()
+    elif args.action == "down":
+        stack.down()
+        print("Monitoring stack stopped.")
+        return 0
+    for service, state in stack.status().items():
+        print(f"  {service:13} {state}")
+    if args.action == "up":
+        print(f"Gauges: {stack.settings.url('prometheus')}/graph?g0.expr=%7Bjob%3D%22kpiwatch%22%7D  "
+              f"Alerts: {stack.settings.url('alertmanager')}/#/alerts  Data: {stack.settings.data_dir}")  # fmt: skip
+    return 0
+
+
 def _ui(args: argparse.Namespace) -> int:
     from orchestration.launch import prepare_instance
 
@@ -107,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="materialise every asset once through Dagster and print headline metrics")
     run.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
     run.set_defaults(func=_run)
+
+    stack = sub.add_parser("stack", help="run the local Prometheus, Pushgateway and Alertmanager on 127.0.0.1")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.set_defaults(func=_stack)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

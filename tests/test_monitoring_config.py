@@ -1,0 +1,65 @@
+"""Prometheus and Alertmanager configuration pass the official tools, and every alert has a unit test."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from kpiwatch.paths import DOCS_DIR, MONITORING_DIR
+
+PROMETHEUS = MONITORING_DIR / "prometheus"
+ALERTMANAGER = MONITORING_DIR / "alertmanager"
+
+
+def run(*command):
+    if not shutil.which(command[0]):
+        pytest.fail(f"{command[0]} is not installed; scripts/setup.sh installs it")
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def alert_names():
+    rules = yaml.safe_load((PROMETHEUS / "rules" / "kpiwatch_alerts.yml").read_text())
+    return [r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_promtool_accepts_the_configuration_and_rules():
+    run("promtool", "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    run("promtool", "check", "rules", *map(str, sorted((PROMETHEUS / "rules").glob("*.yml"))))
+
+
+def test_promtool_unit_tests_pass():
+    assert "SUCCESS" in run("promtool", "test", "rules", str(PROMETHEUS / "tests" / "kpiwatch_alerts_test.yml"))
+
+
+def test_every_alert_is_unit_tested_firing_and_quiet():
+    tests = yaml.safe_load((PROMETHEUS / "tests" / "kpiwatch_alerts_test.yml").read_text())["tests"]
+    cases = [case for test in tests for case in test["alert_rule_test"]]
+    for name in alert_names():
+        assert any(c["alertname"] == name and c["exp_alerts"] for c in cases), f"{name} never tested firing"
+        assert any(c["alertname"] == name and not c["exp_alerts"] for c in cases), f"{name} never tested quiet"
+
+
+def test_every_alert_is_documented_for_the_person_on_call():
+    runbooks = (DOCS_DIR / "alerts.md").read_text()
+    rules = yaml.safe_load((PROMETHEUS / "rules" / "kpiwatch_alerts.yml").read_text())
+    for rule in (r for g in rules["groups"] for r in g["rules"] if "alert" in r):
+        assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), rule["alert"]
+        anchor = rule["annotations"]["runbook_url"].split("#")[1]
+        assert re.search(rf"^## {rule['alert']}$", runbooks, re.M), f"no runbook section for {rule['alert']}"
+        assert anchor == rule["alert"].lower()
+
+
+def test_amtool_accepts_the_alertmanager_configurations():
+    run("amtool", "check-config", str(ALERTMANAGER / "alertmanager.yml"))
+    run("amtool", "check-config", str(ALERTMANAGER / "alertmanager.production.example.yml"))
+
+
+def test_stale_or_failed_data_inhibits_business_alerts():
+    config = yaml.safe_load((ALERTMANAGER / "alertmanager.yml").read_text())
+    sources = " ".join(m for rule in config["inhibit_rules"] for m in rule["source_matchers"])
+    assert "KpiwatchDataStale" in sources and "KpiwatchCheckFailed" in sources
+    assert all(rule["target_matchers"] == ['team="business"'] for rule in config["inhibit_rules"])
