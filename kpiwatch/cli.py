@@ -28,12 +28,12 @@ def _generate(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
     print(f"Wrote {options.out} as of {options.as_of}: {summary}.")
     if args.inject:
-        from kpiwatch.faults import FAULTS, inject
+        from kpiwatch.faults import INJECTABLE, inject
 
         inject(options.out, args.inject)
         for name in args.inject:
-            fault = FAULTS[name]
-            print(f"Injected {name}: {fault.description} (caught by raw.{fault.table} check {fault.caught_by}).")
+            fault = INJECTABLE[name]
+            print(f"Injected {name}: {fault.description} (raised by {fault.caught_by} on raw.{fault.table}).")
     return 0
 
 
@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:", file=sys.stderr)
         for failure in outcome.failures or ["the run failed; see the Dagster UI (`kpiwatch ui`) for details"]:
             print(f"  - {failure}", file=sys.stderr)
+        print(f"  dbt output of this run: {settings.dagster_home / 'last_run_output.log'}", file=sys.stderr)
         if outcome.failure_recorded:
             print(f"  Failure {outcome.failure_recorded}.", file=sys.stderr)
         if outcome.skipped_steps:
@@ -101,9 +102,9 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _fault_names() -> list[str]:
-    from kpiwatch.faults import FAULTS
+    from kpiwatch.faults import INJECTABLE
 
-    return list(FAULTS)
+    return list(INJECTABLE)
 
 
 def build_parser() -> argparse.ArgumentParser:

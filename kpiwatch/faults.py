@@ -70,15 +70,33 @@ FAULTS = {
 }  # fmt: skip
 
 
+# Not bad data but bad news, or late data that only warns: what the alerts are for. caught_by names the alert.
+SCENARIOS = {
+    f.name: f
+    for f in (
+        Fault("mrr_drop", "subscriptions", "KpiwatchMrrDrop",
+              (f"update raw.subscriptions set ended_at = cast({LATEST_EVENT_DAY} - 2 as timestamp) "
+               f"where ended_at is null and started_at < cast({LATEST_EVENT_DAY} - 2 as timestamp) "
+               "and hash(subscription_id) % 10 < 3",),
+              "three in ten running subscriptions are cancelled two days before the evaluation date"),
+        Fault("stale_users", "users", "KpiwatchDataStale",
+              (f"update raw.users set created_at = created_at - interval 5 day "
+               f"where created_at >= cast({LATEST_EVENT_DAY} - 5 as timestamp)",),
+              "the signup feed lags: the newest signup is five days old"),
+    )
+}  # fmt: skip
+INJECTABLE = {**FAULTS, **SCENARIOS}
+
+
 def inject(path: Path, names: list[str]) -> None:
-    """Apply the named faults to the raw tables of a DuckDB file, in order."""
-    unknown = [n for n in names if n not in FAULTS]
+    """Apply the named faults or scenarios to the raw tables of a DuckDB file, in order."""
+    unknown = [n for n in names if n not in INJECTABLE]
     if unknown:
-        raise KpiwatchError(f"Unknown fault(s) {unknown}; choose from: {', '.join(FAULTS)}.")
+        raise KpiwatchError(f"Unknown fault(s) {unknown}; choose from: {', '.join(INJECTABLE)}.")
     con = duckdb.connect(str(path))
     try:
         for name in names:
-            for statement in FAULTS[name].statements:
+            for statement in INJECTABLE[name].statements:
                 con.execute(statement)
     finally:
         con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -53,9 +54,11 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pu
     if pushgateway_url:
         run_config["resources"]["pushgateway"] = {"config": {"url": pushgateway_url}}
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
-    result = job.execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags={"kpiwatch/as_of": str(as_of)}
-    )
+    # dagster-dbt echoes every dbt log line to stdout; keep them in a file so the terminal shows the summary.
+    with open(settings.dagster_home / "last_run_output.log", "w") as output, contextlib.redirect_stdout(output):
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False, tags={"kpiwatch/as_of": str(as_of)}
+        )
     failures, failed_checks = [], []
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -66,6 +69,8 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pu
                 failed_checks.append(f"{where} {evaluation.check_name} ({severity}): {evaluation.description}")
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
+            while error.cause is not None:  # Dagster wraps the user's exception: report what actually failed
+                error = error.cause
             user_message = event.step_failure_data.user_failure_data
             message = user_message.description if user_message and user_message.description else error.message
             # "module.ClassName: text" -> "text": the class name helps nobody reading a terminal.

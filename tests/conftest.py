@@ -19,6 +19,26 @@ from kpiwatch.paths import DBT_PROJECT_DIR
 from orchestration.dbt_project_handle import dbt_executable
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_pushgateway(tmp_path_factory):
+    """A real Pushgateway for every test that runs the job; tests of alerting start their own full stack."""
+    from kpiwatch.stack import Stack
+    from tests.monitoring_helpers import stack_settings
+
+    stack = Stack(stack_settings(tmp_path_factory.mktemp("session_stack")))
+    stack.up(("pushgateway",))
+    previous = {k: os.environ.get(k) for k in ("KPIWATCH_PUSHGATEWAY_URL", "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS")}
+    os.environ["KPIWATCH_PUSHGATEWAY_URL"] = stack.settings.url("pushgateway")
+    os.environ["KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS"] = "0.2"
+    yield stack
+    stack.down()
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def write_raw_warehouse(path: Path, tables: Mapping[str, Iterable[Sequence[Any]]]) -> Path:
     """A DuckDB file with every contract table, filled with the given rows (in contract column order)."""
     con = duckdb.connect(str(path))

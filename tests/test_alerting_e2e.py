@@ -1,0 +1,216 @@
+"""Warehouse -> gauges -> Prometheus rules -> Alertmanager -> a webhook, with the real servers.
+
+Each test starts Debian's prometheus, prometheus-pushgateway and prometheus-alertmanager on free loopback
+ports in a temp dir (1 s scrape and evaluation, 1 s alert grouping), runs the real job, and stops them.
+"""
+
+import datetime as dt
+import json
+import shutil
+import time
+import urllib.request
+from dataclasses import replace
+
+import duckdb
+import pytest
+
+from kpiwatch.faults import inject
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.paths import DBT_MANIFEST_PATH
+from kpiwatch.quality.config import load_checks_config
+from kpiwatch.settings import load_settings
+from kpiwatch.stack import Stack
+from metrics.catalog import GAUGES
+from metrics.push import JOB, PushTarget, push
+from metrics.samples import Sample
+from orchestration.launch import run_once
+from tests.monitoring_helpers import WebhookReceiver, firing_alerts, prom_query, stack_settings, wait_until
+
+pytestmark = pytest.mark.slow
+AS_OF = dt.date(2024, 5, 20)  # mid-month, on clean data no alert fires
+
+
+@pytest.fixture(scope="module")
+def clean_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("e2e") / "clean.duckdb"
+    generate(GenerateOptions(out=path, as_of=AS_OF, users=800, days=150, seed=5), progress=False, log=lambda _: None)
+    return path
+
+
+def start_stack(tmp_path):
+    hook = WebhookReceiver()
+    stack = Stack(stack_settings(tmp_path / "stack", hook.url))
+    stack.up()
+    return stack, hook
+
+
+def run_job(stack, db, tmp_path):
+    settings = replace(load_settings({}), duckdb_path=db, dagster_home=tmp_path / "dagster_home")
+    return run_once(settings, AS_OF, pushgateway_url=stack.settings.url("pushgateway"))
+
+
+def copy_of(db, tmp_path, *faults):
+    target = tmp_path / f"{'_'.join(faults) or 'copy'}.duckdb"
+    shutil.copy(db, target)
+    if faults:
+        inject(target, list(faults))
+    return target
+
+
+def scraped(stack, expr):
+    return wait_until(lambda: prom_query(stack, expr), 30, what=f"Prometheus to scrape {expr}")
+
+
+def notified(hook, alertname, status="firing", **labels):
+    def match():
+        return [a for a in hook.alerts(status) if a["labels"]["alertname"] == alertname
+                and all(a["labels"].get(k) == v for k, v in labels.items())]  # fmt: skip
+
+    return wait_until(match, 60, what=f"a {status} {alertname} {labels} notification at the webhook")
+
+
+def mart_value(db, sql):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def clean_stack(clean_db, tmp_path_factory):
+    """One stack and one successful run on clean data, shared by the gauge and dashboard tests."""
+    tmp_path = tmp_path_factory.mktemp("clean_stack")
+    stack, hook = start_stack(tmp_path)
+    try:
+        outcome = run_job(stack, clean_db, tmp_path)
+        assert outcome.success, outcome.failures
+        scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
+        scraped(stack, "kpiwatch_last_success_timestamp_seconds")
+        yield stack, hook
+    finally:
+        stack.down()
+        hook.close()
+
+
+def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, clean_db):
+    stack, hook = clean_stack
+    for gauge in GAUGES:
+        assert prom_query(stack, f'count({{__name__="{gauge.name}"}})'), f"{gauge.name} missing in Prometheus"
+
+    def value(expr):
+        return float(prom_query(stack, expr)[0]["value"][1])
+
+    assert value("kpiwatch_mrr_usd") == pytest.approx(float(mart_value(
+        clean_db, "select mrr_usd from marts.fct_mrr_monthly where month = '2024-05-01'")), abs=1e-6)  # fmt: skip
+    for window, column in (("1d", "dau"), ("7d", "wau"), ("30d", "mau")):
+        expected = mart_value(clean_db, f"select {column} from marts.fct_active_users_daily where activity_date = '{AS_OF}'")
+        assert value(f'kpiwatch_active_users{{window="{window}"}}') == expected
+    assert value('kpiwatch_cac_usd{channel="all"}') == pytest.approx(float(mart_value(
+        clean_db, "select cac_usd from marts.fct_cac_monthly where month = '2024-04-01' and channel = 'all'")))  # fmt: skip
+    dbt_tests = sum(1 for n in json.loads(DBT_MANIFEST_PATH.read_text())["nodes"].values() if n["resource_type"] == "test")
+    assert value("count(kpiwatch_check_success)") == len(load_checks_config().checks) + dbt_tests
+    assert not prom_query(stack, "kpiwatch_check_success == 0")
+    time.sleep(5)  # several evaluation and notification cycles
+    assert not prom_query(stack, 'ALERTS{alertstate="firing"}')
+    assert firing_alerts(stack) == [] and hook.received == []
+
+
+def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(clean_db, tmp_path):
+    stack, hook = start_stack(tmp_path)
+    try:
+        broken = copy_of(clean_db, tmp_path, "duplicate_event_id")
+        outcome = run_job(stack, broken, tmp_path)
+        assert not outcome.success and outcome.failure_recorded.startswith("recorded in Prometheus")
+        started = time.monotonic()
+        alert = notified(hook, "KpiwatchCheckFailed", check="unique_event_id")[0]
+        assert time.monotonic() - started < 60
+        assert alert["labels"]["severity"] == "error" and alert["labels"]["asset"] == "raw/events"
+        assert "unique_event_id" in alert["annotations"]["summary"]
+        notified(hook, "KpiwatchRunFailed")
+
+        shutil.copy(clean_db, broken)  # the loader re-delivers clean data
+        assert run_job(stack, broken, tmp_path).success
+        notified(hook, "KpiwatchCheckFailed", status="resolved", check="unique_event_id")
+        notified(hook, "KpiwatchRunFailed", status="resolved")
+    finally:
+        stack.down()
+        hook.close()
+
+
+def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path):
+    stack, hook = start_stack(tmp_path)
+    try:
+        outcome = run_job(stack, copy_of(clean_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
+        assert outcome.success  # users freshness is a warn check: metrics are still published
+        notified(hook, "KpiwatchDataStale", table="users")
+
+        def inhibited_mrr_drop():
+            return [a for a in firing_alerts(stack) if a["labels"]["alertname"] == "KpiwatchMrrDrop"
+                    and a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"]]  # fmt: skip
+
+        wait_until(inhibited_mrr_drop, 30, what="KpiwatchMrrDrop to be inhibited by KpiwatchDataStale")
+        time.sleep(3)
+        assert not [a for a in hook.alerts() if a["labels"]["team"] == "business"]
+    finally:
+        stack.down()
+        hook.close()
+
+
+def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path):
+    stack, hook = start_stack(tmp_path)
+    try:
+        db = copy_of(clean_db, tmp_path, "mrr_drop")
+        assert run_job(stack, db, tmp_path).success
+        alert = notified(hook, "KpiwatchMrrDrop")[0]
+        assert alert["labels"]["team"] == "business"
+        growth = float(prom_query(stack, "kpiwatch_mrr_growth_ratio")[0]["value"][1])
+        assert growth < -0.05
+    finally:
+        stack.down()
+        hook.close()
+
+
+def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clean_db, tmp_path):
+    stack, hook = start_stack(tmp_path)
+    try:
+        stack.down(("pushgateway",))
+        outcome = run_job(stack, clean_db, tmp_path)
+        assert not outcome.success
+        gateway = stack.settings.url("pushgateway")
+        assert any(f"prometheus_push: Pushgateway at {gateway} did not accept the push of job 'kpiwatch' after 4 attempt(s): "
+                   "cannot connect" in f for f in outcome.failures), outcome.failures  # fmt: skip
+        assert outcome.failure_recorded.startswith("the failure could not be recorded in Prometheus either")
+
+        stack.up(("pushgateway",))
+        assert run_job(stack, clean_db, tmp_path).success
+        with urllib.request.urlopen(f"{gateway}/metrics") as response:
+            exposed = response.read().decode()
+        for gauge in GAUGES:
+            assert f"\n{gauge.name}{{" in exposed, f"{gauge.name} not pushed by the re-run"
+        scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
+    finally:
+        stack.down()
+        hook.close()
+
+
+def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tmp_path):
+    stack, hook = start_stack(tmp_path)
+    try:
+        target = PushTarget(url=stack.settings.url("pushgateway"), environment="prod/eu-1", backoff_seconds=0.1)
+        odd = 'paid/search & "co" ü'
+        push(target, JOB, [Sample("kpiwatch_cac_usd", {"channel": odd}, 321.0), Sample("kpiwatch_run_success", {}, 1.0)])
+        scraped(stack, 'kpiwatch_cac_usd{environment="prod/eu-1"}')
+        time.sleep(2.5)  # the persistence file is written every second
+
+        stack.down(("pushgateway",))
+        stack.up(("pushgateway",))
+        result = wait_until(lambda: [r for r in prom_query(stack, "kpiwatch_cac_usd") if r["metric"]["channel"] == odd],
+                            30, what="the restarted gateway to serve the persisted series")  # fmt: skip
+        assert result[0]["metric"]["environment"] == "prod/eu-1" and float(result[0]["value"][1]) == 321.0
+        scraped(stack, 'push_time_seconds{job="kpiwatch",environment="prod/eu-1"}')
+        time.sleep(3)
+        assert not prom_query(stack, 'ALERTS{alertname="KpiwatchPushMissing"}')
+    finally:
+        stack.down()
+        hook.close()
