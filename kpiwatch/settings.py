@@ -20,6 +20,7 @@ KNOWN_VARIABLES = {
     "KPIWATCH_DUCKDB_PATH": "DuckDB file holding schema raw and the dbt schemas",
     "KPIWATCH_AS_OF": "evaluation date YYYY-MM-DD (default: today, UTC)",
     "KPIWATCH_TARGET": "warehouse: dev (DuckDB, default) or snowflake",
+    "KPIWATCH_ENVIRONMENT": "environment label of every pushed gauge (default: local)",
 }
 
 # Variables with these prefixes belong to other modules (publishing, Snowflake, checks), which validate them.

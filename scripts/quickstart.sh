@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One command for a newcomer: set up, create sample data, run the whole job through Dagster.
+# One command for a newcomer: set up, start the local monitoring stack, create sample data,
+# run the whole job through Dagster (checks, dbt, push) and say where to look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
+kpiwatch stack up
 if [ -z "${KPIWATCH_DUCKDB_PATH:-}" ]; then
   # Only the default sample file is (re)generated, so it is fresh as of today; your own warehouse is never touched.
   kpiwatch generate --out data/kpiwatch.duckdb --force
@@ -13,7 +15,14 @@ kpiwatch run "$@"
 
 cat <<MSG
 
-Next:
-  kpiwatch ui                 # Dagster UI with lineage and this run: http://127.0.0.1:3000
-  bash scripts/test.sh        # the test suite
+Where to look:
+  Gauges in Prometheus:   http://127.0.0.1:9090/graph?g0.expr=kpiwatch_mrr_usd   (all: {job="kpiwatch"})
+  Alert rules and states: http://127.0.0.1:9090/alerts
+  Alertmanager:           http://127.0.0.1:9093/#/alerts
+  Pushgateway:            http://127.0.0.1:9091
+  Dagster UI (lineage, checks, this run):  kpiwatch ui   ->  http://127.0.0.1:3000
+Try a data fault:   kpiwatch generate --out /tmp/bad.duckdb --force --inject duplicate_event_id
+                    KPIWATCH_DUCKDB_PATH=/tmp/bad.duckdb kpiwatch run
+Stop the stack:     kpiwatch stack down
+Tests:              bash scripts/test.sh
 MSG

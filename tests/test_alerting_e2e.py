@@ -13,10 +13,11 @@ from dataclasses import replace
 
 import duckdb
 import pytest
+import yaml
 
 from kpiwatch.faults import inject
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.paths import DBT_MANIFEST_PATH
+from kpiwatch.paths import DBT_MANIFEST_PATH, MONITORING_DIR
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.settings import load_settings
 from kpiwatch.stack import Stack
@@ -214,3 +215,25 @@ def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tm
     finally:
         stack.down()
         hook.close()
+
+
+DASHBOARDS = sorted((MONITORING_DIR / "grafana" / "dashboards").glob("*.json"))
+
+
+def test_dashboards_cover_business_quality_and_pipeline():
+    titles = {json.loads(p.read_text())["title"] for p in DASHBOARDS}
+    assert titles == {"kpiwatch — Business overview", "kpiwatch — Data quality", "kpiwatch — Pipeline health"}
+    provisioning = yaml.safe_load((MONITORING_DIR / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    uid = provisioning["datasources"][0]["uid"]
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            assert panel["datasource"]["uid"] == uid, (path.name, panel["title"])
+
+
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda p: p.stem)
+def test_every_dashboard_panel_has_data_in_the_real_prometheus(dashboard, clean_stack):
+    stack, _ = clean_stack
+    for panel in json.loads(dashboard.read_text())["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$environment", ".*")
+            assert prom_query(stack, expr), f"{dashboard.name}: panel {panel['title']!r} would be empty: {expr}"

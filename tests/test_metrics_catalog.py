@@ -1,0 +1,59 @@
+"""The catalog, its documentation and the pure sample builders agree."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from kpiwatch.paths import DOCS_DIR
+from metrics.catalog import GAUGES
+from metrics.samples import CheckRecord, business_samples, quality_samples, run_samples
+from metrics.snapshot import BusinessSnapshot
+
+
+def test_every_gauge_is_documented_and_every_documented_gauge_exists():
+    documented = set(re.findall(r"^\| `(kpiwatch_[a-z0-9_]+)` \|", (DOCS_DIR / "metrics-catalog.md").read_text(), re.M))
+    assert documented == {g.name for g in GAUGES}
+
+
+def test_names_follow_prometheus_conventions():
+    for gauge in GAUGES:
+        assert re.fullmatch(r"kpiwatch_[a-z0-9_]+", gauge.name)
+        suffix = {"USD": "_usd", "seconds": "_seconds"}.get(gauge.unit)
+        if suffix:
+            assert gauge.name.endswith(suffix), gauge.name
+
+
+def test_undefined_business_values_are_left_out_not_zero():
+    snapshot = BusinessSnapshot(
+        as_of=dt.date(2024, 5, 20),
+        current_month={"month": dt.date(2024, 5, 1), "mrr_usd": 110, "arr_usd": 1320, "previous_mrr_usd": 100,
+                       "paying_customers": 2, "arpa_usd": 55, "new_mrr_usd": 10, "expansion_mrr_usd": 0,
+                       "contraction_mrr_usd": 0, "churned_mrr_usd": 0, "reactivation_mrr_usd": 0, "net_new_mrr_usd": 10},
+        last_complete_month={"ltv_usd": 3300, "ltv_to_cac": None, "logo_churn_rate": 0.0, "net_revenue_retention": 1.0},
+    )  # fmt: skip
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in business_samples(snapshot)}
+    assert samples[("kpiwatch_mrr_growth_ratio", ())] == pytest.approx(0.1)
+    assert samples[("kpiwatch_mrr_movement_usd", (("movement", "net_new"),))] == 10
+    assert ("kpiwatch_ltv_to_cac_ratio", ()) not in samples
+    assert samples[("kpiwatch_logo_churn_rate", ())] == 0.0
+
+
+def test_check_records_become_check_and_table_gauges():
+    records = [
+        CheckRecord("raw/events", "freshness", "error", False, {"lag_seconds": 90000.0, "max_lag_seconds": 129600.0}),
+        CheckRecord("raw/events", "unique_event_id", "error", False, {"unexpected_count": 6}),
+        CheckRecord("marts/fct_mrr_monthly", "unique_fct_mrr_monthly_month", "error", True, {}),
+    ]
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in quality_samples(records)}
+    assert samples[("kpiwatch_check_success", (("asset", "raw/events"), ("check", "unique_event_id"), ("severity", "error")))] == 0
+    assert samples[("kpiwatch_check_failed_rows", (("asset", "raw/events"), ("check", "unique_event_id")))] == 6
+    assert samples[("kpiwatch_table_freshness_lag_seconds", (("table", "events"),))] == 90000.0
+    assert samples[("kpiwatch_check_success", (("asset", "marts/fct_mrr_monthly"), ("check", "unique_fct_mrr_monthly_month"),
+                                               ("severity", "error")))] == 1  # fmt: skip
+
+
+def test_run_samples_mark_a_failed_run_and_invalid_metrics():
+    samples = {s.name: s.value for s in run_samples(False, 12.5, False, dt.date(2024, 5, 20))}
+    assert samples == {"kpiwatch_run_success": 0.0, "kpiwatch_run_duration_seconds": 12.5, "kpiwatch_metrics_valid": 0.0,
+                       "kpiwatch_evaluation_date_timestamp_seconds": 1716163200.0}  # fmt: skip
