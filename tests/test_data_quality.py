@@ -123,5 +123,6 @@ def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(bas
     assert done.returncode == 1
     assert "raw/events user_id_known (error): 1 of" in done.stderr
     assert "u_nobody" in done.stderr  # the offending key is shown
-    assert "Not run, so the business metrics were not rebuilt: kpiwatch_dbt_models." in done.stderr
+    assert "Not run, so the business metrics were not rebuilt: kpiwatch_dbt_models, prometheus_push." in done.stderr
+    assert "Failure recorded in Prometheus" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
