@@ -28,8 +28,8 @@ def prepare_instance(settings: Settings):
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     instance_file = settings.dagster_home / "dagster.yaml"
     if not instance_file.exists():
-        # Local runs stay local: no usage statistics leave the machine.
-        instance_file.write_text("telemetry:\n  enabled: false\n")
+        # Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
+        instance_file.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return DagsterInstance.get()
 
@@ -77,7 +77,7 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pu
             message = message.split(f"{error.cls_name}: ", 1)[-1].strip()
             failures.append(f"{event.step_key}: {' '.join(message.split())}")
     ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
-    skipped = [name for name in job.graph.node_names() if name not in ran]
+    skipped = sorted(name for name in job.graph.node_names() if name not in ran)
     seconds = (dt.datetime.now() - started).total_seconds()
     recorded = "" if result.success else _record_failure(instance, result.run_id, as_of, pushgateway_url)
     return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded)

@@ -4,6 +4,7 @@ Each test starts Debian's prometheus, prometheus-pushgateway and prometheus-aler
 ports in a temp dir (1 s scrape and evaluation, 1 s alert grouping), runs the real job, and stops them.
 """
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -38,11 +39,23 @@ def clean_db(tmp_path_factory):
     return path
 
 
-def start_stack(tmp_path):
+@contextlib.contextmanager
+def started_stack(directory):
+    """A full stack with its own webhook receiver, always stopped."""
     hook = WebhookReceiver()
-    stack = Stack(stack_settings(tmp_path / "stack", hook.url))
-    stack.up()
-    return stack, hook
+    stack = Stack(stack_settings(directory / "stack", hook.url))
+    try:
+        stack.up()
+        yield stack, hook
+    finally:
+        stack.down()
+        hook.close()
+
+
+@pytest.fixture
+def live(tmp_path):
+    with started_stack(tmp_path) as (stack, hook):
+        yield stack, hook
 
 
 def run_job(stack, db, tmp_path):
@@ -82,16 +95,12 @@ def mart_value(db, sql):
 def clean_stack(clean_db, tmp_path_factory):
     """One stack and one successful run on clean data, shared by the gauge and dashboard tests."""
     tmp_path = tmp_path_factory.mktemp("clean_stack")
-    stack, hook = start_stack(tmp_path)
-    try:
+    with started_stack(tmp_path) as (stack, hook):
         outcome = run_job(stack, clean_db, tmp_path)
         assert outcome.success, outcome.failures
         scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
         scraped(stack, "kpiwatch_last_success_timestamp_seconds")
         yield stack, hook
-    finally:
-        stack.down()
-        hook.close()
 
 
 def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, clean_db):
@@ -117,104 +126,84 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
     assert firing_alerts(stack) == [] and hook.received == []
 
 
-def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(clean_db, tmp_path):
-    stack, hook = start_stack(tmp_path)
-    try:
-        broken = copy_of(clean_db, tmp_path, "duplicate_event_id")
-        outcome = run_job(stack, broken, tmp_path)
-        assert not outcome.success and outcome.failure_recorded.startswith("recorded in Prometheus")
-        started = time.monotonic()
-        alert = notified(hook, "KpiwatchCheckFailed", check="unique_event_id")[0]
-        assert time.monotonic() - started < 60
-        assert alert["labels"]["severity"] == "error" and alert["labels"]["asset"] == "raw/events"
-        assert "unique_event_id" in alert["annotations"]["summary"]
-        notified(hook, "KpiwatchRunFailed")
+def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(clean_db, tmp_path, live):
+    stack, hook = live
+    broken = copy_of(clean_db, tmp_path, "duplicate_event_id")
+    outcome = run_job(stack, broken, tmp_path)
+    assert not outcome.success and outcome.failure_recorded.startswith("recorded in Prometheus")
+    started = time.monotonic()
+    alert = notified(hook, "KpiwatchCheckFailed", check="unique_event_id")[0]
+    assert time.monotonic() - started < 60
+    assert alert["labels"]["severity"] == "error" and alert["labels"]["asset"] == "raw/events"
+    assert "unique_event_id" in alert["annotations"]["summary"]
+    notified(hook, "KpiwatchRunFailed")
 
-        shutil.copy(clean_db, broken)  # the loader re-delivers clean data
-        assert run_job(stack, broken, tmp_path).success
-        notified(hook, "KpiwatchCheckFailed", status="resolved", check="unique_event_id")
-        notified(hook, "KpiwatchRunFailed", status="resolved")
-    finally:
-        stack.down()
-        hook.close()
+    shutil.copy(clean_db, broken)  # the loader re-delivers clean data
+    assert run_job(stack, broken, tmp_path).success
+    notified(hook, "KpiwatchCheckFailed", status="resolved", check="unique_event_id")
+    notified(hook, "KpiwatchRunFailed", status="resolved")
 
 
-def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path):
-    stack, hook = start_stack(tmp_path)
-    try:
-        outcome = run_job(stack, copy_of(clean_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
-        assert outcome.success  # users freshness is a warn check: metrics are still published
-        notified(hook, "KpiwatchDataStale", table="users")
+def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path, live):
+    stack, hook = live
+    outcome = run_job(stack, copy_of(clean_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
+    assert outcome.success  # users freshness is a warn check: metrics are still published
+    notified(hook, "KpiwatchDataStale", table="users")
 
-        def inhibited_mrr_drop():
-            return [a for a in firing_alerts(stack) if a["labels"]["alertname"] == "KpiwatchMrrDrop"
-                    and a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"]]  # fmt: skip
+    def inhibited_mrr_drop():
+        return [a for a in firing_alerts(stack) if a["labels"]["alertname"] == "KpiwatchMrrDrop"
+                and a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"]]  # fmt: skip
 
-        wait_until(inhibited_mrr_drop, 30, what="KpiwatchMrrDrop to be inhibited by KpiwatchDataStale")
-        time.sleep(3)
-        assert not [a for a in hook.alerts() if a["labels"]["team"] == "business"]
-    finally:
-        stack.down()
-        hook.close()
+    wait_until(inhibited_mrr_drop, 30, what="KpiwatchMrrDrop to be inhibited by KpiwatchDataStale")
+    time.sleep(3)
+    assert not [a for a in hook.alerts() if a["labels"]["team"] == "business"]
 
 
-def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path):
-    stack, hook = start_stack(tmp_path)
-    try:
-        db = copy_of(clean_db, tmp_path, "mrr_drop")
-        assert run_job(stack, db, tmp_path).success
-        alert = notified(hook, "KpiwatchMrrDrop")[0]
-        assert alert["labels"]["team"] == "business"
-        growth = float(prom_query(stack, "kpiwatch_mrr_growth_ratio")[0]["value"][1])
-        assert growth < -0.05
-    finally:
-        stack.down()
-        hook.close()
+def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path, live):
+    stack, hook = live
+    db = copy_of(clean_db, tmp_path, "mrr_drop")
+    assert run_job(stack, db, tmp_path).success
+    alert = notified(hook, "KpiwatchMrrDrop")[0]
+    assert alert["labels"]["team"] == "business"
+    growth = float(prom_query(stack, "kpiwatch_mrr_growth_ratio")[0]["value"][1])
+    assert growth < -0.05
 
 
-def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clean_db, tmp_path):
-    stack, hook = start_stack(tmp_path)
-    try:
-        stack.down(("pushgateway",))
-        outcome = run_job(stack, clean_db, tmp_path)
-        assert not outcome.success
-        gateway = stack.settings.url("pushgateway")
-        assert any(f"prometheus_push: Pushgateway at {gateway} did not accept the push of job 'kpiwatch' after 4 attempt(s): "
-                   "cannot connect" in f for f in outcome.failures), outcome.failures  # fmt: skip
-        assert outcome.failure_recorded.startswith("the failure could not be recorded in Prometheus either")
+def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clean_db, tmp_path, live):
+    stack, hook = live
+    stack.down(("pushgateway",))
+    outcome = run_job(stack, clean_db, tmp_path)
+    assert not outcome.success
+    gateway = stack.settings.url("pushgateway")
+    assert any(f"prometheus_push: Pushgateway at {gateway} did not accept the push of job 'kpiwatch' after 4 attempt(s): "
+               "cannot connect" in f for f in outcome.failures), outcome.failures  # fmt: skip
+    assert outcome.failure_recorded.startswith("the failure could not be recorded in Prometheus either")
 
-        stack.up(("pushgateway",))
-        assert run_job(stack, clean_db, tmp_path).success
-        with urllib.request.urlopen(f"{gateway}/metrics") as response:
-            exposed = response.read().decode()
-        for gauge in GAUGES:
-            assert f"\n{gauge.name}{{" in exposed, f"{gauge.name} not pushed by the re-run"
-        scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
-    finally:
-        stack.down()
-        hook.close()
+    stack.up(("pushgateway",))
+    assert run_job(stack, clean_db, tmp_path).success
+    with urllib.request.urlopen(f"{gateway}/metrics") as response:
+        exposed = response.read().decode()
+    for gauge in GAUGES:
+        assert f"\n{gauge.name}{{" in exposed, f"{gauge.name} not pushed by the re-run"
+    scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
 
 
-def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tmp_path):
-    stack, hook = start_stack(tmp_path)
-    try:
-        target = PushTarget(url=stack.settings.url("pushgateway"), environment="prod/eu-1", backoff_seconds=0.1)
-        odd = 'paid/search & "co" ü'
-        push(target, JOB, [Sample("kpiwatch_cac_usd", {"channel": odd}, 321.0), Sample("kpiwatch_run_success", {}, 1.0)])
-        scraped(stack, 'kpiwatch_cac_usd{environment="prod/eu-1"}')
-        time.sleep(2.5)  # the persistence file is written every second
+def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tmp_path, live):
+    stack, hook = live
+    target = PushTarget(url=stack.settings.url("pushgateway"), environment="prod/eu-1", backoff_seconds=0.1)
+    odd = 'paid/search & "co" ü'
+    push(target, JOB, [Sample("kpiwatch_cac_usd", {"channel": odd}, 321.0), Sample("kpiwatch_run_success", {}, 1.0)])
+    scraped(stack, 'kpiwatch_cac_usd{environment="prod/eu-1"}')
+    time.sleep(2.5)  # the persistence file is written every second
 
-        stack.down(("pushgateway",))
-        stack.up(("pushgateway",))
-        result = wait_until(lambda: [r for r in prom_query(stack, "kpiwatch_cac_usd") if r["metric"]["channel"] == odd],
-                            30, what="the restarted gateway to serve the persisted series")  # fmt: skip
-        assert result[0]["metric"]["environment"] == "prod/eu-1" and float(result[0]["value"][1]) == 321.0
-        scraped(stack, 'push_time_seconds{job="kpiwatch",environment="prod/eu-1"}')
-        time.sleep(3)
-        assert not prom_query(stack, 'ALERTS{alertname="KpiwatchPushMissing"}')
-    finally:
-        stack.down()
-        hook.close()
+    stack.down(("pushgateway",))
+    stack.up(("pushgateway",))
+    result = wait_until(lambda: [r for r in prom_query(stack, "kpiwatch_cac_usd") if r["metric"]["channel"] == odd],
+                        30, what="the restarted gateway to serve the persisted series")  # fmt: skip
+    assert result[0]["metric"]["environment"] == "prod/eu-1" and float(result[0]["value"][1]) == 321.0
+    scraped(stack, 'push_time_seconds{job="kpiwatch",environment="prod/eu-1"}')
+    time.sleep(3)
+    assert not prom_query(stack, 'ALERTS{alertname="KpiwatchPushMissing"}')
 
 
 DASHBOARDS = sorted((MONITORING_DIR / "grafana" / "dashboards").glob("*.json"))
