@@ -1,0 +1,89 @@
+"""The real Dagster UI: the asset graph over GraphQL, and a run launched from it."""
+
+import datetime as dt
+import json
+import os
+import time
+
+import pytest
+
+from kpiwatch.contract import RAW_TABLES
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.paths import DBT_MANIFEST_PATH
+from kpiwatch.quality.config import load_checks_config
+from orchestration.dbt_project_handle import ensure_manifest
+from orchestration.webserver import Webserver
+from tests.monitoring_helpers import free_port
+
+pytestmark = pytest.mark.slow
+AS_OF = dt.date(2024, 3, 31)
+
+ASSET_GRAPH = """
+{ assetNodes { assetKey { path } isExecutable groupName dependencyKeys { path }
+               assetChecksOrError { ... on AssetChecks { checks { name } } } } }
+"""
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    work = tmp_path_factory.mktemp("ui")
+    db = work / "warehouse.duckdb"
+    generate(GenerateOptions(out=db, as_of=AS_OF, users=800, days=60, seed=4), progress=False, log=lambda _: None)
+    home = work / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+    ensure_manifest()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "KPIWATCH_DUCKDB_PATH": str(db)}
+    with Webserver(free_port(), env, work / "webserver.log", daemon=True) as server:
+        yield server
+
+
+def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui):
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in ui.graphql(ASSET_GRAPH)["assetNodes"]}
+    deps = {key: {"/".join(d["path"]) for d in n["dependencyKeys"]} for key, n in nodes.items()}
+    checks = {key: {c["name"] for c in n["assetChecksOrError"].get("checks", [])} for key, n in nodes.items()}
+
+    for table in RAW_TABLES:
+        key = f"raw/{table.name}"
+        assert not nodes[key]["isExecutable"] and nodes[key]["groupName"] == "raw"
+        assert checks[key] == {c.name for c in load_checks_config().for_table(table.name)}
+        assert deps[f"staging/stg_{table.name}"] == {key}
+    manifest = json.loads(DBT_MANIFEST_PATH.read_text())
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed"):
+            assert f"{node['schema']}/{node['name']}" in nodes, node["name"]
+    dbt_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert sum(len(c) for k, c in checks.items() if not k.startswith("raw/")) == len(dbt_tests)
+    assert deps["marts/fct_mrr_monthly"] == {"marts/fct_customer_mrr_monthly", "intermediate/int_month_spine"}
+    assert "marts/fct_unit_economics_monthly" in deps["prometheus_push"]
+    assert nodes["prometheus_push"]["groupName"] == "publishing"
+
+
+def test_a_run_launched_through_the_ui_succeeds(ui):
+    location = "orchestration.definitions"
+    params = {
+        "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "kpiwatch_daily"},
+        "runConfigData": {"resources": {"evaluation": {"config": {"as_of": AS_OF.isoformat()}}}},
+    }
+    launched = ui.graphql(LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 240
+    status = None
+    while time.monotonic() < deadline:
+        status = ui.graphql(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(2)
+    assert status == "SUCCESS"
