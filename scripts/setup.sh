@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(python3-venv prometheus prometheus-pushgateway prometheus-alertmanager)
+APT_PACKAGES=(python3-venv prometheus prometheus-pushgateway prometheus-alertmanager postgresql)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
