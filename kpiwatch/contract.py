@@ -148,10 +148,11 @@ def raise_for_contract(observed: Mapping[str, Mapping[str, str]]) -> None:
 
 
 def observed_columns(rows: Iterable[Mapping[str, str]]) -> dict[str, dict[str, str]]:
-    """Group information_schema rows (table_name, column_name, data_type) by table."""
+    """Group information_schema rows (table_name, column_name, data_type) by table, names lower-cased
+    (Snowflake reports unquoted names in upper case)."""
     observed: dict[str, dict[str, str]] = {}
     for row in rows:
-        observed.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
+        observed.setdefault(row["table_name"].lower(), {})[row["column_name"].lower()] = row["data_type"]
     return observed
 
 

@@ -32,6 +32,10 @@ class WarehouseResource(ConfigurableResource):
     duckdb_path: str = ""
 
     def client(self) -> Warehouse:
+        if self.target == "snowflake":
+            from kpiwatch.snowflake_warehouse import SnowflakeWarehouse, snowflake_settings_from_env
+
+            return SnowflakeWarehouse(snowflake_settings_from_env())
         return DuckDBWarehouse(self.duckdb_path)
 
     def dbt_vars(self) -> dict[str, Any]:

@@ -1,0 +1,149 @@
+"""Snowflake access for the SQL kpiwatch runs itself (contract and quality checks, mart reads for the push).
+
+Settings come from the environment only. Connecting has an outer deadline, because with the connector's
+defaults a connect to a wrong host can hang for many minutes (snowflake-connector-python#1325); only
+transient errors are retried, never SQL errors. Column names come back lower-case, as on DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from kpiwatch.errors import ConfigError, KpiwatchError
+
+PREFIX = "KPIWATCH_SNOWFLAKE_"
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    account: str
+    user: str
+    database: str
+    schema: str = "ANALYTICS"
+    role: str | None = None
+    warehouse: str | None = None
+    password: str | None = field(default=None, repr=False)
+    private_key_path: str | None = None
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    connect_deadline_seconds: float = 30.0
+    attempts: int = 3
+
+
+def snowflake_settings_from_env(env: Mapping[str, str] | None = None) -> SnowflakeSettings:
+    """KPIWATCH_SNOWFLAKE_*; key-pair auth (PRIVATE_KEY_PATH) is preferred over PASSWORD."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        return env.get(PREFIX + name) or None
+
+    missing = [PREFIX + n for n in ("ACCOUNT", "USER", "DATABASE") if not get(n)]
+    if missing:
+        raise ConfigError(f"KPIWATCH_TARGET=snowflake needs {', '.join(missing)} (see docs/deploy.md).")
+    if not get("PASSWORD") and not get("PRIVATE_KEY_PATH"):
+        raise ConfigError(f"Set {PREFIX}PRIVATE_KEY_PATH (key-pair auth, preferred) or {PREFIX}PASSWORD.")
+    deadline = get("CONNECT_DEADLINE_SECONDS") or "30"
+    try:
+        deadline_seconds = float(deadline)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}CONNECT_DEADLINE_SECONDS={deadline!r} is not a number.") from None
+    return SnowflakeSettings(
+        account=get("ACCOUNT"), user=get("USER"), database=get("DATABASE"), schema=get("SCHEMA") or "ANALYTICS",
+        role=get("ROLE"), warehouse=get("WAREHOUSE"), password=get("PASSWORD"),
+        private_key_path=get("PRIVATE_KEY_PATH"), private_key_passphrase=get("PRIVATE_KEY_PASSPHRASE"),
+        connect_deadline_seconds=deadline_seconds,
+    )  # fmt: skip
+
+
+class SnowflakeWarehouse:
+    """One short-lived connection per query batch, like the DuckDB warehouse."""
+
+    name = "snowflake"
+
+    def __init__(self, settings: SnowflakeSettings):
+        self.settings = settings
+
+    def _connect_arguments(self) -> dict[str, Any]:
+        s = self.settings
+        arguments: dict[str, Any] = {
+            "account": s.account, "user": s.user, "database": s.database, "schema": s.schema,
+            "login_timeout": s.connect_deadline_seconds, "network_timeout": s.connect_deadline_seconds,
+            "paramstyle": "qmark", "client_session_keep_alive": False,
+        }  # fmt: skip
+        if s.role:
+            arguments["role"] = s.role
+        if s.warehouse:
+            arguments["warehouse"] = s.warehouse
+        if s.private_key_path:
+            arguments["private_key_file"] = s.private_key_path
+            if s.private_key_passphrase:
+                arguments["private_key_file_pwd"] = s.private_key_passphrase
+        else:
+            arguments["password"] = s.password
+        return arguments
+
+    def connect(self):
+        """Connect within the deadline; retry network failures with backoff, never wrong credentials or SQL."""
+        import snowflake.connector
+        from snowflake.connector.errors import OperationalError
+
+        last: Exception | None = None
+        for attempt in range(1, self.settings.attempts + 1):
+            try:
+                return _with_deadline(lambda: snowflake.connector.connect(**self._connect_arguments()),
+                                      self.settings.connect_deadline_seconds)  # fmt: skip
+            except TimeoutError as error:
+                last = error
+            except OperationalError as error:
+                if getattr(error, "errno", None) in (250001, 390100, 390144):  # login refused: not transient
+                    raise KpiwatchError(f"Snowflake refused the login for {self.settings.user}@{self.settings.account}: "
+                                        f"{error.msg}") from None  # fmt: skip
+                last = error
+            if attempt < self.settings.attempts:
+                time.sleep(2 ** (attempt - 1))
+        raise KpiwatchError(
+            f"Could not connect to Snowflake account {self.settings.account} within "
+            f"{self.settings.connect_deadline_seconds:g} s after {self.settings.attempts} attempt(s): {last}"
+        )
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        connection = self.connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, list(params or []))
+            names = [d[0].lower() for d in cursor.description] if cursor.description else []
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+    def sqlalchemy_url(self) -> str:
+        """For Great Expectations (snowflake-sqlalchemy); the secret stays in the URL object, never in logs."""
+        s = self.settings
+        url = f"snowflake://{quote(s.user)}:{quote(s.password or '')}@{s.account}/{s.database}/{s.schema}"
+        query = "&".join(f"{k}={quote(v)}" for k, v in (("warehouse", s.warehouse), ("role", s.role)) if v)
+        return url + (f"?{query}" if query else "")
+
+
+def _with_deadline(call, seconds: float):
+    """Run a blocking call in a daemon thread; give up (TimeoutError) after `seconds`."""
+    outcome: dict[str, Any] = {}
+
+    def target():
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed back to the caller below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
