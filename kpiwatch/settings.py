@@ -36,10 +36,6 @@ class Settings:
     target: str
     dagster_home: Path
 
-    @property
-    def as_of_text(self) -> str:
-        return self.as_of.isoformat()
-
 
 def parse_date(value: str, name: str) -> dt.date:
     """Parse YYYY-MM-DD, naming the setting that held a bad value."""

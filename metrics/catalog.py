@@ -70,7 +70,6 @@ GAUGES: tuple[GaugeSpec, ...] = (
 )
 
 GAUGES_BY_NAME = {g.name: g for g in GAUGES}
-LAST_SUCCESS_GAUGE = "kpiwatch_last_success_timestamp_seconds"
 
 # Label values used by the business gauges (bounded sets).
 ACTIVE_USER_WINDOWS = {"1d": "dau", "7d": "wau", "30d": "mau"}

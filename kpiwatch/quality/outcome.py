@@ -14,7 +14,3 @@ class CheckOutcome:
     passed: bool
     description: str  # one sentence a person can act on
     metadata: dict[str, Any] = field(default_factory=dict)  # observed values, counts, sample keys
-
-    @property
-    def failed_rows(self) -> int:
-        return int(self.metadata.get("unexpected_count") or 0)

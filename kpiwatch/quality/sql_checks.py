@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from kpiwatch.contract import RAW_TABLES_BY_NAME, Table, table_problems
+from kpiwatch.contract import Table, table_problems
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.warehouse import Warehouse
@@ -172,6 +172,3 @@ def run_sql_check(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
                         f"not evaluated: column {facts.table.qualified_name}.{facts.time_column} is missing.", {})  # fmt: skip
     return SQL_CHECKS[settings.name](facts, settings)
 
-
-def table_of(name: str) -> Table:
-    return RAW_TABLES_BY_NAME[name]
