@@ -16,8 +16,10 @@ def run_table_checks(warehouse: Warehouse, config: ChecksConfig, table: str, as_
                      columns: dict[str, str] | None = None) -> list[CheckOutcome]:  # fmt: skip
     """SQL checks first; the GX suite runs only on a table that matches the contract."""
     columns = raw_columns(warehouse).get(table, {}) if columns is None else columns
-    facts = TableFacts(warehouse, RAW_TABLES_BY_NAME[table], columns, as_of)
     settings = config.for_table(table)
+    # volume compares the evaluation day with the 7 before it; missing_days looks back lookback_days.
+    history_days = max([8] + [int(s.params["lookback_days"]) for s in settings if s.name == "missing_days"])
+    facts = TableFacts(warehouse, RAW_TABLES_BY_NAME[table], columns, as_of, history_days)
     sql_outcomes = [run_sql_check(facts, s) for s in settings if s.name in SQL_CHECKS]
     gx_settings = [s for s in settings if s.name not in SQL_CHECKS]
     if not gx_settings:

@@ -16,15 +16,19 @@ from kpiwatch.warehouse import Warehouse
 
 
 class TableFacts:
-    """What several checks of one table share, each fetched once."""
+    """What several checks of one table share, each fetched once: one summary query (rows, newest
+    timestamp) and one per-day count over the widest window any check of the table needs."""
 
-    def __init__(self, warehouse: Warehouse, table: Table, columns: Mapping[str, str], as_of: dt.date):
+    def __init__(self, warehouse: Warehouse, table: Table, columns: Mapping[str, str], as_of: dt.date,
+                 history_days: int = 8):  # fmt: skip
         self.warehouse = warehouse
         self.table = table
         self.columns = {c.lower(): t for c, t in columns.items()}
         self.as_of = as_of
         self.cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-        self._row_count: int | None = None
+        self.history_start = as_of - dt.timedelta(days=history_days - 1)
+        self._summary: dict | None = None
+        self._daily: dict[dt.date, int] | None = None
 
     @property
     def exists(self) -> bool:
@@ -38,20 +42,30 @@ class TableFacts:
     def time_column_present(self) -> bool:
         return self.time_column in self.columns
 
+    def _summary_row(self) -> dict:
+        if self._summary is None:
+            newest = f", max({self.time_column}) as newest" if self.time_column_present else ""
+            self._summary = self.warehouse.query(f"select count(*) as n{newest} from {self.table.qualified_name}")[0]
+        return self._summary
+
     def row_count(self) -> int:
-        if self._row_count is None:
-            self._row_count = int(self.warehouse.query(f"select count(*) as n from {self.table.qualified_name}")[0]["n"])
-        return self._row_count
+        return int(self._summary_row()["n"])
+
+    def newest(self):
+        return self._summary_row().get("newest")
 
     def daily_counts(self, first_day: dt.date) -> dict[dt.date, int]:
         """Rows per UTC day from first_day to the evaluation date (days without rows are absent)."""
-        column = self.time_column
-        rows = self.warehouse.query(
-            f"select cast({column} as date) as day, count(*) as n from {self.table.qualified_name} "
-            f"where {column} >= ? and {column} < ? group by cast({column} as date)",
-            [_bound(first_day, self.table.column(column).family), _bound(self.cutoff, self.table.column(column).family)],
-        )
-        return {_as_date(r["day"]): int(r["n"]) for r in rows}
+        if self._daily is None or first_day < self.history_start:
+            start = min(first_day, self.history_start)
+            column, family = self.time_column, self.table.column(self.time_column).family
+            rows = self.warehouse.query(
+                f"select cast({column} as date) as day, count(*) as n from {self.table.qualified_name} "
+                f"where {column} >= ? and {column} < ? group by cast({column} as date)",
+                [_bound(start, family), _bound(self.cutoff, family)],
+            )
+            self._daily, self.history_start = {_as_date(r["day"]): int(r["n"]) for r in rows}, start
+        return {day: n for day, n in self._daily.items() if day >= first_day}
 
 
 def _bound(value: dt.date | dt.datetime, family: str) -> dt.date | dt.datetime:
@@ -94,7 +108,7 @@ def not_empty(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
 
 def freshness(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     column = facts.time_column
-    newest = facts.warehouse.query(f"select max({column}) as newest from {facts.table.qualified_name}")[0]["newest"]
+    newest = facts.newest()
     max_lag = float(settings.params["max_lag_hours"]) * 3600
     if newest is None:
         return _outcome(facts, settings, False, f"{facts.table.qualified_name} has no rows, so no {column}.",
