@@ -53,7 +53,7 @@ def main() -> None:
             generate_s, _ = timed([str(BIN / "kpiwatch"), "generate", "--out", str(db), "--as-of", AS_OF,
                                    "--users", str(events // EVENTS_PER_USER), "--days", "365"], env)  # fmt: skip
         dbt_s, _ = timed([str(BIN / "dbt"), "build", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-                          str(DBT_PROJECT_DIR), "--vars", json.dumps({"as_of": AS_OF, "duckdb_path": str(db)})], env)  # fmt: skip
+                          str(DBT_PROJECT_DIR), "--vars", json.dumps({"as_of": AS_OF})], env)  # fmt: skip
         run_s, _ = timed([str(BIN / "kpiwatch"), "run", "--as-of", AS_OF], env)
         print(f"| {size} | {generate_s:.1f} | {dbt_s:.1f} | {run_s:.1f} | {run_s / dbt_s:.2f} |", flush=True)
 

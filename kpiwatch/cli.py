@@ -47,7 +47,31 @@ def _run(args: argparse.Namespace) -> int:
     if settings.target == "dev":
         DuckDBWarehouse(settings.duckdb_path).query("select 1")  # a missing file fails here, with the fix named
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
-    outcome = run_once(settings, as_of)
+    outcome = run_once(settings, as_of, full_refresh=True if args.full_refresh else None)
+    if not _report(outcome, settings):
+        return 1
+    print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
+    if settings.target == "dev":
+        print(format_headline(headline(DuckDBWarehouse(settings.duckdb_path), as_of), as_of))
+    return 0
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from orchestration.launch import run_backfill
+
+    settings = load_settings()
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
+    print(f"Backfilling the daily event models for {start}..{end} on {settings.target}...", flush=True)
+    outcome = run_backfill(settings, start, end)
+    if not _report(outcome, settings):
+        return 1
+    print(f"Backfill run {outcome.run_id} succeeded in {outcome.seconds:.1f} s. The monthly marts and the gauges "
+          "follow on the next daily run (`kpiwatch run`).")  # fmt: skip
+    return 0
+
+
+def _report(outcome, settings) -> bool:
+    """Print failed checks and failures of a run; True when it succeeded."""
     if outcome.failed_checks:
         print("Data-quality checks that failed:", file=sys.stderr)
         for check in outcome.failed_checks:
@@ -62,11 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         if outcome.skipped_steps:
             print(f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
                   "The marts keep their last valid values; fix the data and run again.", file=sys.stderr)  # fmt: skip
-        return 1
-    print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
-    if settings.target == "dev":
-        print(format_headline(headline(DuckDBWarehouse(settings.duckdb_path), as_of), as_of))
-    return 0
+        return False
+    return True
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -125,7 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="materialise every asset once through Dagster and print headline metrics")
     run.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild the incremental event models from all history (automatic on the first run)")
     run.set_defaults(func=_run)
+
+    backfill = sub.add_parser("backfill", help="re-process a range of days of the daily event models in one run")
+    backfill.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
+    backfill.set_defaults(func=_backfill)
 
     stack = sub.add_parser("stack", help="run the local Prometheus, Pushgateway and Alertmanager on 127.0.0.1")
     stack.add_argument("action", choices=["up", "down", "status"])

@@ -21,10 +21,15 @@ KNOWN_VARIABLES = {
     "KPIWATCH_AS_OF": "evaluation date YYYY-MM-DD (default: today, UTC)",
     "KPIWATCH_TARGET": "warehouse: dev (DuckDB, default) or snowflake",
     "KPIWATCH_ENVIRONMENT": "environment label of every pushed gauge (default: local)",
+    "KPIWATCH_PARTITIONS_START": "first day of the daily partitions, YYYY-MM-DD (default: 2020-01-01)",
+    "KPIWATCH_LOOKBACK_DAYS": "days before a daily run's partition it re-processes for late events (default: 3)",
 }
+DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
+DEFAULT_LOOKBACK_DAYS = 3
 
 # Variables with these prefixes belong to other modules (publishing, Snowflake, checks), which validate them.
-OTHER_PREFIXES = ("KPIWATCH_PUSHGATEWAY", "KPIWATCH_SNOWFLAKE", "KPIWATCH_CHECKS", "KPIWATCH_STACK")
+# KPIWATCH_DBT_* carry a run's dates from Dagster to dbt (orchestration/run_window.py).
+OTHER_PREFIXES = ("KPIWATCH_PUSHGATEWAY", "KPIWATCH_SNOWFLAKE", "KPIWATCH_CHECKS", "KPIWATCH_STACK", "KPIWATCH_DBT")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Settings:
     as_of: dt.date
     target: str
     dagster_home: Path
+    partitions_start: dt.date = DEFAULT_PARTITIONS_START
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
 
 
 def parse_date(value: str, name: str) -> dt.date:
@@ -66,5 +73,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if target not in TARGETS:
         raise ConfigError(f"KPIWATCH_TARGET={target_raw!r} is not a known target; use one of: duckdb (dev), snowflake.")
     dagster_home = Path(env.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser().resolve()
-    return Settings(duckdb_path=duckdb_path, as_of=as_of, target=target, dagster_home=dagster_home)
+    start_raw = env.get("KPIWATCH_PARTITIONS_START")
+    partitions_start = parse_date(start_raw, "KPIWATCH_PARTITIONS_START") if start_raw else DEFAULT_PARTITIONS_START
+    lookback_days = parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS))
+    return Settings(duckdb_path=duckdb_path, as_of=as_of, target=target, dagster_home=dagster_home,
+                    partitions_start=partitions_start, lookback_days=lookback_days)  # fmt: skip
+
+
+def parse_lookback(value: str) -> int:
+    """Whole days, 0 to 366: a look-back longer than a year is a backfill, not a daily run."""
+    try:
+        days = int(value.strip())
+    except ValueError:
+        days = -1
+    if not 0 <= days <= 366:
+        raise ConfigError(f"KPIWATCH_LOOKBACK_DAYS={value!r} is not a number of days from 0 to 366.")
+    return days
 

@@ -75,3 +75,12 @@ def raw_columns(warehouse: Warehouse) -> dict[str, dict[str, str]]:
 def ensure_raw_contract(warehouse: Warehouse) -> None:
     """Fail with every contract problem named before dbt meets them as cryptic SQL errors."""
     raise_for_contract(raw_columns(warehouse))
+
+
+def relation_exists(warehouse: Warehouse, schema: str, name: str) -> bool:
+    """Whether a table or view exists (names compared case-insensitively, as both engines fold them)."""
+    rows = warehouse.query(
+        "select count(*) as n from information_schema.tables where lower(table_schema) = ? and lower(table_name) = ?",
+        [schema.lower(), name.lower()],
+    )
+    return bool(rows[0]["n"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,13 +37,20 @@ def manifest_is_stale() -> bool:
     return False
 
 
+def parse_environment() -> dict[str, str]:
+    """The environment runs will have, so their dbt calls can reuse this parse (same profile hash)."""
+    from orchestration.resources import WarehouseResource, warehouse_config
+
+    return {**os.environ, **WarehouseResource(**warehouse_config(load_settings())).dbt_env()}
+
+
 def ensure_manifest() -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project files."""
     if manifest_is_stale():
         done = subprocess.run(
             [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
              "--profiles-dir", str(DBT_PROJECT_DIR), "--target", kpiwatch_dbt.target or "dev"],
-            capture_output=True, text=True, cwd=DBT_PROJECT_DIR,
+            capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=parse_environment(),
         )  # fmt: skip
         if done.returncode != 0:
             raise KpiwatchError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{done.stdout}{done.stderr}")

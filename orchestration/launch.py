@@ -7,6 +7,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 
+from kpiwatch.errors import KpiwatchError
 from kpiwatch.settings import Settings
 
 
@@ -34,31 +35,71 @@ def prepare_instance(settings: Settings):
     return DagsterInstance.get()
 
 
-def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pushgateway_url: str = "") -> RunOutcome:
-    """Materialise every asset through Dagster and summarise what failed, without raising."""
+def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pushgateway_url: str = "",
+             full_refresh: bool | None = None) -> RunOutcome:  # fmt: skip
+    """Run the daily job for the partition `as_of`, in-process, and summarise what failed, without raising.
+
+    full_refresh=None rebuilds the incremental models from all history only when they do not exist yet."""
+    from orchestration.schedules import AS_OF_TAG, JOB_NAME
+
+    if as_of < settings.partitions_start:
+        raise KpiwatchError(f"{as_of} is before the first daily partition, {settings.partitions_start} "
+                            "(KPIWATCH_PARTITIONS_START).")  # fmt: skip
+    if full_refresh is None:
+        full_refresh = not incremental_models_exist(settings)
+    tags = {AS_OF_TAG: str(as_of)}
+    return _execute(settings, JOB_NAME, tags, log_level, pushgateway_url, full_refresh, partition_key=as_of.isoformat())
+
+
+def run_backfill(settings: Settings, start: dt.date, end: dt.date, log_level: str = "CRITICAL") -> RunOutcome:
+    """Re-process the days start..end of the event models in one run of the backfill job."""
+    from orchestration.run_window import RANGE_END_TAG, RANGE_START_TAG
+    from orchestration.schedules import AS_OF_TAG, BACKFILL_JOB_NAME
+
+    if end < start:
+        raise KpiwatchError(f"--end {end} is before --start {start}.")
+    if start < settings.partitions_start:
+        raise KpiwatchError(f"--start {start} is before the first daily partition, {settings.partitions_start} "
+                            "(KPIWATCH_PARTITIONS_START).")  # fmt: skip
+    tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat(), AS_OF_TAG: str(end)}
+    return _execute(settings, BACKFILL_JOB_NAME, tags, log_level, "", full_refresh=False)
+
+
+def incremental_models_exist(settings: Settings) -> bool:
+    from kpiwatch.warehouse import MARTS_SCHEMA, relation_exists
+    from orchestration.resources import WarehouseResource, warehouse_config
+
+    return relation_exists(WarehouseResource(**warehouse_config(settings)).client(), MARTS_SCHEMA, "fct_active_users_daily")
+
+
+def _execute(settings: Settings, job_name: str, tags: dict[str, str], log_level: str, pushgateway_url: str,
+             full_refresh: bool, partition_key: str | None = None) -> RunOutcome:  # fmt: skip
     from orchestration.dbt_project_handle import ensure_manifest
 
     ensure_manifest()
     from dagster import DagsterEventType
 
     from orchestration.definitions import defs
+    from orchestration.dbt_models import kpiwatch_dbt_models
     from orchestration.resources import warehouse_config
-    from orchestration.schedules import JOB_NAME, run_config_for
+    from orchestration.run_window import FULL_REFRESH_TAG, window_from_tags
+    from orchestration.schedules import JOB_NAME
 
     instance = prepare_instance(settings)
-    job = defs.resolve_job_def(JOB_NAME)
+    job = defs.resolve_job_def(job_name)
     started = dt.datetime.now()
     # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
-    run_config = run_config_for(as_of)
-    run_config["resources"]["warehouse"] = {"config": warehouse_config(settings)}
+    run_config: dict = {"resources": {"warehouse": {"config": warehouse_config(settings)}}}
     if pushgateway_url:
         run_config["resources"]["pushgateway"] = {"config": {"url": pushgateway_url}}
+    if full_refresh:
+        run_config["ops"] = {kpiwatch_dbt_models.op.name: {"config": {"full_refresh": True}}}
+        tags = {**tags, FULL_REFRESH_TAG: "true"}
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     # dagster-dbt echoes every dbt log line to stdout; keep them in a file so the terminal shows the summary.
     with open(settings.dagster_home / "last_run_output.log", "w") as output, contextlib.redirect_stdout(output):
-        result = job.execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False, tags={"kpiwatch/as_of": str(as_of)}
-        )
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, tags=tags,
+                                        partition_key=partition_key)  # fmt: skip
     failures, failed_checks = [], []
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -79,7 +120,10 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pu
     ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
     skipped = sorted(name for name in job.graph.node_names() if name not in ran)
     seconds = (dt.datetime.now() - started).total_seconds()
-    recorded = "" if result.success else _record_failure(instance, result.run_id, as_of, pushgateway_url)
+    as_of = window_from_tags({**tags, **({"dagster/partition": partition_key} if partition_key else {})},
+                             settings.as_of, 0).as_of
+    monitored = job_name == JOB_NAME
+    recorded = "" if result.success or not monitored else _record_failure(instance, result.run_id, as_of, pushgateway_url)
     return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded)
 
 

@@ -27,9 +27,9 @@ from metrics.samples import CheckRecord, business_samples, last_success_samples,
 from metrics.snapshot import read_snapshot
 from orchestration.dbt_models import kpiwatch_dbt_models
 from orchestration.resources import EvaluationWindow, WarehouseResource
-from orchestration.schedules import kpiwatch_job
+from orchestration.run_window import window_from_tags
+from orchestration.schedules import AS_OF_TAG, kpiwatch_job
 
-AS_OF_TAG = "kpiwatch/as_of"
 
 
 class PushgatewayResource(ConfigurableResource):
@@ -89,7 +89,12 @@ def prometheus_push(
     if not target.enabled:
         context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
         return MaterializeResult(metadata={"published": False})
-    as_of = evaluation.date()
+    window = evaluation.window(context.run.tags)
+    as_of = window.as_of
+    if window.start != window.as_of:
+        context.log.info(f"Backfill of {window.start}..{as_of}: the gauges describe one day and are published "
+                         "by daily runs, so this run publishes nothing.")  # fmt: skip
+        return MaterializeResult(metadata={"published": False})
     checks = check_records(context.instance, context.run_id)
     # Only reached when no error-severity check stopped the models; stated explicitly for the dashboards.
     valid = not any(c.severity == "error" and not c.passed for c in checks)
@@ -106,7 +111,8 @@ def prometheus_push(
 def kpiwatch_failure_publisher(context: RunFailureSensorContext, pushgateway: PushgatewayResource) -> None:
     """Records failed runs in Prometheus, so an alert fires even when a run dies before its own push."""
     run = context.dagster_run
-    as_of = parse_date(run.tags[AS_OF_TAG], AS_OF_TAG) if AS_OF_TAG in run.tags else dt.date.today()
+    default = parse_date(run.tags[AS_OF_TAG], AS_OF_TAG) if AS_OF_TAG in run.tags else dt.date.today()
+    as_of = window_from_tags(run.tags, default, lookback_days=0).as_of
     count = publish_failed_run(context.instance, run.run_id, pushgateway.target(), as_of)
     context.log.info(f"Recorded failed run {run.run_id} with {count} series.")
 

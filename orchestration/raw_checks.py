@@ -26,6 +26,7 @@ from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.runner import run_table_checks
 from kpiwatch.quality.sql_checks import SQL_CHECKS
 from orchestration.resources import EvaluationWindow, WarehouseResource
+from orchestration.run_window import FULL_REFRESH_TAG
 
 SEVERITY = {"error": AssetCheckSeverity.ERROR, "warn": AssetCheckSeverity.WARN}
 
@@ -66,7 +67,10 @@ def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
     def checks(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource, evaluation: EvaluationWindow
     ) -> Iterator[AssetCheckResult]:
-        for outcome in run_table_checks(warehouse.client(), config, table, evaluation.date()):
+        window = evaluation.window(context.run.tags)
+        full = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        first_day = None if full else window.first_processed_day
+        for outcome in run_table_checks(warehouse.client(), config, table, window.as_of, first_processed_day=first_day):
             if not outcome.passed:
                 context.log.warning(f"raw.{table} {outcome.check} ({outcome.severity}) failed: {outcome.description}")
             yield check_result(outcome)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import ConfigurableResource
@@ -11,18 +11,21 @@ from dagster_dbt import DbtCliResource
 from kpiwatch.settings import Settings, load_settings, parse_date
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
 from orchestration.dbt_project_handle import dbt_executable, kpiwatch_dbt
+from orchestration.run_window import RunWindow, window_from_tags
 
 
 class EvaluationWindow(ConfigurableResource):
-    """The evaluation date of a run; empty means KPIWATCH_AS_OF, else today (UTC) at run time."""
+    """How a run picks its days: the run's partition (range) if it has one, else as_of; an empty as_of
+    means KPIWATCH_AS_OF, else today (UTC). lookback_days < 0 means KPIWATCH_LOOKBACK_DAYS."""
 
     as_of: str = ""
+    lookback_days: int = -1
 
-    def date(self) -> dt.date:
-        return parse_date(self.as_of, "as_of") if self.as_of else load_settings().as_of
-
-    def dbt_vars(self, warehouse: "WarehouseResource") -> dict[str, Any]:
-        return {"as_of": self.date().isoformat(), **warehouse.dbt_vars()}
+    def window(self, run_tags: Mapping[str, str]) -> RunWindow:
+        settings = load_settings()
+        default_as_of = parse_date(self.as_of, "as_of") if self.as_of else settings.as_of
+        lookback = self.lookback_days if self.lookback_days >= 0 else settings.lookback_days
+        return window_from_tags(run_tags, default_as_of, lookback)
 
 
 class WarehouseResource(ConfigurableResource):
@@ -38,8 +41,9 @@ class WarehouseResource(ConfigurableResource):
             return SnowflakeWarehouse(snowflake_settings_from_env())
         return DuckDBWarehouse(self.duckdb_path)
 
-    def dbt_vars(self) -> dict[str, Any]:
-        return {"duckdb_path": self.duckdb_path} if self.target == "dev" else {}
+    def dbt_env(self) -> dict[str, str]:
+        """What profiles.yml reads for this target."""
+        return {"KPIWATCH_DUCKDB_PATH": self.duckdb_path} if self.target == "dev" else {}
 
 
 def warehouse_config(settings: Settings) -> dict[str, str]:

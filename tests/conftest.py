@@ -64,13 +64,13 @@ def write_raw_warehouse(path: Path, tables: Mapping[str, Iterable[Sequence[Any]]
 
 def dbt_build(db_path: Path, as_of: str, work_dir: Path, extra_args: Sequence[str] = ()) -> subprocess.CompletedProcess:
     """Run the real `dbt build` of the project against one DuckDB file; fail the test with dbt's output."""
-    vars_ = json.dumps({"as_of": as_of, "duckdb_path": str(db_path)})
+    vars_ = json.dumps({"as_of": as_of})
     command = [
         dbt_executable(), "build", "--vars", vars_, "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"), *extra_args,
     ]  # fmt: skip
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "KPIWATCH_DUCKDB_PATH": str(db_path)}
     return subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env)
 
 

@@ -1,9 +1,75 @@
+{#- A run setting: `--vars '{"as_of": ...}'` when dbt is called by hand, else the environment variable
+    KPIWATCH_DBT_<NAME>, which is how kpiwatch passes them (vars would force a full re-parse of the
+    project on every run; a changed environment variable re-parses only the files that read it). -#}
+{% macro run_setting(name) -%}
+    {{ return(var(name, none) or env_var('KPIWATCH_DBT_' ~ (name | upper), '') or none) }}
+{%- endmacro %}
+
 {#- The evaluation date and the first instant after it. Everything at or after the cutoff is
     ignored, so a run as of a past date reproduces that day's numbers. -#}
 {% macro as_of_date() -%}
-    {%- if var('as_of') -%}cast('{{ var("as_of") }}' as date){%- else -%}current_date{%- endif -%}
+    {%- if run_setting('as_of') -%}cast('{{ run_setting("as_of") }}' as date){%- else -%}current_date{%- endif -%}
 {%- endmacro %}
 
 {% macro evaluation_cutoff() -%}
     cast({{ dbt.dateadd('day', 1, as_of_date()) }} as timestamp)
+{%- endmacro %}
+
+{#- The days a partitioned (daily) run re-processes: its partition range [window_start, as_of],
+    widened by `lookback_days` so late-arriving events of the previous days are picked up. A run
+    without window_start processes the single day as_of (plus the look-back). -#}
+{% macro window_start_date() -%}
+    {%- if run_setting('window_start') -%}cast('{{ run_setting("window_start") }}' as date){%- else -%}{{ as_of_date() }}{%- endif -%}
+{%- endmacro %}
+
+{% macro processing_first_day() -%}
+    {%- set lookback = run_setting('lookback_days') -%}
+    cast({{ dbt.dateadd('day', -1 * (3 if lookback is none else lookback | int), window_start_date()) }} as date)
+{%- endmacro %}
+
+{% macro processing_start() -%}
+    cast({{ processing_first_day() }} as timestamp)
+{%- endmacro %}
+
+{#- Incremental models replace the processed days: delete them here (a pre-hook, same transaction),
+    insert them again from the model's query. Idempotent, and late rows replace early ones. -#}
+{% macro delete_processed_days(date_column, last_day) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ date_column }} >= {{ processing_first_day() }} and {{ date_column }} <= {{ last_day }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Last day a daily mart re-computes. Rolling windows (WAU, MAU) of later days read the re-processed
+    days too, so a backfill of a past range re-computes up to the newest day already in the mart. -#}
+{% macro daily_mart_last_day(date_column='activity_date') -%}
+    {%- set last_day = as_of_date() -%}
+    {%- if execute and is_incremental() -%}
+        {%- set newest = run_query('select max(' ~ date_column ~ ') from ' ~ this).columns[0].values()[0] -%}
+        {%- if newest is not none and run_setting('as_of') and newest | string > run_setting('as_of') | string -%}
+            {%- set last_day = "cast('" ~ newest ~ "' as date)" -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(last_day) }}
+{%- endmacro %}
+
+{#- Tests on incremental models look at the re-processed days only (the rest was tested when it was
+    built); `--full-refresh` tests everything. Used as `where: "__processed_days__(column)"`. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- if '__processed_days__(' in where -%}
+            {%- set column = where.split('__processed_days__(')[1].split(')')[0] -%}
+            {%- set placeholder = '__processed_days__(' ~ column ~ ')' -%}
+            {%- set condition = '1 = 1' if flags.FULL_REFRESH else column ~ ' >= ' ~ processing_first_day() -%}
+            {%- set where = where.replace(placeholder, condition) -%}
+        {%- endif -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
 {%- endmacro %}

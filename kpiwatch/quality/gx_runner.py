@@ -50,8 +50,8 @@ def fx_currencies() -> list[str]:
 
 
 def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], parameters: Mapping[str, Any],
-              row_count: int) -> list[CheckOutcome]:  # fmt: skip
-    """Validate the table's suite once; one outcome per configured GX check."""
+              row_count: int, query: str = "") -> list[CheckOutcome]:  # fmt: skip
+    """Validate the table's suite once, on `query` (default: the whole table); one outcome per GX check."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -67,7 +67,7 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
         name="warehouse", connection_string=warehouse.sqlalchemy_url(), kwargs={"poolclass": NullPool}
     )
     try:
-        asset = datasource.add_query_asset(name=table, query=f"select * from raw.{table}")
+        asset = datasource.add_query_asset(name=table, query=query or f"select * from raw.{table}")
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
         summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": KEY_COLUMNS[table],
                           "partial_unexpected_count": SAMPLE_SIZE}  # fmt: skip

@@ -1,19 +1,39 @@
-with days as (
-    select * from {{ ref('int_date_spine') }}
+{{ config(
+    materialized='incremental',
+    tags=['daily'],
+    incremental_strategy='append',
+    pre_hook="{{ delete_processed_days('activity_date', daily_mart_last_day()) }}",
+) }}
+{%- set widest_window = [var('mau_window_days'), var('wau_window_days')] | max %}
+
+with bounds as (
+    {{ daily_mart_bounds(ref('int_user_activity_daily'), widest_window) }}
+),
+
+-- Only the activity the rolling windows of the written days can see.
+activity as (
+    select user_activity.user_id, user_activity.activity_date
+    from {{ ref('int_user_activity_daily') }} as user_activity
+    cross join bounds
+    where user_activity.activity_date >= bounds.read_from and user_activity.activity_date <= bounds.last_day
+),
+
+days as (
+    {{ daily_mart_spine() }}
 ),
 
 daily as (
     select activity_date, count(*) as dau
-    from {{ ref('int_user_activity_daily') }}
+    from activity
     group by activity_date
 ),
 
 weekly_changes as (
-    {{ rolling_active_users(ref('int_user_activity_daily'), var('wau_window_days')) }}
+    {{ rolling_active_users('activity', var('wau_window_days')) }}
 ),
 
 monthly_changes as (
-    {{ rolling_active_users(ref('int_user_activity_daily'), var('mau_window_days')) }}
+    {{ rolling_active_users('activity', var('mau_window_days')) }}
 ),
 
 running as (
@@ -30,12 +50,14 @@ running as (
 
 final as (
     select
-        activity_date,
-        dau,
-        cast(wau as bigint) as wau,
-        cast(mau as bigint) as mau,
-        cast(dau as double) / nullif(mau, 0) as dau_mau_ratio
+        running.activity_date,
+        running.dau,
+        cast(running.wau as bigint) as wau,
+        cast(running.mau as bigint) as mau,
+        cast(running.dau as double) / nullif(running.mau, 0) as dau_mau_ratio
     from running
+    cross join bounds
+    where running.activity_date >= bounds.first_day
 )
 
 select * from final

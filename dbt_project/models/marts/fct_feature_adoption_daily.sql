@@ -1,5 +1,23 @@
-with days as (
-    select * from {{ ref('int_date_spine') }}
+{{ config(
+    materialized='incremental',
+    tags=['daily'],
+    incremental_strategy='append',
+    pre_hook="{{ delete_processed_days('activity_date', daily_mart_last_day()) }}",
+) }}
+
+with bounds as (
+    {{ daily_mart_bounds(ref('int_user_activity_daily'), var('mau_window_days')) }}
+),
+
+feature_activity as (
+    select feature_activity.feature, feature_activity.user_id, feature_activity.activity_date
+    from {{ ref('int_user_feature_daily') }} as feature_activity
+    cross join bounds
+    where feature_activity.activity_date >= bounds.read_from and feature_activity.activity_date <= bounds.last_day
+),
+
+days as (
+    {{ daily_mart_spine() }}
 ),
 
 features as (
@@ -11,7 +29,7 @@ active_users as (
 ),
 
 adopter_changes as (
-    {{ rolling_active_users(ref('int_user_feature_daily'), var('mau_window_days'), partition_by='feature') }}
+    {{ rolling_active_users('feature_activity', var('mau_window_days'), partition_by='feature') }}
 ),
 
 running as (
@@ -35,7 +53,9 @@ final as (
         active_users.mau as active_users_30d,
         cast(running.adopters_30d as double) / nullif(active_users.mau, 0) as adoption_rate
     from running
+    cross join bounds
     inner join active_users on active_users.activity_date = running.activity_date
+    where running.activity_date >= bounds.first_day
 )
 
 select * from final

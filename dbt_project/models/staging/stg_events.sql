@@ -1,3 +1,5 @@
+{{ config(tags=['daily']) }}
+
 with source as (
     select * from {{ source('raw', 'events') }}
 ),

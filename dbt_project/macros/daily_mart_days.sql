@@ -1,0 +1,30 @@
+{#-
+  The days a daily mart (re)computes, and the activity its rolling windows need, as one-row `bounds`:
+  first_day .. last_day are written; read_from = first_day - (window - 1) is the first activity day read.
+  A full build starts at the first activity day; an incremental run at the processing window (never
+  before the first activity day, so both give the same rows). No activity at all: just last_day.
+-#}
+{% macro daily_mart_bounds(activity_relation, window_days) -%}
+{%- set last_day = daily_mart_last_day() -%}
+select
+    first_day,
+    cast({{ dbt.dateadd('day', 1 - window_days, 'first_day') }} as date) as read_from,
+    {{ last_day }} as last_day
+from (
+    select
+        {%- if is_incremental() %}
+        greatest({{ processing_first_day() }}, coalesce(min(activity_date), {{ last_day }})) as first_day
+        {%- else %}
+        coalesce(min(activity_date), {{ last_day }}) as first_day
+        {%- endif %}
+    from {{ activity_relation }}
+) as first_activity
+{%- endmacro %}
+
+{#- One row per day from bounds.read_from to bounds.last_day (at most 100 years). -#}
+{% macro daily_mart_spine() -%}
+select cast({{ dbt.dateadd('day', 'series.n', 'bounds.read_from') }} as date) as activity_date
+from bounds
+cross join ({{ integer_series(36600) }}) as series
+where {{ dbt.dateadd('day', 'series.n', 'bounds.read_from') }} <= bounds.last_day
+{%- endmacro %}
