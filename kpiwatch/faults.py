@@ -29,10 +29,10 @@ FAULTS = {
     f.name: f
     for f in (
         Fault("null_user_id", "events", "required_columns_not_null",
-              ("update raw.events set user_id = null where event_id in (select event_id from raw.events order by event_id limit 5)",),
+              ("update raw.events set user_id = null where event_id in (select event_id from raw.events order by occurred_at desc, event_id limit 5)",),
               "five events lose their user_id"),
         Fault("duplicate_event_id", "events", "unique_event_id",
-              ("insert into raw.events select * from raw.events order by event_id limit 3",),
+              ("insert into raw.events select * from raw.events order by occurred_at desc, event_id limit 3",),
               "three events are loaded twice"),
         Fault("negative_amount", "subscriptions", "amount_not_negative",
               ("update raw.subscriptions set amount = -amount where subscription_id = (select min(subscription_id) from raw.subscriptions)",),
@@ -45,9 +45,10 @@ FAULTS = {
                "(select min(subscription_id) from raw.subscriptions where ended_at is not null)",),
               "a subscription period ends a day before it starts"),
         Fault("future_events", "events", "no_future_timestamps",
-              ("insert into raw.events select event_id || '-future', user_id, event_name, occurred_at + interval 2 day "
+              ("insert into raw.events select event_id || '-future', user_id, event_name, "
+               "greatest(occurred_at, cast(now() at time zone 'UTC' as timestamp)) + interval 2 day "
                "from raw.events order by occurred_at desc, event_id limit 3",),
-              "three events are stamped two days after the evaluation date"),
+              "three events are stamped two days in the future"),
         Fault("missing_day", "events", "missing_days",
               (f"delete from raw.events where cast(occurred_at as date) = {LATEST_EVENT_DAY} - 3",),
               "no events arrive for one day three days ago"),
@@ -64,7 +65,7 @@ FAULTS = {
               ("delete from raw.subscriptions",),
               "raw.subscriptions is loaded empty"),
         Fault("orphan_user_id", "events", "user_id_known",
-              ("update raw.events set user_id = 'u_nobody' where event_id = (select min(event_id) from raw.events)",),
+              ("update raw.events set user_id = 'u_nobody' where event_id = (select max(event_id) from raw.events where occurred_at = (select max(occurred_at) from raw.events))",),
               "an event points to a user that does not exist"),
     )
 }  # fmt: skip

@@ -37,12 +37,20 @@ def run_table_checks(warehouse: Warehouse, config: ChecksConfig, table: str, as_
     if not facts.exists or (schema is not None and not schema.passed):
         reason = f"not evaluated: raw.{table} does not match the contract (see schema_matches_contract)."
         return sql_outcomes + [CheckOutcome(table, s.name, s.severity, False, reason, {}) for s in gx_settings]
-    parameters = {"cutoff": facts.cutoff.isoformat(sep=" "), "as_of": as_of.isoformat(), "fx_currencies": fx_currencies()}
+    # A run at 06:00 sees the first hours of today (after the evaluation day): only a timestamp later than
+    # both the evaluation day and the check itself cannot be real.
+    future_after = max(facts.cutoff, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0))
+    parameters = {"cutoff": facts.cutoff.isoformat(sep=" "), "future_after": future_after.isoformat(sep=" "),
+                  "as_of": as_of.isoformat(), "fx_currencies": fx_currencies()}  # fmt: skip
     query, rows = f"select * from raw.{table}", facts.row_count()
     if table in WINDOWED_TABLES and first_processed_day is not None:
-        column = facts.time_column
-        start = dt.datetime.combine(first_processed_day, dt.time()).isoformat(sep=" ")
-        # Future-stamped rows stay in (they are >= start), and so do rows with no timestamp at all.
-        query += f" where {column} >= cast('{start}' as timestamp) or {column} is null"
+        # The processed days, plus the rows no day owns: future-stamped and untimed ones.
+        column, start = facts.time_column, dt.datetime.combine(first_processed_day, dt.time())
+        query += (f" where ({column} >= {_timestamp(start)} and {column} < {_timestamp(facts.cutoff)})"
+                  f" or {column} >= {_timestamp(future_after)} or {column} is null")  # fmt: skip
         rows = warehouse.query(f"select count(*) as n from ({query}) as processed")[0]["n"]
     return sql_outcomes + run_suite(warehouse, table, gx_settings, parameters, int(rows), query)
+
+
+def _timestamp(value: dt.datetime) -> str:
+    return f"cast('{value.isoformat(sep=' ')}' as timestamp)"
