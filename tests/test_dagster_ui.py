@@ -32,7 +32,21 @@ mutation Launch($params: ExecutionParams!) {
   }
 }
 """
-RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"
+BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+BACKFILL_STATUS = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status runs(limit: 10) { runId status tags { key value } } } }
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +88,7 @@ def test_a_run_launched_through_the_ui_succeeds(ui):
     location = "orchestration.definitions"
     params = {
         "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "kpiwatch_daily"},
-        "runConfigData": {"resources": {"evaluation": {"config": {"as_of": AS_OF.isoformat()}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": AS_OF.isoformat()}]},
     }
     launched = ui.graphql(LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -87,3 +101,27 @@ def test_a_run_launched_through_the_ui_succeeds(ui):
             break
         time.sleep(2)
     assert status == "SUCCESS"
+
+
+def test_a_backfill_launched_through_the_ui_runs_the_range_in_one_run(ui):
+    """The UI's backfill dialog on the daily event models: one run for the whole range (single-run policy)."""
+    nodes = ui.graphql(ASSET_GRAPH)["assetNodes"]
+    daily = [n["assetKey"] for n in nodes if n["assetKey"]["path"][-1] in
+             ("stg_events", "int_user_activity_daily", "int_user_feature_daily", "fct_active_users_daily",
+              "fct_feature_adoption_daily")]  # fmt: skip
+    assert len(daily) == 5
+    days = [(AS_OF - dt.timedelta(days=n)).isoformat() for n in range(6, 0, -1)]
+    params = {"assetSelection": daily, "partitionNames": days, "fromFailure": False}
+    launched = ui.graphql(BACKFILL, {"params": params})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    deadline = time.monotonic() + 300
+    backfill = None
+    while time.monotonic() < deadline:
+        backfill = ui.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})["partitionBackfillOrError"]
+        if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
+            break
+        time.sleep(2)
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+    assert len(backfill["runs"]) == 1 and backfill["runs"][0]["status"] == "SUCCESS", backfill
+    tags = {t["key"]: t["value"] for t in backfill["runs"][0]["tags"]}
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (days[0], days[-1])

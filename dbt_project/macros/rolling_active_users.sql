@@ -23,7 +23,7 @@ flagged as (
         *,
         case
             when previous_activity_date is null then 1
-            when {{ dbt.datediff('previous_activity_date', 'activity_date', 'day') }} > {{ window_days }} then 1
+            when {{ days_between('previous_activity_date', 'activity_date') }} > {{ window_days }} then 1
             else 0
         end as starts_island
     from ordered

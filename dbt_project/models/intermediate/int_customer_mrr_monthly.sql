@@ -9,7 +9,7 @@ months as (
 customers as (
     select
         user_id,
-        cast({{ dbt.date_trunc('month', 'min(started_at)') }} as date) as first_month
+        {{ month_start('min(started_at)') }} as first_month
     from periods
     group by user_id
 ),

@@ -1,15 +1,15 @@
 with first_months as (
     select min(signup_month) as first_month from {{ ref('stg_users') }}
     union all
-    select min(cast({{ dbt.date_trunc('month', 'started_at') }} as date)) from {{ ref('stg_subscriptions') }}
+    select min({{ month_start('started_at') }}) from {{ ref('stg_subscriptions') }}
     union all
     select min(spend_month) from {{ ref('stg_marketing_spend') }}
 ),
 
 bounds as (
     select
-        coalesce(min(first_month), cast({{ dbt.date_trunc('month', as_of_date()) }} as date)) as first_month,
-        cast({{ dbt.date_trunc('month', as_of_date()) }} as date) as last_month
+        coalesce(min(first_month), {{ month_start(as_of_date()) }}) as first_month,
+        {{ month_start(as_of_date()) }} as last_month
     from first_months
 ),
 

@@ -5,7 +5,7 @@ with users as (
 activity_months as (
     select distinct
         user_id,
-        cast({{ dbt.date_trunc('month', 'activity_date') }} as date) as activity_month
+        {{ month_start('activity_date') }} as activity_month
     from {{ ref('int_user_activity_daily') }}
 ),
 
@@ -24,7 +24,7 @@ grid as (
         cohorts.cohort_month,
         cohorts.cohort_size,
         months.month as activity_month,
-        {{ dbt.datediff('cohorts.cohort_month', 'months.month', 'month') }} as months_since_signup
+        {{ months_between('cohorts.cohort_month', 'months.month') }} as months_since_signup
     from cohorts
     inner join months on months.month >= cohorts.cohort_month
 ),

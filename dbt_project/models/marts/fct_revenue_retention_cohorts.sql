@@ -13,7 +13,7 @@ cohort_months as (
     select
         first_paid.cohort_month,
         customer_months.month,
-        {{ dbt.datediff('first_paid.cohort_month', 'customer_months.month', 'month') }} as months_since_first_payment,
+        {{ months_between('first_paid.cohort_month', 'customer_months.month') }} as months_since_first_payment,
         customer_months.mrr_usd
     from customer_months
     inner join first_paid on first_paid.user_id = customer_months.user_id

@@ -14,7 +14,7 @@ renamed as (
 final as (
     select
         *,
-        cast({{ dbt.date_trunc('month', 'spend_date') }} as date) as spend_month
+        {{ month_start('spend_date') }} as spend_month
     from renamed
     where spend_date <= {{ as_of_date() }}
 )

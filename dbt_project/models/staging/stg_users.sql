@@ -15,7 +15,7 @@ renamed as (
 final as (
     select
         *,
-        cast({{ dbt.date_trunc('month', 'created_at') }} as date) as signup_month
+        {{ month_start('created_at') }} as signup_month
     from renamed
     where created_at < {{ evaluation_cutoff() }}
 )
