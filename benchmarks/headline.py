@@ -22,7 +22,7 @@ def headline(mrr: dict[dt.date, float], active: tuple[int, int, int], retained_b
         "as_of": as_of.isoformat(),
         "mrr_usd_by_month": {str(k)[:10]: round(float(v), 2) for k, v in sorted(mrr.items())},
         "dau_wau_mau": [int(x) for x in active],
-        "retained_users_by_months_since_signup": {int(k): int(v) for k, v in sorted(retained_by_age.items())},
+        "retained_users_by_months_since_signup": {str(int(k)): int(v) for k, v in sorted(retained_by_age.items(), key=lambda kv: int(kv[0]))},
         "adopters_30d_by_feature": {k: int(v) for k, v in sorted(adopters.items())},
     }
 

@@ -40,6 +40,16 @@ def target_with_parse_state(context: AssetExecutionContext) -> Path:
     return target
 
 
+def keep_parse_state(target: Path) -> None:
+    """Make this run's parse state the project's: the next run with the same profile (e.g. the same DuckDB
+    file) then re-parses nothing, even when the state from `dbt parse` was made for another profile."""
+    produced = target / PARTIAL_PARSE_FILE
+    if produced.exists():
+        staged = kpiwatch_dbt.project_dir / "target" / f".{PARTIAL_PARSE_FILE}.{target.name}"
+        shutil.copy2(produced, staged)
+        os.replace(staged, kpiwatch_dbt.project_dir / "target" / PARTIAL_PARSE_FILE)
+
+
 @dbt_assets(manifest=kpiwatch_dbt.manifest_path, project=kpiwatch_dbt, name="kpiwatch_dbt_models",
             partitions_def=DAILY_PARTITIONS, backfill_policy=BackfillPolicy.single_run())  # fmt: skip
 def kpiwatch_dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
@@ -59,7 +69,9 @@ def kpiwatch_dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, 
     args = ["build", "--indirect-selection", "buildable"]
     if config.full_refresh:
         args.append("--full-refresh")
-    yield from dbt.cli(args, context=context, target_path=target_with_parse_state(context)).stream()
+    target = target_with_parse_state(context)
+    yield from dbt.cli(args, context=context, target_path=target).stream()
+    keep_parse_state(target)
 
 
 # The backfill job's selection: the daily event models alone.
