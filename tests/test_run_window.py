@@ -1,0 +1,40 @@
+"""Which days a run evaluates: the schedule's partition, backfill ranges, the look-back setting."""
+
+import datetime as dt
+
+import pytest
+
+from kpiwatch.errors import ConfigError
+from kpiwatch.settings import load_settings
+from orchestration.run_window import RANGE_END_TAG, RANGE_START_TAG, window_from_tags
+
+
+def test_the_schedule_runs_the_partition_of_the_day_before():
+    from dagster import build_schedule_context
+
+    from orchestration.schedules import kpiwatch_daily_schedule, kpiwatch_job
+
+    at = dt.datetime(2024, 4, 1, 6, 0, tzinfo=dt.timezone.utc)
+    request = kpiwatch_daily_schedule(build_schedule_context(scheduled_execution_time=at))
+    assert request.partition_key == "2024-03-31"
+    assert "2024-03-31" in kpiwatch_job.partitions_def.get_partition_keys(current_time=at)
+
+
+def test_a_partition_is_one_day_and_a_backfill_range_is_its_days():
+    single = window_from_tags({"dagster/partition": "2024-03-31"}, dt.date(2000, 1, 1), 3)
+    assert (single.start, single.as_of, single.first_processed_day) == (dt.date(2024, 3, 31),) * 2 + (dt.date(2024, 3, 28),)
+    ranged = window_from_tags({RANGE_START_TAG: "2024-02-28", RANGE_END_TAG: "2024-03-02"}, dt.date(2000, 1, 1), 0)
+    assert (ranged.start, ranged.as_of, ranged.first_processed_day) == (dt.date(2024, 2, 28), dt.date(2024, 3, 2), dt.date(2024, 2, 28))
+    assert ranged.dbt_env() == {"KPIWATCH_DBT_AS_OF": "2024-03-02", "KPIWATCH_DBT_WINDOW_START": "2024-02-28",
+                                "KPIWATCH_DBT_LOOKBACK_DAYS": "0"}  # fmt: skip
+    untagged = window_from_tags({}, dt.date(2024, 1, 5), 2)
+    assert (untagged.start, untagged.as_of) == (dt.date(2024, 1, 5), dt.date(2024, 1, 5))
+
+
+def test_look_back_and_partition_start_come_from_the_environment():
+    settings = load_settings({"KPIWATCH_LOOKBACK_DAYS": "7", "KPIWATCH_PARTITIONS_START": "2023-01-01"})
+    assert (settings.lookback_days, settings.partitions_start) == (7, dt.date(2023, 1, 1))
+    assert load_settings({}).lookback_days == 3
+    for bad in ("-1", "many", "400"):
+        with pytest.raises(ConfigError, match="KPIWATCH_LOOKBACK_DAYS"):
+            load_settings({"KPIWATCH_LOOKBACK_DAYS": bad})
