@@ -48,7 +48,8 @@ def run_once(settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", pu
     if full_refresh is None:
         full_refresh = not incremental_models_exist(settings)
     tags = {AS_OF_TAG: str(as_of)}
-    return _execute(settings, JOB_NAME, tags, log_level, pushgateway_url, full_refresh, partition_key=as_of.isoformat())
+    return _execute(settings, JOB_NAME, as_of, tags, log_level, pushgateway_url, full_refresh,
+                    partition_key=as_of.isoformat())
 
 
 def run_backfill(settings: Settings, start: dt.date, end: dt.date, log_level: str = "CRITICAL") -> RunOutcome:
@@ -62,7 +63,7 @@ def run_backfill(settings: Settings, start: dt.date, end: dt.date, log_level: st
         raise KpiwatchError(f"--start {start} is before the first daily partition, {settings.partitions_start} "
                             "(KPIWATCH_PARTITIONS_START).")  # fmt: skip
     tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat(), AS_OF_TAG: str(end)}
-    return _execute(settings, BACKFILL_JOB_NAME, tags, log_level, "", full_refresh=False)
+    return _execute(settings, BACKFILL_JOB_NAME, end, tags, log_level, "", full_refresh=False)
 
 
 def incremental_models_exist(settings: Settings) -> bool:
@@ -72,8 +73,8 @@ def incremental_models_exist(settings: Settings) -> bool:
     return relation_exists(WarehouseResource(**warehouse_config(settings)).client(), MARTS_SCHEMA, "fct_active_users_daily")
 
 
-def _execute(settings: Settings, job_name: str, tags: dict[str, str], log_level: str, pushgateway_url: str,
-             full_refresh: bool, partition_key: str | None = None) -> RunOutcome:  # fmt: skip
+def _execute(settings: Settings, job_name: str, as_of: dt.date, tags: dict[str, str], log_level: str,
+             pushgateway_url: str, full_refresh: bool, partition_key: str | None = None) -> RunOutcome:  # fmt: skip
     from orchestration.dbt_project_handle import ensure_manifest
 
     ensure_manifest()
@@ -82,7 +83,7 @@ def _execute(settings: Settings, job_name: str, tags: dict[str, str], log_level:
     from orchestration.definitions import defs
     from orchestration.dbt_models import kpiwatch_dbt_models
     from orchestration.resources import warehouse_config
-    from orchestration.run_window import FULL_REFRESH_TAG, window_from_tags
+    from orchestration.run_window import FULL_REFRESH_TAG
     from orchestration.schedules import JOB_NAME
 
     instance = prepare_instance(settings)
@@ -120,8 +121,6 @@ def _execute(settings: Settings, job_name: str, tags: dict[str, str], log_level:
     ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
     skipped = sorted(name for name in job.graph.node_names() if name not in ran)
     seconds = (dt.datetime.now() - started).total_seconds()
-    as_of = window_from_tags({**tags, **({"dagster/partition": partition_key} if partition_key else {})},
-                             settings.as_of, 0).as_of
     monitored = job_name == JOB_NAME
     recorded = "" if result.success or not monitored else _record_failure(instance, result.run_id, as_of, pushgateway_url)
     return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded)

@@ -73,3 +73,14 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The staged events an incremental model reads: before the cutoff always (the stg_events view may have
+    been built for another evaluation date), and from the first processed day on in incremental runs,
+    a filter on the raw timestamp that the warehouse pushes into the scan. -#}
+{% macro events_to_process() -%}
+    select * from {{ ref('stg_events') }}
+    where occurred_at < {{ evaluation_cutoff() }}
+    {%- if is_incremental() %}
+    and occurred_at >= {{ processing_start() }}
+    {%- endif %}
+{%- endmacro %}

@@ -6,13 +6,7 @@
 ) }}
 
 with events as (
-    select * from {{ ref('stg_events') }}
-    -- The model's own upper bound too: the view may have been built for another evaluation date.
-    where occurred_at < {{ evaluation_cutoff() }}
-    {%- if is_incremental() %}
-    -- Only the processed days: a filter on the raw timestamp, so the warehouse prunes the scan.
-    and occurred_at >= {{ processing_start() }}
-    {%- endif %}
+    {{ events_to_process() }}
 ),
 
 final as (

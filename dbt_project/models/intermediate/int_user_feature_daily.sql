@@ -6,12 +6,7 @@
 ) }}
 
 with events as (
-    select * from {{ ref('stg_events') }}
-    -- The model's own upper bound too: the view may have been built for another evaluation date.
-    where occurred_at < {{ evaluation_cutoff() }}
-    {%- if is_incremental() %}
-    and occurred_at >= {{ processing_start() }}
-    {%- endif %}
+    {{ events_to_process() }}
 ),
 
 feature_map as (
