@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,9 +24,13 @@ KNOWN_VARIABLES = {
     "KPIWATCH_ENVIRONMENT": "environment label of every pushed gauge (default: local)",
     "KPIWATCH_PARTITIONS_START": "first day of the daily partitions, YYYY-MM-DD (default: 2020-01-01)",
     "KPIWATCH_LOOKBACK_DAYS": "days before a daily run's partition it re-processes for late events (default: 3)",
+    "KPIWATCH_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use per process before it spills to disk (default: 3GB)",
 }
 DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
 DEFAULT_LOOKBACK_DAYS = 3
+# A laptop-friendly ceiling for the embedded warehouse; DuckDB spills larger work to disk (docs/operations.md).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+MEMORY_LIMIT_PATTERN = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 # Variables with these prefixes belong to other modules (publishing, Snowflake, checks), which validate them.
 # KPIWATCH_DBT_* carry a run's dates from Dagster to dbt (orchestration/run_window.py).
@@ -42,6 +47,7 @@ class Settings:
     dagster_home: Path
     partitions_start: dt.date = DEFAULT_PARTITIONS_START
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
 
 def parse_date(value: str, name: str) -> dt.date:
@@ -76,8 +82,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     start_raw = env.get("KPIWATCH_PARTITIONS_START")
     partitions_start = parse_date(start_raw, "KPIWATCH_PARTITIONS_START") if start_raw else DEFAULT_PARTITIONS_START
     lookback_days = parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS))
+    memory_limit = parse_memory_limit(env.get("KPIWATCH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT)
     return Settings(duckdb_path=duckdb_path, as_of=as_of, target=target, dagster_home=dagster_home,
-                    partitions_start=partitions_start, lookback_days=lookback_days)  # fmt: skip
+                    partitions_start=partitions_start, lookback_days=lookback_days,
+                    duckdb_memory_limit=memory_limit)  # fmt: skip
+
+
+def parse_memory_limit(value: str) -> str:
+    """A size DuckDB understands, e.g. 3GB or 512MiB; checked here so a typo fails before any run starts."""
+    text = value.strip()
+    if not MEMORY_LIMIT_PATTERN.match(text):
+        raise ConfigError(f"KPIWATCH_DUCKDB_MEMORY_LIMIT={value!r} is not a size; use e.g. 3GB, 512MB or 8GiB.")
+    return text.replace(" ", "")
 
 
 def parse_lookback(value: str) -> int:

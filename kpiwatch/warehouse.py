@@ -15,6 +15,7 @@ import duckdb
 
 from kpiwatch.contract import RAW_SCHEMA, observed_columns, raise_for_contract
 from kpiwatch.errors import KpiwatchError
+from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 MARTS_SCHEMA = "marts"
 
@@ -30,13 +31,16 @@ class Warehouse(Protocol):
 
 
 class DuckDBWarehouse:
-    """A DuckDB file; every call opens and closes its own connection."""
+    """A DuckDB file; every call opens and closes its own connection.
+
+    memory_limit caps the DuckDB engine inside this process (checks run here on whole tables)."""
 
     name = "duckdb"
 
-    def __init__(self, path: Path, read_only: bool = True):
+    def __init__(self, path: Path, read_only: bool = True, memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT):
         self.path = Path(path)
         self.read_only = read_only
+        self.memory_limit = memory_limit
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -45,7 +49,7 @@ class DuckDBWarehouse:
                 f"DuckDB file {self.path} does not exist. Create sample data with "
                 f"`kpiwatch generate --out {self.path}` or point KPIWATCH_DUCKDB_PATH at your warehouse file."
             )
-        con = duckdb.connect(str(self.path), read_only=self.read_only)
+        con = duckdb.connect(str(self.path), read_only=self.read_only, config={"memory_limit": self.memory_limit})
         try:
             yield con
         finally:
@@ -53,7 +57,7 @@ class DuckDBWarehouse:
 
     def sqlalchemy_url(self) -> str:
         """For Great Expectations; read-only, so checks can never change the data they check."""
-        return f"duckdb:///{self.path}?access_mode=read_only"
+        return f"duckdb:///{self.path}?access_mode=read_only&memory_limit={self.memory_limit}"
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         with self.connect() as con:

@@ -23,6 +23,7 @@ from orchestration.run_window import DAILY_PARTITIONS
 
 DAILY_SELECTION = "tag:daily"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+KEPT_RUN_TARGETS = 5  # the newest runs' compiled SQL and run_results.json stay for debugging
 
 
 class DbtBuildConfig(Config):
@@ -32,12 +33,21 @@ class DbtBuildConfig(Config):
 def target_with_parse_state(context: AssetExecutionContext) -> Path:
     """A fresh target directory per run (runs may overlap) that starts from the project's parse state,
     so dbt parses only what changed since `dbt parse` instead of the whole project."""
+    prune_run_targets(kpiwatch_dbt.project_dir / "target", keep=KEPT_RUN_TARGETS - 1)
     target = kpiwatch_dbt.project_dir / "target" / f"run-{context.run_id}"
     target.mkdir(parents=True, exist_ok=True)
     state = kpiwatch_dbt.project_dir / "target" / PARTIAL_PARSE_FILE
     if state.exists():
         shutil.copy2(state, target / PARTIAL_PARSE_FILE)
     return target
+
+
+def prune_run_targets(target_root: Path, keep: int) -> None:
+    """Remove all but the `keep` newest run target directories: each holds megabytes of artifacts, and a
+    daily schedule would otherwise grow the project directory without end."""
+    runs = sorted(target_root.glob("run-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def keep_parse_state(target: Path) -> None:

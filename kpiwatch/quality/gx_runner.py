@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 from kpiwatch.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
 from kpiwatch.quality.config import CheckSettings
@@ -62,9 +62,10 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
     document = load_suite_document(table)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # NullPool: no connection outlives its query, so the file is free again for other readers and for dbt.
+    # One connection for the whole suite (opening a DuckDB file per metric query cost more than the
+    # queries), closed in `finally` so the file is free again for other readers and for dbt.
     datasource = context.data_sources.add_sql(
-        name="warehouse", connection_string=warehouse.sqlalchemy_url(), kwargs={"poolclass": NullPool}
+        name="warehouse", connection_string=warehouse.sqlalchemy_url(), kwargs={"poolclass": StaticPool}
     )
     try:
         asset = datasource.add_query_asset(name=table, query=query or f"select * from raw.{table}")
@@ -84,6 +85,8 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
             validation = batch.validate(suite, expectation_parameters=dict(parameters), result_format=result_format)
             results.extend(validation.results)
     finally:
+        # The datasource and its execution engine each hold an engine of their own.
+        datasource.get_execution_engine().engine.dispose()
         datasource.get_engine().dispose()
     by_check: dict[str, list] = defaultdict(list)
     for result in results:

@@ -1,0 +1,43 @@
+"""The dbt step's housekeeping: the dbt version without a subprocess, and a bounded target directory."""
+
+import os
+import re
+import subprocess
+
+from orchestration.dbt_models import prune_run_targets
+from orchestration.dbt_project_handle import dbt_executable, kpiwatch_dbt
+from orchestration.resources import KpiwatchDbtCli
+
+
+def test_dbt_version_from_the_installed_package_is_what_the_executable_reports():
+    resource = KpiwatchDbtCli(project_dir=kpiwatch_dbt, target="dev", dbt_executable=dbt_executable())
+    reported = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
+    assert str(resource._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)
+
+
+def test_a_dbt_elsewhere_is_asked_for_its_version(tmp_path):
+    fake = tmp_path / "dbt"
+    fake.write_text("#!/bin/sh\necho 'Core:\n  - installed: 9.8.7'\n")
+    fake.chmod(0o755)
+    resource = KpiwatchDbtCli(project_dir=kpiwatch_dbt, target="dev", dbt_executable=str(fake))
+    assert str(resource._cli_version) == "9.8.7"
+
+
+def test_prune_keeps_the_newest_run_directories_and_nothing_else_is_touched(tmp_path):
+    for age, name in enumerate(["run-a", "run-b", "run-c", "run-d", "run-e", "run-f"]):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "manifest.json").write_text("{}")
+        os.utime(run, (1_000_000 - age * 60, 1_000_000 - age * 60))  # run-a is the newest
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"state")
+    (tmp_path / "compiled").mkdir()
+
+    prune_run_targets(tmp_path, keep=3)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compiled", "partial_parse.msgpack", "run-a", "run-b", "run-c"]
+
+
+def test_prune_with_fewer_runs_than_kept_removes_nothing(tmp_path):
+    (tmp_path / "run-only").mkdir()
+    prune_run_targets(tmp_path, keep=4)
+    assert (tmp_path / "run-only").is_dir()
