@@ -41,6 +41,16 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The monthly counterpart: the months the processed days fall in, up to the month of as_of. -#}
+{% macro delete_processed_months(month_column) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ month_column }} >= {{ month_start(processing_first_day()) }} and {{ month_column }} <= {{ month_start(as_of_date()) }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Last day a daily mart re-computes. Rolling windows (WAU, MAU) of later days read the re-processed
     days too, so a backfill of a past range re-computes up to the newest day already in the mart. -#}
 {% macro daily_mart_last_day(date_column='activity_date') -%}
@@ -55,18 +65,22 @@
 {%- endmacro %}
 
 {#- Tests on incremental models look at the re-processed days only (the rest was tested when it was
-    built); `--full-refresh` tests everything. Used as `where: "__processed_days__(column)"`. -#}
+    built); `--full-refresh` tests everything. Used as `where: "__processed_days__(column)"`, or
+    `__processed_months__(column)` on a monthly model. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where -%}
-        {%- if '__processed_days__(' in where -%}
-            {%- set column = where.split('__processed_days__(')[1].split(')')[0] -%}
-            {%- set placeholder = '__processed_days__(' ~ column ~ ')' -%}
-            {%- set condition = '1 = 1' if flags.FULL_REFRESH else column ~ ' >= ' ~ processing_first_day() -%}
-            {%- set where = where.replace(placeholder, condition) -%}
-        {%- endif -%}
+        {%- set first_of = {'__processed_days__': processing_first_day(),
+                            '__processed_months__': month_start(processing_first_day())} -%}
+        {#- a namespace: a plain `set` inside a Jinja loop does not outlive the loop -#}
+        {%- set resolved = namespace(where=where) -%}
+        {%- for token, first in first_of.items() if (token ~ '(') in where -%}
+            {%- set column = where.split(token ~ '(')[1].split(')')[0] -%}
+            {%- set condition = '1 = 1' if flags.FULL_REFRESH else column ~ ' >= ' ~ first -%}
+            {%- set resolved.where = resolved.where.replace(token ~ '(' ~ column ~ ')', condition) -%}
+        {%- endfor -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }}) dbt_subquery
+            (select * from {{ relation }} where {{ resolved.where }}) dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}

@@ -3,10 +3,8 @@ with users as (
 ),
 
 activity_months as (
-    select distinct
-        user_id,
-        {{ month_start('activity_date') }} as activity_month
-    from {{ ref('int_user_activity_daily') }}
+    select user_id, activity_month
+    from {{ ref('int_user_activity_monthly') }}
 ),
 
 cohorts as (
