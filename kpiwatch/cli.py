@@ -45,15 +45,15 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
+    warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
     if settings.target == "dev":
-        DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit).query("select 1")  # a missing file fails here, with the fix named
+        warehouse.query("select 1")  # a missing file fails here, with the fix named
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
     outcome = run_once(settings, as_of, full_refresh=True if args.full_refresh else None)
     if not _report(outcome, settings):
         return 1
     print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
     if settings.target == "dev":
-        warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
         print(format_headline(headline(warehouse, as_of), as_of))
     return 0
 

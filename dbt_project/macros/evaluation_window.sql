@@ -27,6 +27,10 @@
     cast({{ dbt.dateadd('day', -1 * (3 if lookback is none else lookback | int), window_start_date()) }} as date)
 {%- endmacro %}
 
+{% macro processing_first_month() -%}
+    {{ month_start(processing_first_day()) }}
+{%- endmacro %}
+
 {% macro processing_start() -%}
     cast({{ processing_first_day() }} as timestamp)
 {%- endmacro %}
@@ -45,7 +49,7 @@
 {% macro delete_processed_months(month_column) -%}
     {%- if is_incremental() -%}
     delete from {{ this }}
-    where {{ month_column }} >= {{ month_start(processing_first_day()) }} and {{ month_column }} <= {{ month_start(as_of_date()) }}
+    where {{ month_column }} >= {{ processing_first_month() }} and {{ month_column }} <= {{ month_start(as_of_date()) }}
     {%- else -%}
     select 1
     {%- endif -%}
@@ -71,7 +75,7 @@
     {%- set where = config.get('where') -%}
     {%- if where -%}
         {%- set first_of = {'__processed_days__': processing_first_day(),
-                            '__processed_months__': month_start(processing_first_day())} -%}
+                            '__processed_months__': processing_first_month()} -%}
         {#- a namespace: a plain `set` inside a Jinja loop does not outlive the loop -#}
         {%- set resolved = namespace(where=where) -%}
         {%- for token, first in first_of.items() if (token ~ '(') in where -%}

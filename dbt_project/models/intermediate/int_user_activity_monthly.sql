@@ -12,7 +12,7 @@ with activity as (
     select user_id, activity_date
     from {{ ref('int_user_activity_daily') }}
     {%- if is_incremental() %}
-    where activity_date >= {{ month_start(processing_first_day()) }}
+    where activity_date >= {{ processing_first_month() }}
       and activity_date < {{ dbt.dateadd('month', 1, month_start(as_of_date())) }}
     {%- endif %}
 ),
