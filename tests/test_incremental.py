@@ -53,6 +53,38 @@ def query_one(db, sql):
         con.close()
 
 
+def windows_unlike_a_distinct_count(db) -> list:
+    """Days whose WAU, MAU or 30-day adopters differ from a plain COUNT(DISTINCT) over raw events.
+
+    The marts use one sorted pass ("islands"); this join of every day with its whole window is the
+    definition itself, too slow for real data but exact on a small warehouse.
+    """
+    activity = f"""select distinct user_id, event_name, cast(occurred_at as date) as day
+                   from raw.events where occurred_at < timestamp '{AS_OF + DAY}'"""
+    users = f"""
+        select marts.activity_date, marts.wau, marts.mau,
+               count(distinct activity.user_id) filter (where activity.day > marts.activity_date - 7) as distinct_wau,
+               count(distinct activity.user_id) as distinct_mau
+        from marts.fct_active_users_daily as marts
+        left join ({activity}) as activity on activity.day between marts.activity_date - 29 and marts.activity_date
+        group by all
+        having marts.wau <> distinct_wau or marts.mau <> distinct_mau"""
+    adopters = f"""
+        select marts.activity_date, marts.feature, marts.adopters_30d, count(distinct activity.user_id) as distinct_adopters
+        from marts.fct_feature_adoption_daily as marts
+        left join (select activity.user_id, activity.day, feature_map.feature
+                   from ({activity}) as activity
+                   join reference.feature_map as feature_map using (event_name)) as activity
+            on activity.feature = marts.feature and activity.day between marts.activity_date - 29 and marts.activity_date
+        group by all
+        having marts.adopters_30d <> distinct_adopters"""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(users).fetchall() + con.execute(adopters).fetchall()
+    finally:
+        con.close()
+
+
 def late_and_corrected_data(db) -> None:
     """Events for AS_OF-2 arrive late (within the look-back); half of AS_OF-30's events are withdrawn."""
     con = duckdb.connect(str(db))
@@ -89,6 +121,8 @@ def test_first_run_backfill_and_daily_runs_equal_a_full_rebuild(warehouses):
     assert_succeeded(run_once(daily, AS_OF))
     differences = differing_rows(full.duckdb_path, daily.duckdb_path)
     assert differences and set(differences.values()) == {0}, differences
+    assert query_one(full.duckdb_path, "select count(*) from marts.fct_active_users_daily")[0] == 90
+    assert windows_unlike_a_distinct_count(full.duckdb_path) == []
 
 
 def test_late_data_and_a_backfilled_past_day_equal_a_full_rebuild(warehouses):

@@ -28,24 +28,28 @@ daily as (
     group by activity_date
 ),
 
-weekly_changes as (
-    {{ rolling_active_users('activity', var('wau_window_days')) }}
+window_changes as (
+    {{ rolling_active_users('activity', [var('wau_window_days'), var('mau_window_days')]) }}
 ),
 
-monthly_changes as (
-    {{ rolling_active_users('activity', var('mau_window_days')) }}
+changes as (
+    select
+        change_date,
+        sum(case when window_days = {{ var('wau_window_days') }} then delta else 0 end) as wau_delta,
+        sum(case when window_days = {{ var('mau_window_days') }} then delta else 0 end) as mau_delta
+    from window_changes
+    group by change_date
 ),
 
 running as (
     select
         days.activity_date,
         coalesce(daily.dau, 0) as dau,
-        sum(coalesce(weekly_changes.delta, 0)) over (order by days.activity_date rows between unbounded preceding and current row) as wau,
-        sum(coalesce(monthly_changes.delta, 0)) over (order by days.activity_date rows between unbounded preceding and current row) as mau
+        sum(coalesce(changes.wau_delta, 0)) over (order by days.activity_date rows between unbounded preceding and current row) as wau,
+        sum(coalesce(changes.mau_delta, 0)) over (order by days.activity_date rows between unbounded preceding and current row) as mau
     from days
     left join daily on daily.activity_date = days.activity_date
-    left join weekly_changes on weekly_changes.change_date = days.activity_date
-    left join monthly_changes on monthly_changes.change_date = days.activity_date
+    left join changes on changes.change_date = days.activity_date
 ),
 
 final as (

@@ -29,7 +29,7 @@ active_users as (
 ),
 
 adopter_changes as (
-    {{ rolling_active_users('feature_activity', var('mau_window_days'), partition_by='feature') }}
+    {{ rolling_active_users('feature_activity', [var('mau_window_days')], partition_by='feature') }}
 ),
 
 running as (
