@@ -29,8 +29,9 @@ def prepare_instance(settings: Settings):
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     instance_file = settings.dagster_home / "dagster.yaml"
     if not instance_file.exists():
-        # Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
-        instance_file.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        from orchestration.event_log import INSTANCE_YAML
+
+        instance_file.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return DagsterInstance.get()
 

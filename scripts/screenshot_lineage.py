@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kpiwatch.paths import DOCS_DIR  # noqa: E402
 from orchestration.dbt_project_handle import ensure_manifest  # noqa: E402
+from orchestration.event_log import INSTANCE_YAML  # noqa: E402
 from orchestration.webserver import Webserver  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -47,7 +48,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         home = Path(work) / "home"
         home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        (home / "dagster.yaml").write_text(INSTANCE_YAML)
         env = {**os.environ, "DAGSTER_HOME": str(home)}
         with Webserver(free_port(), env, Path(work) / "webserver.log") as ui:
             subprocess.run(

@@ -12,6 +12,7 @@ from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.paths import DBT_MANIFEST_PATH
 from kpiwatch.quality.config import load_checks_config
 from orchestration.dbt_project_handle import ensure_manifest
+from orchestration.event_log import INSTANCE_YAML
 from orchestration.webserver import Webserver
 from tests.monitoring_helpers import free_port
 
@@ -56,7 +57,7 @@ def ui(tmp_path_factory):
     generate(GenerateOptions(out=db, as_of=AS_OF, users=800, days=60, seed=4), progress=False, log=lambda _: None)
     home = work / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
     ensure_manifest()
     env = {**os.environ, "DAGSTER_HOME": str(home), "KPIWATCH_DUCKDB_PATH": str(db)}
     with Webserver(free_port(), env, work / "webserver.log", daemon=True) as server:

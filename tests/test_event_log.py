@@ -1,0 +1,82 @@
+"""The pooled SQLite event log: same files as Dagster's own storage, bounded open files, wipe works."""
+
+import os
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckResult, DagsterInstance, asset, asset_check, materialize
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from orchestration.event_log import INSTANCE_YAML, OPEN_FILES, PooledSqliteEventLogStorage
+
+
+@asset
+def numbers():
+    return [1, 2, 3]
+
+
+@asset_check(asset=numbers)
+def numbers_not_empty():
+    return AssetCheckResult(passed=True)
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with DagsterInstance.get() as instance:
+        yield instance
+
+
+def open_run_files(base_dir: Path) -> set[str]:
+    """Run databases this process holds open (from /proc/self/fd), deleted ones included."""
+    names = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)")
+        except OSError:
+            continue
+        if target.startswith(str(base_dir)) and target.endswith(".db") and not target.endswith("index.db"):
+            names.add(target)
+    return names
+
+
+def test_the_instance_kpiwatch_writes_uses_the_pooled_storage(instance):
+    assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+
+
+def test_runs_it_records_read_the_same_through_dagsters_own_storage(instance):
+    result = materialize([numbers, numbers_not_empty], instance=instance)
+    assert result.success
+    pooled = instance.all_logs(result.run_id)
+    stock = SqliteEventLogStorage(os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", ""))
+    try:
+        stock_events = stock.get_logs_for_run(result.run_id)
+        assert [e.dagster_event_type for e in stock_events] == [e.dagster_event_type for e in pooled]
+        assert any(e.dagster_event_type and e.dagster_event_type.value == "ASSET_CHECK_EVALUATION" for e in stock_events)
+        assert stock.get_latest_materialization_events([numbers.key])[numbers.key] is not None
+    finally:
+        stock.dispose()
+
+
+def test_open_run_files_are_bounded(instance):
+    storage = instance.event_log_storage
+    base_dir = Path(storage._base_dir)
+    for i in range(OPEN_FILES + 5):
+        with storage.run_connection(f"run{i}") as conn:
+            conn.exec_driver_sql("select 1")
+    held = open_run_files(base_dir)
+    assert 0 < len(held) <= OPEN_FILES, held
+    assert str(base_dir / f"run{OPEN_FILES + 4}.db") in held  # the newest stays open
+
+
+def test_wipe_deletes_the_run_files_and_the_storage_keeps_working(instance):
+    assert materialize([numbers], instance=instance).success
+    base_dir = Path(instance.event_log_storage._base_dir)
+    instance.event_log_storage.wipe()
+    assert not [p for p in base_dir.glob("*.db") if p.name != "index.db"]
+    assert not open_run_files(base_dir)
+    again = materialize([numbers], instance=instance)
+    assert again.success and instance.all_logs(again.run_id)
