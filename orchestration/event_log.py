@@ -4,13 +4,13 @@ The stock SqliteEventLogStorage builds a SQLAlchemy engine and opens a new SQLit
 every statement: about 1,650 of them in one `kpiwatch run` (385 events), 2 of the 3 seconds the
 run spends storing events. This subclass keeps an engine (and its small connection pool) per
 database file: the run's own file and the cross-run index. Files, schema and locking are Dagster's;
-only the connection handling differs. Selected in the dagster.yaml that `kpiwatch` writes.
+only the connection handling differs. Selected by the dagster.yaml that `kpiwatch` writes
+(orchestration/launch.py: INSTANCE_YAML).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +29,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str | None = None, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()  # before super(): it connects
-        self._engines_lock = threading.Lock()
         super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
 
     @classmethod
@@ -48,23 +47,23 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _engine(self, shard: str) -> Engine:
-        with self._engines_lock:
-            engine = self._engines.get(shard)
-            if engine is not None:
-                self._engines.move_to_end(shard)
-                return engine
-            engine = create_engine(
-                self.conn_string_for_shard(shard),
-                # Statements are serialised by _db_lock, so a pooled connection may serve any thread.
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-            )
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            self._engines[shard] = engine
-            while len(self._engines) > OPEN_FILES:
-                self._engines.popitem(last=False)[1].dispose()
+        """The shard's engine, created on first use; called with _db_lock held."""
+        engine = self._engines.get(shard)
+        if engine is not None:
+            self._engines.move_to_end(shard)
             return engine
+        engine = create_engine(
+            self.conn_string_for_shard(shard),
+            # Statements are serialised by _db_lock, so a pooled connection may serve any thread.
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        self._engines[shard] = engine
+        while len(self._engines) > OPEN_FILES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
 
     def wipe(self) -> None:
         self._close_engines()  # wipe deletes the run files
@@ -75,24 +74,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().dispose()
 
     def _close_engines(self) -> None:
-        with self._engines_lock:
+        with self._db_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
-
-
-# The dagster.yaml kpiwatch writes into a new DAGSTER_HOME (see orchestration/launch.py).
-INSTANCE_YAML = f"""\
-# Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-# Dagster's default SQLite storage, with pooled connections for the event log ({__name__}).
-event_log_storage:
-  module: {__name__}
-  class: {PooledSqliteEventLogStorage.__name__}
-"""
 
 
 def default_base_dir() -> str:

@@ -10,6 +10,19 @@ from dataclasses import dataclass
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.settings import Settings
 
+# The dagster.yaml kpiwatch writes into a new DAGSTER_HOME (an existing one is left alone).
+INSTANCE_YAML = """\
+# Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+# Dagster's default SQLite storage, with one engine per event-log file (orchestration/event_log.py).
+event_log_storage:
+  module: orchestration.event_log
+  class: PooledSqliteEventLogStorage
+"""
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -29,8 +42,6 @@ def prepare_instance(settings: Settings):
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     instance_file = settings.dagster_home / "dagster.yaml"
     if not instance_file.exists():
-        from orchestration.event_log import INSTANCE_YAML
-
         instance_file.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return DagsterInstance.get()

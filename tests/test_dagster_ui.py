@@ -12,7 +12,7 @@ from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.paths import DBT_MANIFEST_PATH
 from kpiwatch.quality.config import load_checks_config
 from orchestration.dbt_project_handle import ensure_manifest
-from orchestration.event_log import INSTANCE_YAML
+from orchestration.launch import INSTANCE_YAML
 from orchestration.webserver import Webserver
 from tests.monitoring_helpers import free_port
 

@@ -7,7 +7,8 @@ import pytest
 from dagster import AssetCheckResult, DagsterInstance, asset, asset_check, materialize
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from orchestration.event_log import INSTANCE_YAML, OPEN_FILES, PooledSqliteEventLogStorage
+from orchestration.event_log import OPEN_FILES, PooledSqliteEventLogStorage, default_base_dir
+from orchestration.launch import INSTANCE_YAML
 
 
 @asset
@@ -51,7 +52,7 @@ def test_runs_it_records_read_the_same_through_dagsters_own_storage(instance):
     result = materialize([numbers, numbers_not_empty], instance=instance)
     assert result.success
     pooled = instance.all_logs(result.run_id)
-    stock = SqliteEventLogStorage(os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", ""))
+    stock = SqliteEventLogStorage(default_base_dir())
     try:
         stock_events = stock.get_logs_for_run(result.run_id)
         assert [e.dagster_event_type for e in stock_events] == [e.dagster_event_type for e in pooled]
