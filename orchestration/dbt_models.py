@@ -17,7 +17,7 @@ from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.warehouse import ensure_raw_contract
-from orchestration.dbt_project_handle import kpiwatch_dbt
+from orchestration.dbt_project_handle import ensure_manifest, kpiwatch_dbt
 from orchestration.resources import EvaluationWindow, WarehouseResource
 from orchestration.run_window import DAILY_PARTITIONS
 
@@ -60,7 +60,8 @@ def keep_parse_state(target: Path) -> None:
         os.replace(staged, kpiwatch_dbt.project_dir / "target" / PARTIAL_PARSE_FILE)
 
 
-@dbt_assets(manifest=kpiwatch_dbt.manifest_path, project=kpiwatch_dbt, name="kpiwatch_dbt_models",
+# The manifest is built here, on first import, whoever imports first: `kpiwatch run`, tests or the UI's code server.
+@dbt_assets(manifest=ensure_manifest(), project=kpiwatch_dbt, name="kpiwatch_dbt_models",
             partitions_def=DAILY_PARTITIONS, backfill_policy=BackfillPolicy.single_run())  # fmt: skip
 def kpiwatch_dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
                         warehouse: WarehouseResource, evaluation: EvaluationWindow) -> Iterator[Any]:  # fmt: skip

@@ -1,4 +1,4 @@
-"""The dbt project handle, built once; parsing happens only when asked for (or under `dagster dev`)."""
+"""The dbt project handle, built once; the project is parsed only when its manifest is missing or stale."""
 
 from __future__ import annotations
 

@@ -87,9 +87,6 @@ def incremental_models_exist(settings: Settings) -> bool:
 
 def _execute(settings: Settings, job_name: str, as_of: dt.date, tags: dict[str, str], log_level: str,
              pushgateway_url: str, full_refresh: bool, partition_key: str | None = None) -> RunOutcome:  # fmt: skip
-    from orchestration.dbt_project_handle import ensure_manifest
-
-    ensure_manifest()
     from dagster import DagsterEventType
 
     from orchestration.definitions import defs

@@ -91,6 +91,23 @@ def test_missing_raw_table_fails_the_run_with_the_contract_message(tmp_path, gen
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_first_run_of_a_fresh_clone_builds_the_dbt_manifest(tmp_path, generated):
+    """A clean checkout has no dbt_project/target/: `kpiwatch run` must parse the project, not crash on import."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    aside = tmp_path / "manifest.json"
+    manifest.rename(aside)
+    try:
+        env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(generated.duckdb_path), "DAGSTER_HOME": str(tmp_path / "home")}
+        done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"],
+                              capture_output=True, text=True, env=env)  # fmt: skip
+    finally:
+        if not manifest.exists():
+            aside.rename(manifest)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "succeeded" in done.stdout
+    assert manifest.exists()
+
+
 def test_cli_names_a_missing_warehouse_file(tmp_path):
     env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(tmp_path / "none.duckdb")}
     done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run"], capture_output=True, text=True, env=env)
