@@ -24,7 +24,7 @@ AS_OF = dt.date(2024, 5, 31)
 # What each fault's failed check must say (a stable part of the description).
 EXPECTED_MESSAGE = {
     "null_user_id": "rows fail expect_column_values_to_not_be_null(user_id)",
-    "duplicate_event_id": "rows fail unexpected_rows_expectation(no event_id appears more than once)",
+    "duplicate_event_id": "rows fail expect_no_unexpected_rows(no event_id appears more than once)",
     "negative_amount": "rows fail expect_column_values_to_be_between(amount)",
     "unknown_currency": '"currency": "XYZ"',
     "ended_before_started": "rows fail expect_column_pair_values_a_to_be_greater_than_b(ended_at > started_at)",
@@ -34,7 +34,7 @@ EXPECTED_MESSAGE = {
     "dropped_column": "column raw.events.event_name is missing",
     "wrong_type": "column raw.marketing_spend.amount has type VARCHAR, expected number",
     "empty_table": "raw.subscriptions has no rows.",
-    "orphan_user_id": "rows fail unexpected_rows_expectation(every event belongs to a known user)",
+    "orphan_user_id": "rows fail expect_no_unexpected_rows(every event belongs to a known user)",
 }
 
 

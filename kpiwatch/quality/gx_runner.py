@@ -28,7 +28,6 @@ KEY_COLUMNS = {
     "marketing_spend": ["spend_date", "channel"],
 }
 SAMPLE_SIZE = 5
-ROW_QUERY_TYPES = {"unexpected_rows_expectation"}
 
 
 def suite_path(table: str):
@@ -56,6 +55,7 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
+    from kpiwatch.quality import gx_row_queries  # noqa: F401  registers expect_no_unexpected_rows
     from kpiwatch.quality.gx_compat import apply_duckdb_result_buffering
 
     apply_duckdb_result_buffering()
@@ -72,18 +72,11 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
         summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": KEY_COLUMNS[table],
                           "partial_unexpected_count": SAMPLE_SIZE}  # fmt: skip
-        results = []
-        # Row-query expectations return their offending rows (GX caps them at 200) only in COMPLETE format;
-        # column expectations would return every offending value there, so they run in SUMMARY.
-        for is_row_query, result_format in ((False, summary_format), (True, {"result_format": "COMPLETE"})):
-            configs = [e for e in document["expectations"] if (e["type"] in ROW_QUERY_TYPES) == is_row_query]
-            if not configs:
-                continue
-            expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in configs]
-            suite = context.suites.add(gx.ExpectationSuite(name=f"{document['name']}#{is_row_query}",
-                                                           expectations=expectations))  # fmt: skip
-            validation = batch.validate(suite, expectation_parameters=dict(parameters), result_format=result_format)
-            results.extend(validation.results)
+        expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in document["expectations"]]
+        suite = context.suites.add(gx.ExpectationSuite(name=document["name"], expectations=expectations))
+        # SUMMARY: column expectations return a capped sample of offending values; row queries
+        # (expect_no_unexpected_rows) return their capped sample of rows in every format.
+        results = batch.validate(suite, expectation_parameters=dict(parameters), result_format=summary_format).results
     finally:
         # The datasource and its execution engine each hold an engine of their own.
         datasource.get_execution_engine().engine.dispose()
@@ -106,7 +99,7 @@ def _verdict(table: str, settings: CheckSettings, results: list, row_count: int)
             continue
         details = result.result or {}
         count = details.get("unexpected_count")
-        if count is None and config.type == "unexpected_rows_expectation":
+        if count is None and config.type == "expect_no_unexpected_rows":
             count = details.get("observed_value")
         if count is None:  # aggregate expectations have an observed value, not row counts
             observed.append(f"{label}: {details.get('observed_value')}")
@@ -117,7 +110,7 @@ def _verdict(table: str, settings: CheckSettings, results: list, row_count: int)
         unexpected += count
         if count and count / max(row_count, 1) > tolerance:
             failures.append(f"{count:,} of {row_count:,} rows fail {label}")
-        samples.extend(_sample(details))
+        samples.extend(_sample(details, KEY_COLUMNS[table]))
     metadata = {
         "unexpected_count": unexpected,
         "unexpected_percent": 100.0 * unexpected / row_count if row_count else 0.0,
@@ -155,9 +148,10 @@ def _label(config) -> str:
     return f"{config.type}({target if isinstance(target, str) else ', '.join(target)})"
 
 
-def _sample(details: Mapping[str, Any]) -> list[Any]:
+def _sample(details: Mapping[str, Any], keys: list[str]) -> list[Any]:
     rows = details.get("partial_unexpected_index_list")
     if rows:
         return list(rows)
-    rows = (details.get("details") or {}).get("unexpected_rows")
-    return [dict(r) if isinstance(r, Mapping) else r for r in list(rows or [])[:SAMPLE_SIZE]]
+    # A row query's sample comes in no particular order: by key, so duplicates sit side by side.
+    rows = [dict(r) for r in (details.get("details") or {}).get("unexpected_rows") or []]
+    return sorted(rows, key=lambda r: tuple(str(r.get(k)) for k in keys))[:SAMPLE_SIZE]
