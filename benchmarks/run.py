@@ -33,6 +33,7 @@ from kpiwatch.stack import Stack, StackSettings
 HERE = Path(__file__).parent
 CACHE = HERE / "cache"
 AS_OF = "2024-06-30"
+PANDAS_MEMORY_CAP_GIB = 20  # address space, so a runaway script fails instead of taking the 24 GB machine down
 EVENTS_PER_USER = 90  # 365 days of the default generator give ~90 events per signup
 BIN = Path(sys.executable).parent
 PYTHON = sys.executable
@@ -85,13 +86,14 @@ def bench_size(size: str, pandas: bool, base_env: dict[str, str], work: Path) ->
            "c_note": "not run (--pandas-sizes)"}  # fmt: skip
     if pandas:
         print(f"[{size}] (c) pandas", flush=True)
-        result = measure([PYTHON, "-m", "benchmarks.pandas_metrics", str(db), AS_OF], env, memory_limit_gib=20,
+        result = measure([PYTHON, "-m", "benchmarks.pandas_metrics", str(db), AS_OF], env, memory_limit_gib=PANDAS_MEMORY_CAP_GIB,
                          timeout_s=3 * 3600)  # fmt: skip
         if result.ok:
             row["c"] = result
             problems += [f"pandas {p}" for p in disagreements(ours, json.loads(result.stdout))]
         else:
-            row["c_note"] = "did not finish: " + (result.stderr.strip().splitlines() or ["?"])[-1][:120]
+            reason = (result.stderr.strip().splitlines() or ["?"])[-1]
+            row["c_note"] = f"did not finish within {PANDAS_MEMORY_CAP_GIB} GiB of address space ({result.wall_s:.0f} s): {reason[:110]}"
     if problems:
         raise SystemExit(f"[{size}] the implementations disagree; no times reported:\n" + "\n".join(problems))
     new_day = append_new_day(db, dt.date.fromisoformat(AS_OF)).isoformat()
@@ -142,22 +144,24 @@ def write_results(rows: list[dict], overhead: Measurement, path: Path, plot: Pat
         "every size (benchmarks/new_day.py), on top of the full history, without look-back (best of two runs);",
         "(d3) the same run with the default 3-day look-back, which also re-processes the history's last three days.",
         "",
-        "| events | (a) kpiwatch | (b) floor | (c) pandas | (d) one new day | (d3) with look-back | a / b | c / a | d / d(1M) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| events | (a) kpiwatch | (b) floor | (c) pandas | (d) one new day | (d3) with look-back | a / b | (a - start-up) / b | c / a | d / d(1M) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     first_d = rows[0]["d"].wall_s
     for row in rows:
         a, b, c, d, d3 = row["a"], row["b"], row["c"], row["d"], row["d3"]
         c_cell = fmt(c) if c else row["c_note"]
         c_ratio = f"{c.wall_s / a.wall_s:.1f}x" if c else "—"
+        net = (a.wall_s - overhead.wall_s) / b.wall_s
         lines.append(f"| {row['events']:,} | {fmt(a)} | {fmt(b)} | {c_cell} | {fmt(d)} | {fmt(d3)} | {a.wall_s / b.wall_s:.1f}x | "
-                     f"{c_ratio} | {d.wall_s / first_d:.2f} |")  # fmt: skip
+                     f"{net:.1f}x | {c_ratio} | {d.wall_s / first_d:.2f} |")  # fmt: skip
     lines += [
         "",
         f"Fixed start-up overhead (a `kpiwatch run` on 50 users / 30 days: imports, dbt start-up and partial parse, "
         f"Dagster, Great Expectations, push): {fmt(overhead)}.",
         "",
-        "The ratios a / b at small sizes are dominated by that fixed overhead. DuckDB ran with kpiwatch's default",
+        "The ratios a / b at small sizes are dominated by that fixed overhead; (a - start-up) / b takes it out, for",
+        "information only (the targets below are judged on a / b). DuckDB ran with kpiwatch's default",
         f"memory limit, {DEFAULT_DUCKDB_MEMORY_LIMIT} per process (KPIWATCH_DUCKDB_MEMORY_LIMIT); the floor with DuckDB's own default.",
         "",
         "## Targets (issue 6), judged from the table above",

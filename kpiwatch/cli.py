@@ -84,7 +84,7 @@ def _report(outcome, settings) -> bool:
             print(f"  - {failure}", file=sys.stderr)
         print(f"  dbt output of this run: {settings.dagster_home / 'last_run_output.log'}", file=sys.stderr)
         if outcome.failure_recorded:
-            print(f"  Failure {outcome.failure_recorded}.", file=sys.stderr)
+            print(f"  {outcome.failure_recorded}.", file=sys.stderr)
         if outcome.skipped_steps:
             print(f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
                   "The marts keep their last valid values; fix the data and run again.", file=sys.stderr)  # fmt: skip

@@ -32,7 +32,7 @@ class RunOutcome:
     failed_checks: list[str]  # "raw/events unique_event_id (error): description"
     skipped_steps: list[str]  # steps not run because a blocking check or an upstream step failed
     seconds: float
-    failure_recorded: str = ""  # how the failure reached Prometheus, or why it could not
+    failure_recorded: str = ""  # a sentence: how the failure reached Prometheus, or why it could not
 
 
 def prepare_instance(settings: Settings):
@@ -144,5 +144,7 @@ def _record_failure(instance, run_id: str, as_of: dt.date, pushgateway_url: str)
     try:
         count = publish_failed_run(instance, run_id, target, as_of)
     except KpiwatchError as error:
-        return f"the failure could not be recorded in Prometheus either: {error}"
-    return f"recorded in Prometheus ({count} series at {target.url})" if target.enabled else "publishing is off"
+        return f"The failure could not be recorded in Prometheus either: {error}"
+    if not target.enabled:
+        return "The failure was not recorded in Prometheus: publishing is off (KPIWATCH_PUSHGATEWAY_URL=off)"
+    return f"Failure recorded in Prometheus ({count} series at {target.url})"

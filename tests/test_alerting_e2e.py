@@ -130,7 +130,7 @@ def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(
     stack, hook = live
     broken = copy_of(clean_db, tmp_path, "duplicate_event_id")
     outcome = run_job(stack, broken, tmp_path)
-    assert not outcome.success and outcome.failure_recorded.startswith("recorded in Prometheus")
+    assert not outcome.success and outcome.failure_recorded.startswith("Failure recorded in Prometheus")
     started = time.monotonic()
     alert = notified(hook, "KpiwatchCheckFailed", check="unique_event_id")[0]
     assert time.monotonic() - started < 60
@@ -177,7 +177,7 @@ def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clea
     gateway = stack.settings.url("pushgateway")
     assert any(f"prometheus_push: Pushgateway at {gateway} did not accept the push of job 'kpiwatch' after 4 attempt(s): "
                "cannot connect" in f for f in outcome.failures), outcome.failures  # fmt: skip
-    assert outcome.failure_recorded.startswith("the failure could not be recorded in Prometheus either")
+    assert outcome.failure_recorded.startswith("The failure could not be recorded in Prometheus either")
 
     stack.up(("pushgateway",))
     assert run_job(stack, clean_db, tmp_path).success
