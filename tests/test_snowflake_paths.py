@@ -45,6 +45,18 @@ def test_sql_quality_checks_run_on_snowflake(snowflake):
     assert "3 day(s) without rows in raw.events between 2024-03-27 and 2024-03-31" in outcomes["missing_days"].description
 
 
+def test_great_expectations_row_checks_run_on_snowflake(snowflake):
+    """The same suite files and expect_no_unexpected_rows (hash pre-filter included) through snowflake-sqlalchemy."""
+    snowflake.query("insert into raw.users values ('u1', '2024-01-01 00:00:00', 'DE', 'ads')")
+    snowflake.query("insert into raw.events values ('e1', 'u1', 'login', '2024-03-27 10:00:00'), "
+                    "('e1', 'u1', 'login', '2024-03-27 10:00:00'), ('e2', 'u9', 'login', '2024-03-31 10:00:00')")  # fmt: skip
+    outcomes = {o.check: o for o in run_table_checks(snowflake, load_checks_config(), "events", dt.date(2024, 3, 31))}
+    assert outcomes["required_columns_not_null"].passed
+    assert "2 of 3 rows fail expect_no_unexpected_rows(no event_id appears more than once)" in outcomes["unique_event_id"].description
+    assert "1 of 3 rows fail expect_no_unexpected_rows(every event belongs to a known user)" in outcomes["user_id_known"].description
+    assert '"u9"' in outcomes["user_id_known"].metadata["sample"]
+
+
 def test_business_gauges_read_the_marts_on_snowflake(snowflake):
     snowflake.query("create schema if not exists kpiwatch.marts")
     snowflake.query("create table marts.fct_mrr_monthly (month date, is_complete boolean, mrr_usd number(38,6), "
