@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -95,14 +96,14 @@ def test_first_run_of_a_fresh_clone_builds_the_dbt_manifest(tmp_path, generated)
     """A clean checkout has no dbt_project/target/: `kpiwatch run` must parse the project, not crash on import."""
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     aside = tmp_path / "manifest.json"
-    manifest.rename(aside)
+    shutil.move(manifest, aside)
     try:
         env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(generated.duckdb_path), "DAGSTER_HOME": str(tmp_path / "home")}
         done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"],
                               capture_output=True, text=True, env=env)  # fmt: skip
     finally:
         if not manifest.exists():
-            aside.rename(manifest)
+            shutil.move(aside, manifest)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "succeeded" in done.stdout
     assert manifest.exists()

@@ -51,7 +51,7 @@ class UnexpectedRowsSampleAndCount(QueryMetricProvider):
 
 
 class ExpectNoUnexpectedRows(UnexpectedRowsExpectation):
-    """UnexpectedRowsExpectation with one query instead of two; same kwargs, same result fields."""
+    """UnexpectedRowsExpectation that counts first and samples only failing data; same kwargs and result fields."""
 
     metric_dependencies: ClassVar[tuple[str, ...]] = (METRIC,)
 
