@@ -19,13 +19,6 @@ from kpiwatch.paths import DBT_PROJECT_DIR
 from orchestration.dbt_project_handle import dbt_executable
 
 
-def pytest_configure(config):
-    """Tests import the Dagster definitions, which read the dbt manifest: build it once, as `kpiwatch run` does."""
-    from orchestration.dbt_project_handle import ensure_manifest
-
-    ensure_manifest()
-
-
 @pytest.fixture(scope="session", autouse=True)
 def session_pushgateway(tmp_path_factory):
     """A real Pushgateway for every test that runs the job; tests of alerting start their own full stack."""

@@ -17,13 +17,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
+from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider, render_derived_table_alias
 
-SAMPLE_ROWS = 200  # what GX itself returns at most for a query's rows
+SAMPLE_ROWS = MAX_RESULT_RECORDS  # what GX's own row query returns at most (200)
 METRIC = "unexpected_rows_query.sample_and_count"
 
 
