@@ -1,6 +1,6 @@
 """(b) The floor: floor.sql straight on DuckDB in one process; prints the headline numbers as JSON.
 
-    python benchmarks/floor.py WAREHOUSE.duckdb YYYY-MM-DD
+python benchmarks/floor.py WAREHOUSE.duckdb YYYY-MM-DD
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ def main(path: str, as_of_text: str) -> None:
     as_of = dt.date.fromisoformat(as_of_text)
     fx = ", ".join(f"('{r['currency']}', {float(r['usd_per_unit'])})" for r in seed("fx_rates"))
     features = ", ".join(f"('{r['event_name']}', '{r['feature']}')" for r in seed("feature_map"))
-    script = (Path(__file__).with_name("floor.sql").read_text()
-              .replace("$AS_OF", as_of_text).replace("$FX", fx).replace("$FEATURE_MAP", features))  # fmt: skip
+    script = (
+        Path(__file__)
+        .with_name("floor.sql")
+        .read_text()
+        .replace("$AS_OF", as_of_text)
+        .replace("$FX", fx)
+        .replace("$FEATURE_MAP", features)
+    )
     con = duckdb.connect(path, read_only=True)
     con.execute(script)
     mrr = dict(con.execute("select month, mrr_usd from mrr_monthly").fetchall())

@@ -14,15 +14,22 @@ def seed(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def headline(mrr: dict[dt.date, float], active: tuple[int, int, int], retained_by_age: dict[int, int],
-             adopters: dict[str, int], as_of: dt.date) -> dict[str, Any]:  # fmt: skip
+def headline(
+    mrr: dict[dt.date, float],
+    active: tuple[int, int, int],
+    retained_by_age: dict[int, int],
+    adopters: dict[str, int],
+    as_of: dt.date,
+) -> dict[str, Any]:
     """MRR of every month (cents), DAU/WAU/MAU on as_of, retained users per months-since-signup summed
     over cohorts, and 30-day adopters per feature on as_of."""
     return {
         "as_of": as_of.isoformat(),
         "mrr_usd_by_month": {str(k)[:10]: round(float(v), 2) for k, v in sorted(mrr.items())},
         "dau_wau_mau": [int(x) for x in active],
-        "retained_users_by_months_since_signup": {str(int(k)): int(v) for k, v in sorted(retained_by_age.items(), key=lambda kv: int(kv[0]))},
+        "retained_users_by_months_since_signup": {
+            str(int(k)): int(v) for k, v in sorted(retained_by_age.items(), key=lambda kv: int(kv[0]))
+        },
         "adopters_30d_by_feature": {k: int(v) for k, v in sorted(adopters.items())},
     }
 
@@ -34,12 +41,20 @@ def kpiwatch_headline(path, as_of: dt.date) -> dict[str, Any]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         mrr = dict(con.execute("select month, mrr_usd from marts.fct_mrr_monthly").fetchall())
-        active = con.execute("select dau, wau, mau from marts.fct_active_users_daily where activity_date = ?",
-                             [as_of]).fetchone() or (0, 0, 0)  # fmt: skip
-        retained = dict(con.execute("select months_since_signup, sum(retained_users) from marts.fct_retention_cohorts "
-                                    "group by 1 having sum(retained_users) > 0").fetchall())  # fmt: skip
-        adopters = dict(con.execute("select feature, adopters_30d from marts.fct_feature_adoption_daily "
-                                    "where activity_date = ?", [as_of]).fetchall())  # fmt: skip
+        active = con.execute(
+            "select dau, wau, mau from marts.fct_active_users_daily where activity_date = ?", [as_of]
+        ).fetchone() or (0, 0, 0)
+        retained = dict(
+            con.execute(
+                "select months_since_signup, sum(retained_users) from marts.fct_retention_cohorts "
+                "group by 1 having sum(retained_users) > 0"
+            ).fetchall()
+        )
+        adopters = dict(
+            con.execute(
+                "select feature, adopters_30d from marts.fct_feature_adoption_daily where activity_date = ?", [as_of]
+            ).fetchall()
+        )
     finally:
         con.close()
     return headline(mrr, active, retained, adopters, as_of)

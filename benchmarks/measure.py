@@ -26,8 +26,9 @@ class Measurement:
         return self.returncode == 0
 
 
-def measure(command: list[str], env: dict[str, str], memory_limit_gib: float | None = None,
-            timeout_s: float | None = None) -> Measurement:  # fmt: skip
+def measure(
+    command: list[str], env: dict[str, str], memory_limit_gib: float | None = None, timeout_s: float | None = None
+) -> Measurement:
     """memory_limit_gib caps the address space, so a runaway process fails with MemoryError instead of
     taking the machine down; timeout_s kills it."""
 
@@ -49,5 +50,6 @@ def measure(command: list[str], env: dict[str, str], memory_limit_gib: float | N
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode,
-                           out.read(), err.read())  # fmt: skip
+        return Measurement(
+            wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode, out.read(), err.read()
+        )

@@ -27,7 +27,9 @@ def main(path: str, as_of_text: str) -> None:
     con.close()
 
     fx = {r["currency"]: float(r["usd_per_unit"]) for r in seed("fx_rates")}
-    subs["mrr_usd"] = subs["amount"].astype(float) * subs["currency"].map(fx) / np.where(subs["billing_interval"] == "year", 12, 1)
+    subs["mrr_usd"] = (
+        subs["amount"].astype(float) * subs["currency"].map(fx) / np.where(subs["billing_interval"] == "year", 12, 1)
+    )
     first_month = subs["started_at"].min().to_period("M").to_timestamp()
     mrr = {}
     for month in pd.date_range(first_month, cutoff - pd.Timedelta(days=1), freq="MS"):
@@ -57,7 +59,9 @@ def main(path: str, as_of_text: str) -> None:
     months = events[["user_id"]].assign(month=events["day"].dt.to_period("M")).drop_duplicates()
     joined = months.merge(users[["user_id", "cohort"]], on="user_id")
     joined = joined[joined["month"] >= joined["cohort"]]
-    age = (joined["month"].dt.year - joined["cohort"].dt.year) * 12 + (joined["month"].dt.month - joined["cohort"].dt.month)
+    age = (joined["month"].dt.year - joined["cohort"].dt.year) * 12 + (
+        joined["month"].dt.month - joined["cohort"].dt.month
+    )
     retained = age.value_counts().to_dict()
     print(json.dumps(headline(mrr, last, retained, adopters, as_of)))
 

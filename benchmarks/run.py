@@ -8,7 +8,8 @@ For each size, on the same cached dataset (benchmarks/cache/, made by `kpiwatch 
 (b) benchmarks/floor.sql in one DuckDB process; (c) benchmarks/pandas_metrics.py; (d) the daily
 incremental `kpiwatch run` of one new day of the same size at every scale (benchmarks/new_day.py) on top
 of the full history, without look-back (best of three), and (d3) with the default 3-day look-back. (a), (b)
-and (c) must agree on the headline numbers before any time is written. Writes benchmarks/RESULTS.md and benchmarks/scaling.png.
+and (c) must agree on the headline numbers before any time is written. Writes benchmarks/RESULTS.md and
+    benchmarks/scaling.png.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 from benchmarks.headline import disagreements, kpiwatch_headline
 from benchmarks.measure import Measurement, measure
 from benchmarks.new_day import NEW_DAY_EVENTS, append_new_day
-from kpiwatch.paths import REPO_ROOT
 from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from kpiwatch.stack import Stack, StackSettings
 
@@ -60,8 +60,21 @@ def dataset(size: str, env: dict[str, str]) -> Path:
     if not path.exists():
         users = max(parse_size(size) // EVENTS_PER_USER, 50)
         print(f"[{size}] generating {users:,} users x 365 days (cached in {path})...", flush=True)
-        done = measure([str(BIN / "kpiwatch"), "generate", "--out", str(path), "--as-of", AS_OF, "--users", str(users),
-                        "--days", "365"], env)  # fmt: skip
+        done = measure(
+            [
+                str(BIN / "kpiwatch"),
+                "generate",
+                "--out",
+                str(path),
+                "--as-of",
+                AS_OF,
+                "--users",
+                str(users),
+                "--days",
+                "365",
+            ],
+            env,
+        )
         if not done.ok:
             raise SystemExit(done.stderr)
     return path
@@ -85,30 +98,50 @@ def bench_size(size: str, pandas: bool, base_env: dict[str, str], work: Path) ->
     print(f"[{size}] (b) floor.sql", flush=True)
     floor = require("floor", measure([PYTHON, "-m", "benchmarks.floor", str(db), AS_OF], env))
     problems = disagreements(ours, json.loads(floor.stdout))
-    row = {"size": size, "events": parse_size(size), "a": full, "b": floor, "c": None,
-           "c_note": "not run (--pandas-sizes)"}  # fmt: skip
+    row = {
+        "size": size,
+        "events": parse_size(size),
+        "a": full,
+        "b": floor,
+        "c": None,
+        "c_note": "not run (--pandas-sizes)",
+    }
     if pandas:
         print(f"[{size}] (c) pandas", flush=True)
-        result = measure([PYTHON, "-m", "benchmarks.pandas_metrics", str(db), AS_OF], env, memory_limit_gib=PANDAS_MEMORY_CAP_GIB,
-                         timeout_s=3 * 3600)  # fmt: skip
+        result = measure(
+            [PYTHON, "-m", "benchmarks.pandas_metrics", str(db), AS_OF],
+            env,
+            memory_limit_gib=PANDAS_MEMORY_CAP_GIB,
+            timeout_s=3 * 3600,
+        )
         if result.ok:
             row["c"] = result
             problems += [f"pandas {p}" for p in disagreements(ours, json.loads(result.stdout))]
         else:
             reason = (result.stderr.strip().splitlines() or ["?"])[-1]
-            row["c_note"] = f"did not finish within {PANDAS_MEMORY_CAP_GIB} GiB of address space ({result.wall_s:.0f} s): {reason[:110]}"
+            row["c_note"] = (
+                f"did not finish within {PANDAS_MEMORY_CAP_GIB} GiB of address space ({result.wall_s:.0f} "
+                f"s): {reason[:110]}"
+            )
     if problems:
         raise SystemExit(f"[{size}] the implementations disagree; no times reported:\n" + "\n".join(problems))
     new_day = append_new_day(db, dt.date.fromisoformat(AS_OF)).isoformat()
-    print(f"[{size}] (d) kpiwatch run of the new day {new_day} ({NEW_DAY_EVENTS:,} events), best of {NEW_DAY_RUNS}", flush=True)
+    print(
+        f"[{size}] (d) kpiwatch run of the new day {new_day} ({NEW_DAY_EVENTS:,} events), best of {NEW_DAY_RUNS}",
+        flush=True,
+    )
     one_day = [*kpiwatch, "--as-of", new_day]
     no_lookback = {**env, "KPIWATCH_LOOKBACK_DAYS": "0"}
-    row["d"] = min((require("one-day kpiwatch run", measure(one_day, no_lookback)) for _ in range(NEW_DAY_RUNS)),
-                   key=lambda m: m.wall_s)  # fmt: skip
+    row["d"] = min(
+        (require("one-day kpiwatch run", measure(one_day, no_lookback)) for _ in range(NEW_DAY_RUNS)),
+        key=lambda m: m.wall_s,
+    )
     print(f"[{size}] (d3) the same with the default 3-day look-back", flush=True)
     row["d3"] = require("one-day kpiwatch run with look-back", measure(one_day, {**env, "KPIWATCH_LOOKBACK_DAYS": "3"}))
-    print(f"[{size}] a {full.wall_s:.1f} s, b {floor.wall_s:.1f} s, d {row['d'].wall_s:.1f} s; headline numbers agree",
-          flush=True)  # fmt: skip
+    print(
+        f"[{size}] a {full.wall_s:.1f} s, b {floor.wall_s:.1f} s, d {row['d'].wall_s:.1f} s; headline numbers agree",
+        flush=True,
+    )
     return row
 
 
@@ -116,8 +149,13 @@ def startup_overhead(base_env: dict[str, str], work: Path) -> list[Measurement]:
     """`kpiwatch run` on a tiny dataset: imports, dbt start-up and parse, Dagster, GX: everything but data.
     One warm-up run (it creates the instance and the tables), then STARTUP_RUNS measured runs, by wall time."""
     db = work / "tiny.duckdb"
-    require("generate tiny", measure([str(BIN / "kpiwatch"), "generate", "--out", str(db), "--as-of", AS_OF,
-                                      "--users", "50", "--days", "30"], base_env))  # fmt: skip
+    require(
+        "generate tiny",
+        measure(
+            [str(BIN / "kpiwatch"), "generate", "--out", str(db), "--as-of", AS_OF, "--users", "50", "--days", "30"],
+            base_env,
+        ),
+    )
     env = {**base_env, "KPIWATCH_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(work / "home_tiny")}
     command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
     require("first tiny run", measure(command, env))
@@ -129,10 +167,21 @@ def median(runs: list[Measurement]) -> Measurement:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
-    memory = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
-    return f"{os.cpu_count()} CPUs ({cpu}), {memory / 2**20:.0f} GiB RAM, {platform.platform()}, Python {platform.python_version()}"
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory / 2**20:.0f} GiB RAM, {platform.platform()}, Python "
+        f"{platform.python_version()}"
+    )
 
 
 def fmt(m: Measurement | None) -> str:
@@ -151,10 +200,12 @@ def write_results(rows: list[dict], startup_runs: list[Measurement], path: Path,
         "(b) the floor, benchmarks/floor.sql on DuckDB; (c) benchmarks/pandas_metrics.py. (a), (b), (c) agreed on",
         "MRR of every month, DAU/WAU/MAU, retained users by cohort age and 30-day feature adopters before any time",
         f"was kept. (d) the daily incremental `kpiwatch run` of one new day of {NEW_DAY_EVENTS:,} events, the same at",
-        f"every size (benchmarks/new_day.py), on top of the full history, without look-back (best of {NEW_DAY_RUNS} runs);",
+        f"every size (benchmarks/new_day.py), on top of the full history, without look-back (best of "
+        f"{NEW_DAY_RUNS} runs);",
         "(d3) the same run with the default 3-day look-back, which also re-processes the history's last three days.",
         "",
-        "| events | (a) kpiwatch | (b) floor | (c) pandas | (d) one new day | (d3) with look-back | a / b | (a - start-up) / b | c / a | d / d(1M) |",
+        "| events | (a) kpiwatch | (b) floor | (c) pandas | (d) one new day | (d3) with look-back | a / b | "
+        "(a - start-up) / b | c / a | d / d(1M) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     first_d = rows[0]["d"].wall_s
@@ -163,8 +214,10 @@ def write_results(rows: list[dict], startup_runs: list[Measurement], path: Path,
         c_cell = fmt(c) if c else row["c_note"]
         c_ratio = f"{c.wall_s / a.wall_s:.1f}x" if c else "—"
         net = (a.wall_s - overhead.wall_s) / b.wall_s
-        lines.append(f"| {row['events']:,} | {fmt(a)} | {fmt(b)} | {c_cell} | {fmt(d)} | {fmt(d3)} | {a.wall_s / b.wall_s:.1f}x | "
-                     f"{net:.1f}x | {c_ratio} | {d.wall_s / first_d:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {row['events']:,} | {fmt(a)} | {fmt(b)} | {c_cell} | {fmt(d)} | {fmt(d3)} | "
+            f"{a.wall_s / b.wall_s:.1f}x | {net:.1f}x | {c_ratio} | {d.wall_s / first_d:.2f} |"
+        )
     lines += [
         "",
         f"Fixed start-up overhead (a `kpiwatch run` on 50 users / 30 days: imports, dbt start-up and partial parse, "
@@ -173,7 +226,8 @@ def write_results(rows: list[dict], startup_runs: list[Measurement], path: Path,
         "",
         "The ratios a / b at small sizes are dominated by that fixed overhead; (a - start-up) / b takes it out, for",
         "information only (the targets below are judged on a / b). DuckDB ran with kpiwatch's default",
-        f"memory limit, {DEFAULT_DUCKDB_MEMORY_LIMIT} per process (KPIWATCH_DUCKDB_MEMORY_LIMIT); the floor with DuckDB's own default.",
+        f"memory limit, {DEFAULT_DUCKDB_MEMORY_LIMIT} per process (KPIWATCH_DUCKDB_MEMORY_LIMIT); the floor "
+        f"with DuckDB's own default.",
         "",
         "## Targets (issue 6), judged from the table above",
         "",
@@ -194,16 +248,22 @@ def judge_targets(rows: list[dict], overhead: Measurement) -> list[str]:
     lines = []
     if "100m" in by_size:
         a = by_size["100m"]["a"]
-        lines.append(f"100M events complete within 24 GB: {verdict(a.peak_mib < 24 * 1024)} "
-                     f"(largest process {a.peak_mib / 1024:.2f} GiB).")  # fmt: skip
+        lines.append(
+            f"100M events complete within 24 GB: {verdict(a.peak_mib < 24 * 1024)} "
+            f"(largest process {a.peak_mib / 1024:.2f} GiB)."
+        )
     largest = max(max(row[key].peak_mib for key in ("a", "d", "d3")) for row in rows)
-    lines.append(f"Every kpiwatch process under 4 GB at every size: {verdict(largest < 4096)} "
-                 f"(largest {largest / 1024:.2f} GiB, dbt's DuckDB included).")  # fmt: skip
+    lines.append(
+        f"Every kpiwatch process under 4 GB at every size: {verdict(largest < 4096)} "
+        f"(largest {largest / 1024:.2f} GiB, dbt's DuckDB included)."
+    )
     for size in ("10m", "100m"):
         if size in by_size:
             ratio = by_size[size]["a"].wall_s / by_size[size]["b"].wall_s
             lines.append(f"(a) within 2x of the floor at {size.upper()}: {verdict(ratio <= 2)} ({ratio:.1f}x).")
-    lines.append(f"Fixed start-up overhead under 15 s: {verdict(overhead.wall_s < 15)} ({overhead.wall_s:.1f} s, median).")
+    lines.append(
+        f"Fixed start-up overhead under 15 s: {verdict(overhead.wall_s < 15)} ({overhead.wall_s:.1f} s, median)."
+    )
     ten = by_size.get("10m")
     if ten and ten["c"]:
         ratio = ten["c"].wall_s / ten["a"].wall_s
@@ -212,8 +272,10 @@ def judge_targets(rows: list[dict], overhead: Measurement) -> list[str]:
         lines.append(f"(c) / (a) at 10M: pandas {ten['c_note']}.")
     if "1m" in by_size and "100m" in by_size:
         ratio = by_size["100m"]["d"].wall_s / by_size["1m"]["d"].wall_s
-        lines.append(f"One incremental day over 100M within 10% of over 1M: {verdict(ratio <= 1.10)} ({ratio:.2f}x; "
-                     f"with the 3-day look-back {by_size['100m']['d3'].wall_s / by_size['1m']['d3'].wall_s:.2f}x).")
+        lines.append(
+            f"One incremental day over 100M within 10% of over 1M: {verdict(ratio <= 1.10)} ({ratio:.2f}x; "
+            f"with the 3-day look-back {by_size['100m']['d3'].wall_s / by_size['1m']['d3'].wall_s:.2f}x)."
+        )
     return lines
 
 
@@ -233,7 +295,7 @@ def draw(rows: list[dict], path: Path) -> Path | None:
         axes.plot(events, [r[key].wall_s for r in rows], marker="o", label=label)
     pandas_points = [(r["events"], r["c"].wall_s) for r in rows if r["c"]]
     if pandas_points:
-        axes.plot(*zip(*pandas_points), marker="o", label="(c) pandas")
+        axes.plot(*zip(*pandas_points, strict=False), marker="o", label="(c) pandas")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("events of history")
@@ -254,12 +316,21 @@ def main() -> None:
     pandas_sizes = set(args.pandas_sizes.split(",")) if args.pandas_sizes else set()
     with tempfile.TemporaryDirectory(prefix="kpiwatch-bench-") as tmp:
         work = Path(tmp)
-        stack = Stack(StackSettings(data_dir=work / "stack", pushgateway_port=free_port(), prometheus_port=free_port(),
-                                    alertmanager_port=free_port()))  # fmt: skip
+        stack = Stack(
+            StackSettings(
+                data_dir=work / "stack",
+                pushgateway_port=free_port(),
+                prometheus_port=free_port(),
+                alertmanager_port=free_port(),
+            )
+        )
         stack.up(services=("pushgateway",))
         try:
-            base_env = {**os.environ, "KPIWATCH_PUSHGATEWAY_URL": stack.settings.url("pushgateway"),
-                        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
+            base_env = {
+                **os.environ,
+                "KPIWATCH_PUSHGATEWAY_URL": stack.settings.url("pushgateway"),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            }
             base_env.pop("KPIWATCH_AS_OF", None)
             startup_runs = startup_overhead(base_env, work)
             print(f"start-up overhead: {median(startup_runs).wall_s:.1f} s (median)", flush=True)

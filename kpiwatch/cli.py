@@ -1,22 +1,37 @@
-"""The `kpiwatch` command. Errors a user can fix print as one clear message, never a traceback."""
+"""The `kpiwatch` command. Errors a user can fix print as one clear message, never a traceback.
+
+Each command imports what it needs when it runs (Dagster, dbt's manifest, GX): `kpiwatch stack status`
+should not pay seconds of imports for a job it does not run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.settings import load_settings, parse_date
+from kpiwatch.settings import Settings, load_settings, parse_date
+from kpiwatch.stack import Stack, StackSettings, active_alerts, where_to_look
+
+DAGSTER_UI_HINT = "Dagster UI (lineage, checks, runs): kpiwatch ui  ->  http://127.0.0.1:3000"
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    if settings.unknown_variables:
+        print(
+            f"kpiwatch: warning: ignoring unknown variables: {', '.join(settings.unknown_variables)}", file=sys.stderr
+        )
+    return settings
 
 
 def _generate(args: argparse.Namespace) -> int:
     from kpiwatch.generate import GenerateOptions, generate
 
-    settings = load_settings()
+    settings = _settings()
     options = GenerateOptions(
         out=Path(args.out or settings.duckdb_path).resolve(),
         as_of=parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of,
@@ -40,10 +55,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from kpiwatch.headline import format_headline, headline
+    from kpiwatch.hosting.launch import run_once
     from kpiwatch.warehouse import DuckDBWarehouse
-    from orchestration.launch import run_once
 
-    settings = load_settings()
+    settings = _settings()
     as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
     warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
     if settings.target == "dev":
@@ -59,20 +74,22 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from orchestration.launch import run_backfill
+    from kpiwatch.hosting.launch import run_backfill
 
-    settings = load_settings()
+    settings = _settings()
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     print(f"Backfilling the daily event models for {start}..{end} on {settings.target}...", flush=True)
     outcome = run_backfill(settings, start, end)
     if not _report(outcome, settings):
         return 1
-    print(f"Backfill run {outcome.run_id} succeeded in {outcome.seconds:.1f} s. The monthly marts and the gauges "
-          "follow on the next daily run (`kpiwatch run`).")  # fmt: skip
+    print(
+        f"Backfill run {outcome.run_id} succeeded in {outcome.seconds:.1f} s. The monthly marts and the gauges "
+        "follow on the next daily run (`kpiwatch run`)."
+    )
     return 0
 
 
-def _report(outcome, settings) -> bool:
+def _report(outcome, settings: Settings) -> bool:
     """Print failed checks and failures of a run; True when it succeeded."""
     if outcome.failed_checks:
         print("Data-quality checks that failed:", file=sys.stderr)
@@ -82,46 +99,75 @@ def _report(outcome, settings) -> bool:
         print(f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:", file=sys.stderr)
         for failure in outcome.failures or ["the run failed; see the Dagster UI (`kpiwatch ui`) for details"]:
             print(f"  - {failure}", file=sys.stderr)
-        print(f"  dbt output of this run: {settings.dagster_home / 'last_run_output.log'}", file=sys.stderr)
+        dbt_log = settings.dbt_target_dir / f"run-{outcome.run_id}" / "dbt_output.log"
+        if dbt_log.exists():
+            print(f"  dbt output of this run: {dbt_log}", file=sys.stderr)
         if outcome.failure_recorded:
             print(f"  {outcome.failure_recorded}.", file=sys.stderr)
         if outcome.skipped_steps:
-            print(f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
-                  "The marts keep their last valid values; fix the data and run again.", file=sys.stderr)  # fmt: skip
+            print(
+                f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
+                "The marts keep their last valid values; fix the data and run again.",
+                file=sys.stderr,
+            )
         return False
     return True
 
 
 def _stack(args: argparse.Namespace) -> int:
-    from kpiwatch.stack import Stack
-
     stack = Stack()
-    if args.action == "up":
-        stack.up()
-    elif args.action == "down":
+    if args.action == "down":
         stack.down()
         print("Monitoring stack stopped.")
         return 0
-    for service, state in stack.status().items():
-        print(f"  {service:13} {state}")
     if args.action == "up":
-        print(f"Gauges: {stack.settings.url('prometheus')}/graph?g0.expr=%7Bjob%3D%22kpiwatch%22%7D  "
-              f"Alerts: {stack.settings.url('alertmanager')}/#/alerts  Data: {stack.settings.data_dir}")  # fmt: skip
+        stack.up()
+    if args.action in ("up", "status"):
+        for service, state in stack.status().items():
+            print(f"  {service:13} {state}")
+    if args.action in ("up", "where"):
+        print(_where(stack.settings))
+    return 0
+
+
+def _where(settings: StackSettings) -> str:
+    width = max(len(label) for label, _ in where_to_look(settings))
+    lines = [f"  {label + ':':{width + 1}}  {url}" for label, url in where_to_look(settings)]
+    lines += [f"  Active alerts in the terminal: kpiwatch alerts (Alertmanager {settings.url('alertmanager')})"]
+    lines += [f"  {DAGSTER_UI_HINT}"]
+    return "Where to look:\n" + "\n".join(lines)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    url = args.url or StackSettings().url("alertmanager")
+    if not url.startswith(("http://", "https://")):
+        raise KpiwatchError(f"--url {url!r} must start with http:// or https://, e.g. http://127.0.0.1:9093.")
+    alerts = active_alerts(url)
+    if not alerts:
+        print(f"No active alerts in Alertmanager at {url}.")
+        return 0
+    print(f"{len(alerts)} active alert(s) in Alertmanager at {url}:")
+    for alert in alerts:
+        labels = alert.get("labels", {})
+        where = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
+        summary = alert.get("annotations", {}).get("summary", "")
+        print(f"  - {labels.get('alertname')} [{labels.get('severity', 'none')}] since {alert.get('startsAt')}")
+        if where:
+            print(f"      {where}")
+        if summary:
+            print(f"      {summary}")
     return 0
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from orchestration.launch import prepare_instance
+    from kpiwatch.hosting.instance import write_instance_config
+    from kpiwatch.hosting.webserver import serve_ui
+    from orchestration.dbt_project import prepare_dbt_manifest
 
-    from kpiwatch.paths import REPO_ROOT
-
-    settings = load_settings()
-    prepare_instance(settings)
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster if dagster.exists() else "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-               "-h", args.host, "-p", str(args.port)]  # fmt: skip
-    os.chdir(REPO_ROOT)
-    os.execvpe(command[0], command, os.environ)
+    settings = _settings()
+    prepare_dbt_manifest(settings)
+    write_instance_config(settings.dagster_home)
+    return serve_ui(settings.dagster_home, args.host, args.port)
 
 
 def _fault_names() -> list[str]:
@@ -131,7 +177,7 @@ def _fault_names() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kpiwatch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="kpiwatch", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write deterministic sample SaaS data into the raw contract")
@@ -142,14 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--as-of", help="last day of data, YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
     gen.add_argument("--force", action="store_true", help="replace existing raw tables in the file")
     gen.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
-    gen.add_argument("--inject", action="append", metavar="FAULT", choices=sorted(_fault_names()),
-                     help="break the data on purpose to see a check fail (repeatable): %(choices)s")  # fmt: skip
+    gen.add_argument(
+        "--inject",
+        action="append",
+        metavar="FAULT",
+        choices=sorted(_fault_names()),
+        help="break the data on purpose to see a check fail (repeatable): %(choices)s",
+    )
     gen.set_defaults(func=_generate)
 
     run = sub.add_parser("run", help="materialise every asset once through Dagster and print headline metrics")
     run.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
-    run.add_argument("--full-refresh", action="store_true",
-                     help="rebuild the incremental event models from all history (automatic on the first run)")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental event models from all history (automatic on the first run)",
+    )
     run.set_defaults(func=_run)
 
     backfill = sub.add_parser("backfill", help="re-process a range of days of the daily event models in one run")
@@ -158,8 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(func=_backfill)
 
     stack = sub.add_parser("stack", help="run the local Prometheus, Pushgateway and Alertmanager on 127.0.0.1")
-    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("action", choices=["up", "down", "status", "where"])
     stack.set_defaults(func=_stack)
+
+    alerts = sub.add_parser("alerts", help="list the alerts Alertmanager holds now")
+    alerts.add_argument("--url", help="Alertmanager base URL (default: the local stack's, http://127.0.0.1:9093)")
+    alerts.set_defaults(func=_alerts)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

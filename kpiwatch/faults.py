@@ -28,64 +28,140 @@ LATEST_EVENT_DAY = "(select cast(max(occurred_at) as date) from raw.events)"
 FAULTS = {
     f.name: f
     for f in (
-        Fault("null_user_id", "events", "required_columns_not_null",
-              ("update raw.events set user_id = null where event_id in (select event_id from raw.events order by occurred_at desc, event_id limit 5)",),
-              "five events lose their user_id"),
-        Fault("duplicate_event_id", "events", "unique_event_id",
-              ("insert into raw.events select * from raw.events order by occurred_at desc, event_id limit 3",),
-              "three events are loaded twice"),
-        Fault("negative_amount", "subscriptions", "amount_not_negative",
-              ("update raw.subscriptions set amount = -amount where subscription_id = (select min(subscription_id) from raw.subscriptions)",),
-              "a subscription's amount becomes negative"),
-        Fault("unknown_currency", "subscriptions", "currency_in_fx_rates",
-              ("update raw.subscriptions set currency = 'XYZ' where subscription_id = (select max(subscription_id) from raw.subscriptions)",),
-              "a subscription is priced in a currency missing from fx_rates"),
-        Fault("ended_before_started", "subscriptions", "ended_after_started",
-              ("update raw.subscriptions set ended_at = started_at - interval 1 day where subscription_id = "
-               "(select min(subscription_id) from raw.subscriptions where ended_at is not null)",),
-              "a subscription period ends a day before it starts"),
-        Fault("future_events", "events", "no_future_timestamps",
-              ("insert into raw.events select event_id || '-future', user_id, event_name, "
-               "greatest(occurred_at, cast(now() at time zone 'UTC' as timestamp)) + interval 2 day "
-               "from raw.events order by occurred_at desc, event_id limit 3",),
-              "three events are stamped two days in the future"),
-        Fault("missing_day", "events", "missing_days",
-              (f"delete from raw.events where cast(occurred_at as date) = {LATEST_EVENT_DAY} - 3",),
-              "no events arrive for one day three days ago"),
-        Fault("stale_events", "events", "freshness",
-              (f"delete from raw.events where cast(occurred_at as date) > {LATEST_EVENT_DAY} - 3",),
-              "the event load stopped: the newest event is three days old"),
-        Fault("dropped_column", "events", "schema_matches_contract",
-              ("alter table raw.events drop column event_name",),
-              "raw.events loses its event_name column"),
-        Fault("wrong_type", "marketing_spend", "schema_matches_contract",
-              ("alter table raw.marketing_spend alter amount type varchar",),
-              "raw.marketing_spend.amount is loaded as text"),
-        Fault("empty_table", "subscriptions", "not_empty",
-              ("delete from raw.subscriptions",),
-              "raw.subscriptions is loaded empty"),
-        Fault("orphan_user_id", "events", "user_id_known",
-              ("update raw.events set user_id = 'u_nobody' where event_id = (select max(event_id) from raw.events where occurred_at = (select max(occurred_at) from raw.events))",),
-              "an event points to a user that does not exist"),
+        Fault(
+            "null_user_id",
+            "events",
+            "required_columns_not_null",
+            (
+                "update raw.events set user_id = null where event_id in (select event_id from raw.events "
+                "order by occurred_at desc, event_id limit 5)",
+            ),
+            "five events lose their user_id",
+        ),
+        Fault(
+            "duplicate_event_id",
+            "events",
+            "unique_event_id",
+            ("insert into raw.events select * from raw.events order by occurred_at desc, event_id limit 3",),
+            "three events are loaded twice",
+        ),
+        Fault(
+            "negative_amount",
+            "subscriptions",
+            "amount_not_negative",
+            (
+                "update raw.subscriptions set amount = -amount where subscription_id = (select "
+                "min(subscription_id) from raw.subscriptions)",
+            ),
+            "a subscription's amount becomes negative",
+        ),
+        Fault(
+            "unknown_currency",
+            "subscriptions",
+            "currency_in_fx_rates",
+            (
+                "update raw.subscriptions set currency = 'XYZ' where subscription_id = (select "
+                "max(subscription_id) from raw.subscriptions)",
+            ),
+            "a subscription is priced in a currency missing from fx_rates",
+        ),
+        Fault(
+            "ended_before_started",
+            "subscriptions",
+            "ended_after_started",
+            (
+                "update raw.subscriptions set ended_at = started_at - interval 1 day where subscription_id = "
+                "(select min(subscription_id) from raw.subscriptions where ended_at is not null)",
+            ),
+            "a subscription period ends a day before it starts",
+        ),
+        Fault(
+            "future_events",
+            "events",
+            "no_future_timestamps",
+            (
+                "insert into raw.events select event_id || '-future', user_id, event_name, "
+                "greatest(occurred_at, cast(now() at time zone 'UTC' as timestamp)) + interval 2 day "
+                "from raw.events order by occurred_at desc, event_id limit 3",
+            ),
+            "three events are stamped two days in the future",
+        ),
+        Fault(
+            "missing_day",
+            "events",
+            "missing_days",
+            (f"delete from raw.events where cast(occurred_at as date) = {LATEST_EVENT_DAY} - 3",),
+            "no events arrive for one day three days ago",
+        ),
+        Fault(
+            "stale_events",
+            "events",
+            "freshness",
+            (f"delete from raw.events where cast(occurred_at as date) > {LATEST_EVENT_DAY} - 3",),
+            "the event load stopped: the newest event is three days old",
+        ),
+        Fault(
+            "dropped_column",
+            "events",
+            "schema_matches_contract",
+            ("alter table raw.events drop column event_name",),
+            "raw.events loses its event_name column",
+        ),
+        Fault(
+            "wrong_type",
+            "marketing_spend",
+            "schema_matches_contract",
+            ("alter table raw.marketing_spend alter amount type varchar",),
+            "raw.marketing_spend.amount is loaded as text",
+        ),
+        Fault(
+            "empty_table",
+            "subscriptions",
+            "not_empty",
+            ("delete from raw.subscriptions",),
+            "raw.subscriptions is loaded empty",
+        ),
+        Fault(
+            "orphan_user_id",
+            "events",
+            "user_id_known",
+            (
+                "update raw.events set user_id = 'u_nobody' where event_id = (select max(event_id) from "
+                "raw.events where occurred_at = (select max(occurred_at) from raw.events))",
+            ),
+            "an event points to a user that does not exist",
+        ),
     )
-}  # fmt: skip
+}
 
 
 # Not bad data but bad news, or late data that only warns: what the alerts are for. caught_by names the alert.
 SCENARIOS = {
     f.name: f
     for f in (
-        Fault("mrr_drop", "subscriptions", "KpiwatchMrrDrop",
-              (f"update raw.subscriptions set ended_at = cast({LATEST_EVENT_DAY} - 2 as timestamp) "
-               f"where ended_at is null and started_at < cast({LATEST_EVENT_DAY} - 2 as timestamp) "
-               "and hash(subscription_id) % 10 < 3",),
-              "three in ten running subscriptions are cancelled two days before the evaluation date"),
-        Fault("stale_users", "users", "KpiwatchDataStale",
-              (f"update raw.users set created_at = created_at - interval 5 day "
-               f"where created_at >= cast({LATEST_EVENT_DAY} - 5 as timestamp)",),
-              "the signup feed lags: the newest signup is five days old"),
+        Fault(
+            "mrr_drop",
+            "subscriptions",
+            "KpiwatchMrrDrop",
+            (
+                f"update raw.subscriptions set ended_at = cast({LATEST_EVENT_DAY} - 2 as timestamp) "
+                f"where ended_at is null and started_at < cast({LATEST_EVENT_DAY} - 2 as timestamp) "
+                "and hash(subscription_id) % 10 < 3",
+            ),
+            "three in ten running subscriptions are cancelled two days before the evaluation date",
+        ),
+        Fault(
+            "stale_users",
+            "users",
+            "KpiwatchDataStale",
+            (
+                f"update raw.users set created_at = created_at - interval 5 day "
+                f"where created_at >= cast({LATEST_EVENT_DAY} - 5 as timestamp)",
+            ),
+            "the signup feed lags: the newest signup is five days old",
+        ),
     )
-}  # fmt: skip
+}
 INJECTABLE = {**FAULTS, **SCENARIOS}
 
 

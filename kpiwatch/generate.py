@@ -22,9 +22,17 @@ from tqdm import tqdm
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
 
-COUNTRIES = (("US", 0.38, "USD"), ("GB", 0.12, "GBP"), ("DE", 0.10, "EUR"), ("FR", 0.07, "EUR"),
-             ("NL", 0.04, "EUR"), ("CA", 0.08, "CAD"), ("IN", 0.09, "USD"), ("BR", 0.06, "USD"),
-             ("AU", 0.06, "AUD"))  # fmt: skip
+COUNTRIES = (
+    ("US", 0.38, "USD"),
+    ("GB", 0.12, "GBP"),
+    ("DE", 0.10, "EUR"),
+    ("FR", 0.07, "EUR"),
+    ("NL", 0.04, "EUR"),
+    ("CA", 0.08, "CAD"),
+    ("IN", 0.09, "USD"),
+    ("BR", 0.06, "USD"),
+    ("AU", 0.06, "AUD"),
+)
 # channel: (share of signups, trial conversion probability, spend per signup in the spend currency, currency)
 CHANNELS = {
     "organic": (0.30, 0.20, 0.0, "USD"),
@@ -44,9 +52,16 @@ PRICE_BOOK = {
     "seats": {"USD": 15, "EUR": 14, "GBP": 12, "CAD": 20, "AUD": 23},
 }
 # Event names with their share of events, and the share of users who ever use each feature event.
-EVENT_MIX = (("login", 0.22, 1.0), ("page_view", 0.38, 1.0), ("dashboard_view", 0.15, 0.8),
-             ("report_export", 0.07, 0.45), ("api_call", 0.09, 0.3), ("alert_created", 0.04, 0.35),
-             ("integration_connected", 0.02, 0.25), ("invite_sent", 0.03, 0.4))  # fmt: skip
+EVENT_MIX = (
+    ("login", 0.22, 1.0),
+    ("page_view", 0.38, 1.0),
+    ("dashboard_view", 0.15, 0.8),
+    ("report_export", 0.07, 0.45),
+    ("api_call", 0.09, 0.3),
+    ("alert_created", 0.04, 0.35),
+    ("integration_connected", 0.02, 0.25),
+    ("invite_sent", 0.03, 0.4),
+)
 
 SIGNUP_GROWTH = 3.0  # the last day of the window sees three times the signups of the first
 TRIAL_DAYS = 14
@@ -137,8 +152,18 @@ class _Simulator:
             spans = self.customer_life(user_id, created_at, currency_of[country], CHANNELS[channel][1])
             engagement = self.rng.random()
             for start_day, end_day, p in self.clean_spans(spans):
-                self.sim.spans.append((i, user_id, start_day, end_day, p, engagement, day, created_at.hour * 3600
-                                       + created_at.minute * 60 + created_at.second))  # fmt: skip
+                self.sim.spans.append(
+                    (
+                        i,
+                        user_id,
+                        start_day,
+                        end_day,
+                        p,
+                        engagement,
+                        day,
+                        created_at.hour * 3600 + created_at.minute * 60 + created_at.second,
+                    )
+                )
         self.marketing_spend(n, g)
         return self.sim
 
@@ -287,8 +312,8 @@ def _events_sql() -> str:
 
 
 def _arrow(rows: list[tuple], names: Sequence[str]) -> pa.Table:
-    columns = list(zip(*rows)) if rows else [[] for _ in names]
-    return pa.table({name: pa.array(col) for name, col in zip(names, columns)})
+    columns = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
+    return pa.table({name: pa.array(col) for name, col in zip(names, columns, strict=False)})
 
 
 def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, int]:
@@ -311,11 +336,16 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
             con.execute(statement)
         con.execute("create or replace temp macro u01(a, b, c, d) as (hash(a, b, c, d) % 1000000007) / 1000000007.0")
         _load(con, "users", sim.users, ["user_id", "created_at", "country", "acquisition_channel"])
-        _load(con, "subscriptions", sim.subscriptions,
-              ["subscription_id", "user_id", "plan", "billing_interval", "amount", "currency", "started_at", "ended_at"])  # fmt: skip
+        _load(
+            con,
+            "subscriptions",
+            sim.subscriptions,
+            ["subscription_id", "user_id", "plan", "billing_interval", "amount", "currency", "started_at", "ended_at"],
+        )
         _load(con, "marketing_spend", sim.spend, ["spend_date", "channel", "amount", "currency"])
-        spans = _arrow(sim.spans, ["user_idx", "user_id", "start_day", "end_day", "p", "engagement",
-                                   "created_day", "created_sec"])  # fmt: skip
+        spans = _arrow(
+            sim.spans, ["user_idx", "user_id", "start_day", "end_day", "p", "engagement", "created_day", "created_sec"]
+        )
         con.register("spans_arrow", spans)
         con.execute("create temp table spans as select * from spans_arrow order by user_idx, start_day")
         start = dt.datetime.combine(options.as_of, dt.time()) - dt.timedelta(days=options.days - 1)
@@ -324,9 +354,7 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
         for c0 in tqdm(chunks, desc="events", unit="chunk", disable=not progress):
             c1 = min(c0 + CHUNK_DAYS, options.days)
             con.execute(sql, {"c0": c0, "c1": c1, "seed": options.seed, "start": start})
-        counts = {
-            t.name: con.execute(f"select count(*) from {t.qualified_name}").fetchone()[0] for t in RAW_TABLES
-        }
+        counts = {t.name: con.execute(f"select count(*) from {t.qualified_name}").fetchone()[0] for t in RAW_TABLES}
         con.execute("checkpoint")
         return counts
     finally:

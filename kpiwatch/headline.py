@@ -22,7 +22,8 @@ activity as (
 select
     latest_month.month, latest_month.mrr_usd, latest_month.arr_usd, latest_month.net_new_mrr_usd,
     latest_month.paying_customers, latest_month.arpa_usd,
-    economics.month as economics_month, economics.logo_churn_rate, economics.net_revenue_retention, economics.ltv_to_cac,
+    economics.month as economics_month, economics.logo_churn_rate, economics.net_revenue_retention,
+        economics.ltv_to_cac,
     activity.dau, activity.wau, activity.mau
 from latest_month
 left join economics on true

@@ -1,21 +1,40 @@
-"""The single place that turns the environment into kpiwatch settings."""
+"""The single place that turns the environment into kpiwatch settings.
+
+Every `KPIWATCH_*` variable is parsed here, once, into frozen dataclasses; everything else (resources,
+the push, the Snowflake client, the checks) receives these values and never reads the environment.
+Defaults are written once, in this module.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import re
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiwatch.errors import ConfigError
-from kpiwatch.paths import DEFAULT_DAGSTER_HOME, DEFAULT_DUCKDB_PATH
+from kpiwatch.paths import DEFAULT_CHECKS_FILE, DEFAULT_DAGSTER_HOME, DEFAULT_DBT_TARGET_DIR, DEFAULT_DUCKDB_PATH
 
 # dbt target names; the Dagster resource map is keyed by the same names.
 TARGETS = ("dev", "snowflake")
 TARGET_ALIASES = {"duckdb": "dev"}
+
+DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
+DEFAULT_LOOKBACK_DAYS = 3
+# A laptop-friendly ceiling for the embedded warehouse; DuckDB spills larger work to disk (docs/operations.md).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+MEMORY_LIMIT_PATTERN = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+DEFAULT_PUSHGATEWAY_URL = "http://127.0.0.1:9091"
+PUSH_DISABLED = "off"
+DEFAULT_ENVIRONMENT = "local"
+DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
+DEFAULT_PUSH_ATTEMPTS = 4
+DEFAULT_PUSH_BACKOFF_SECONDS = 1.0
+DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
+DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
+SNOWFLAKE_PREFIX = "KPIWATCH_SNOWFLAKE_"
 
 KNOWN_VARIABLES = {
     "KPIWATCH_DUCKDB_PATH": "DuckDB file holding schema raw and the dbt schemas",
@@ -25,16 +44,73 @@ KNOWN_VARIABLES = {
     "KPIWATCH_PARTITIONS_START": "first day of the daily partitions, YYYY-MM-DD (default: 2020-01-01)",
     "KPIWATCH_LOOKBACK_DAYS": "days before a daily run's partition it re-processes for late events (default: 3)",
     "KPIWATCH_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use per process before it spills to disk (default: 3GB)",
+    "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: expectations/checks.yml)",
+    "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
+    "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
+    "KPIWATCH_PUSHGATEWAY_USERNAME": "basic-auth user for the Pushgateway",
+    "KPIWATCH_PUSHGATEWAY_PASSWORD": "basic-auth password for the Pushgateway",
+    "KPIWATCH_PUSHGATEWAY_CA_FILE": "CA bundle for an https:// Pushgateway",
+    "KPIWATCH_PUSHGATEWAY_CERT_FILE": "client certificate for an https:// Pushgateway",
+    "KPIWATCH_PUSHGATEWAY_KEY_FILE": "client key for an https:// Pushgateway",
+    "KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS": "seconds one push may take (default: 10)",
+    "KPIWATCH_PUSHGATEWAY_ATTEMPTS": "push attempts before giving up (default: 4)",
+    "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS": "first wait between push attempts, doubled each time (default: 1)",
+    **{
+        SNOWFLAKE_PREFIX + name: "Snowflake connection (docs/deploy.md)"
+        for name in (
+            "ACCOUNT",
+            "USER",
+            "DATABASE",
+            "SCHEMA",
+            "ROLE",
+            "WAREHOUSE",
+            "PASSWORD",
+            "PRIVATE_KEY_PATH",
+            "PRIVATE_KEY_PASSPHRASE",
+            "CONNECT_DEADLINE_SECONDS",
+        )
+    },
+    # Read by deploy/dagster.yaml (Dagster's own `env:` lookups), not by kpiwatch's Python.
+    **{
+        f"KPIWATCH_DAGSTER_PG_{name}": "PostgreSQL Dagster instance (docs/deploy.md)"
+        for name in ("HOST", "PORT", "DB", "USER", "PASSWORD")
+    },
 }
-DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
-DEFAULT_LOOKBACK_DAYS = 3
-# A laptop-friendly ceiling for the embedded warehouse; DuckDB spills larger work to disk (docs/operations.md).
-DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
-MEMORY_LIMIT_PATTERN = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
-# Variables with these prefixes belong to other modules (publishing, Snowflake, checks), which validate them.
-# KPIWATCH_DBT_* carry a run's dates from Dagster to dbt (orchestration/run_window.py).
-OTHER_PREFIXES = ("KPIWATCH_PUSHGATEWAY", "KPIWATCH_SNOWFLAKE", "KPIWATCH_CHECKS", "KPIWATCH_STACK", "KPIWATCH_DBT")
+
+@dataclass(frozen=True)
+class PushTarget:
+    """Where and how results are pushed; url == 'off' disables publishing explicitly."""
+
+    url: str = DEFAULT_PUSHGATEWAY_URL
+    environment: str = DEFAULT_ENVIRONMENT
+    timeout_seconds: float = DEFAULT_PUSH_TIMEOUT_SECONDS
+    attempts: int = DEFAULT_PUSH_ATTEMPTS
+    backoff_seconds: float = DEFAULT_PUSH_BACKOFF_SECONDS
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never printed
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.url != PUSH_DISABLED
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    account: str
+    user: str
+    database: str
+    schema: str = DEFAULT_SNOWFLAKE_SCHEMA
+    role: str | None = None
+    warehouse: str | None = None
+    password: str | None = field(default=None, repr=False)
+    private_key_path: str | None = None
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    connect_deadline_seconds: float = DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS
+    attempts: int = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +124,11 @@ class Settings:
     partitions_start: dt.date = DEFAULT_PARTITIONS_START
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    checks_config: Path = DEFAULT_CHECKS_FILE
+    dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
+    push: PushTarget = field(default_factory=PushTarget)
+    snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
+    unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
 
 
 def parse_date(value: str, name: str) -> dt.date:
@@ -59,33 +140,37 @@ def parse_date(value: str, name: str) -> dt.date:
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read KPIWATCH_* variables; unknown ones are reported so typos are not silently ignored."""
+    """Read every KPIWATCH_* variable; unknown ones are listed in `unknown_variables` so typos are reported."""
     env = os.environ if env is None else env
-    unknown = sorted(
-        k for k in env if k.startswith("KPIWATCH_") and k not in KNOWN_VARIABLES and not k.startswith(OTHER_PREFIXES)
-    )
-    if unknown:
-        warnings.warn(f"Ignoring unknown kpiwatch variables: {', '.join(unknown)}", stacklevel=2)
-
-    duckdb_path = Path(env.get("KPIWATCH_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH).expanduser().resolve()
+    unknown = tuple(sorted(k for k in env if k.startswith("KPIWATCH_") and k not in KNOWN_VARIABLES))
     as_of_raw = env.get("KPIWATCH_AS_OF")
-    as_of = parse_date(as_of_raw, "KPIWATCH_AS_OF") if as_of_raw else today_utc()
     target_raw = (env.get("KPIWATCH_TARGET") or "dev").strip().lower()
     target = TARGET_ALIASES.get(target_raw, target_raw)
     if target not in TARGETS:
         raise ConfigError(f"KPIWATCH_TARGET={target_raw!r} is not a known target; use one of: duckdb (dev), snowflake.")
-    dagster_home = Path(env.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser().resolve()
     start_raw = env.get("KPIWATCH_PARTITIONS_START")
-    partitions_start = parse_date(start_raw, "KPIWATCH_PARTITIONS_START") if start_raw else DEFAULT_PARTITIONS_START
-    lookback_days = parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS))
-    memory_limit = parse_memory_limit(env.get("KPIWATCH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT)
-    return Settings(duckdb_path=duckdb_path, as_of=as_of, target=target, dagster_home=dagster_home,
-                    partitions_start=partitions_start, lookback_days=lookback_days,
-                    duckdb_memory_limit=memory_limit)  # fmt: skip
+    return Settings(
+        duckdb_path=_path(env, "KPIWATCH_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
+        as_of=parse_date(as_of_raw, "KPIWATCH_AS_OF") if as_of_raw else today_utc(),
+        target=target,
+        dagster_home=_path(env, "DAGSTER_HOME", DEFAULT_DAGSTER_HOME),
+        partitions_start=parse_date(start_raw, "KPIWATCH_PARTITIONS_START") if start_raw else DEFAULT_PARTITIONS_START,
+        lookback_days=parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS)),
+        duckdb_memory_limit=parse_memory_limit(env.get("KPIWATCH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT),
+        checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
+        dbt_target_dir=_path(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
+        push=push_target_from_env(env),
+        snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
+        unknown_variables=unknown,
+    )
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    return Path(env.get(name) or default).expanduser().resolve()
 
 
 def parse_memory_limit(value: str) -> str:
@@ -106,3 +191,66 @@ def parse_lookback(value: str) -> int:
         raise ConfigError(f"KPIWATCH_LOOKBACK_DAYS={value!r} is not a number of days from 0 to 366.")
     return days
 
+
+def push_target_from_env(env: Mapping[str, str]) -> PushTarget:
+    """KPIWATCH_PUSHGATEWAY_* and KPIWATCH_ENVIRONMENT; `KPIWATCH_PUSHGATEWAY_URL=off` disables publishing."""
+    url = (env.get("KPIWATCH_PUSHGATEWAY_URL") or DEFAULT_PUSHGATEWAY_URL).strip().rstrip("/")
+    if url != PUSH_DISABLED and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"KPIWATCH_PUSHGATEWAY_URL={url!r} must start with http:// or https:// (or be 'off').")
+    username, password = env.get("KPIWATCH_PUSHGATEWAY_USERNAME"), env.get("KPIWATCH_PUSHGATEWAY_PASSWORD")
+    if bool(username) != bool(password):
+        raise ConfigError("Set both KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD, or neither.")
+    return PushTarget(
+        url=url,
+        environment=env.get("KPIWATCH_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
+        timeout_seconds=_positive(env, "KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS", DEFAULT_PUSH_TIMEOUT_SECONDS),
+        attempts=int(_positive(env, "KPIWATCH_PUSHGATEWAY_ATTEMPTS", DEFAULT_PUSH_ATTEMPTS)),
+        backoff_seconds=_positive(env, "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS", DEFAULT_PUSH_BACKOFF_SECONDS),
+        username=username or None,
+        password=password or None,
+        ca_file=env.get("KPIWATCH_PUSHGATEWAY_CA_FILE") or None,
+        cert_file=env.get("KPIWATCH_PUSHGATEWAY_CERT_FILE") or None,
+        key_file=env.get("KPIWATCH_PUSHGATEWAY_KEY_FILE") or None,
+    )
+
+
+def snowflake_settings_from_env(env: Mapping[str, str]) -> SnowflakeSettings:
+    """KPIWATCH_SNOWFLAKE_*; key-pair auth (PRIVATE_KEY_PATH) is preferred over PASSWORD."""
+
+    def get(name: str) -> str | None:
+        return env.get(SNOWFLAKE_PREFIX + name) or None
+
+    missing = [SNOWFLAKE_PREFIX + n for n in ("ACCOUNT", "USER", "DATABASE") if not get(n)]
+    if missing:
+        raise ConfigError(f"KPIWATCH_TARGET=snowflake needs {', '.join(missing)} (see docs/deploy.md).")
+    if not get("PASSWORD") and not get("PRIVATE_KEY_PATH"):
+        raise ConfigError(
+            f"Set {SNOWFLAKE_PREFIX}PRIVATE_KEY_PATH (key-pair auth, preferred) or {SNOWFLAKE_PREFIX}PASSWORD."
+        )
+    return SnowflakeSettings(
+        account=str(get("ACCOUNT")),
+        user=str(get("USER")),
+        database=str(get("DATABASE")),
+        schema=get("SCHEMA") or DEFAULT_SNOWFLAKE_SCHEMA,
+        role=get("ROLE"),
+        warehouse=get("WAREHOUSE"),
+        password=get("PASSWORD"),
+        private_key_path=get("PRIVATE_KEY_PATH"),
+        private_key_passphrase=get("PRIVATE_KEY_PASSPHRASE"),
+        connect_deadline_seconds=_positive(
+            env, SNOWFLAKE_PREFIX + "CONNECT_DEADLINE_SECONDS", DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS
+        ),
+    )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number.") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be positive.")
+    return value

@@ -1,63 +1,21 @@
 """Snowflake access for the SQL kpiwatch runs itself (contract and quality checks, mart reads for the push).
 
-Settings come from the environment only. Connecting has an outer deadline, because with the connector's
+Settings come from kpiwatch.settings (the environment, parsed once). Connecting has an outer deadline,
+    because with the connector's
 defaults a connect to a wrong host can hang for many minutes (snowflake-connector-python#1325); only
 transient errors are retried, never SQL errors. Column names come back lower-case, as on DuckDB.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from kpiwatch.errors import ConfigError, KpiwatchError
-
-PREFIX = "KPIWATCH_SNOWFLAKE_"
-
-
-@dataclass(frozen=True)
-class SnowflakeSettings:
-    account: str
-    user: str
-    database: str
-    schema: str = "ANALYTICS"
-    role: str | None = None
-    warehouse: str | None = None
-    password: str | None = field(default=None, repr=False)
-    private_key_path: str | None = None
-    private_key_passphrase: str | None = field(default=None, repr=False)
-    connect_deadline_seconds: float = 30.0
-    attempts: int = 3
-
-
-def snowflake_settings_from_env(env: Mapping[str, str] | None = None) -> SnowflakeSettings:
-    """KPIWATCH_SNOWFLAKE_*; key-pair auth (PRIVATE_KEY_PATH) is preferred over PASSWORD."""
-    env = os.environ if env is None else env
-
-    def get(name: str) -> str | None:
-        return env.get(PREFIX + name) or None
-
-    missing = [PREFIX + n for n in ("ACCOUNT", "USER", "DATABASE") if not get(n)]
-    if missing:
-        raise ConfigError(f"KPIWATCH_TARGET=snowflake needs {', '.join(missing)} (see docs/deploy.md).")
-    if not get("PASSWORD") and not get("PRIVATE_KEY_PATH"):
-        raise ConfigError(f"Set {PREFIX}PRIVATE_KEY_PATH (key-pair auth, preferred) or {PREFIX}PASSWORD.")
-    deadline = get("CONNECT_DEADLINE_SECONDS") or "30"
-    try:
-        deadline_seconds = float(deadline)
-    except ValueError:
-        raise ConfigError(f"{PREFIX}CONNECT_DEADLINE_SECONDS={deadline!r} is not a number.") from None
-    return SnowflakeSettings(
-        account=get("ACCOUNT"), user=get("USER"), database=get("DATABASE"), schema=get("SCHEMA") or "ANALYTICS",
-        role=get("ROLE"), warehouse=get("WAREHOUSE"), password=get("PASSWORD"),
-        private_key_path=get("PRIVATE_KEY_PATH"), private_key_passphrase=get("PRIVATE_KEY_PASSPHRASE"),
-        connect_deadline_seconds=deadline_seconds,
-    )  # fmt: skip
+from kpiwatch.errors import KpiwatchError
+from kpiwatch.settings import SnowflakeSettings
 
 
 class SnowflakeWarehouse:
@@ -71,10 +29,15 @@ class SnowflakeWarehouse:
     def _connect_arguments(self) -> dict[str, Any]:
         s = self.settings
         arguments: dict[str, Any] = {
-            "account": s.account, "user": s.user, "database": s.database, "schema": s.schema,
-            "login_timeout": s.connect_deadline_seconds, "network_timeout": s.connect_deadline_seconds,
-            "paramstyle": "qmark", "client_session_keep_alive": False,
-        }  # fmt: skip
+            "account": s.account,
+            "user": s.user,
+            "database": s.database,
+            "schema": s.schema,
+            "login_timeout": s.connect_deadline_seconds,
+            "network_timeout": s.connect_deadline_seconds,
+            "paramstyle": "qmark",
+            "client_session_keep_alive": False,
+        }
         if s.role:
             arguments["role"] = s.role
         if s.warehouse:
@@ -95,14 +58,17 @@ class SnowflakeWarehouse:
         last: Exception | None = None
         for attempt in range(1, self.settings.attempts + 1):
             try:
-                return _with_deadline(lambda: snowflake.connector.connect(**self._connect_arguments()),
-                                      self.settings.connect_deadline_seconds)  # fmt: skip
+                return _with_deadline(
+                    lambda: snowflake.connector.connect(**self._connect_arguments()),
+                    self.settings.connect_deadline_seconds,
+                )
             except TimeoutError as error:
                 last = error
             except OperationalError as error:
                 if getattr(error, "errno", None) in (250001, 390100, 390144):  # login refused: not transient
-                    raise KpiwatchError(f"Snowflake refused the login for {self.settings.user}@{self.settings.account}: "
-                                        f"{error.msg}") from None  # fmt: skip
+                    raise KpiwatchError(
+                        f"Snowflake refused the login for {self.settings.user}@{self.settings.account}: {error.msg}"
+                    ) from None
                 last = error
             if attempt < self.settings.attempts:
                 time.sleep(2 ** (attempt - 1))
@@ -117,7 +83,7 @@ class SnowflakeWarehouse:
             cursor = connection.cursor()
             cursor.execute(sql, list(params or []))
             names = [d[0].lower() for d in cursor.description] if cursor.description else []
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
         finally:
             connection.close()
 

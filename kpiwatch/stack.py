@@ -7,14 +7,17 @@ run on 127.0.0.1 with the project's configuration (monitoring/), data under one 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +25,11 @@ from kpiwatch.errors import KpiwatchError
 from kpiwatch.paths import DATA_DIR, MONITORING_DIR
 
 APT_INSTALL = "sudo apt-get install -y prometheus prometheus-pushgateway prometheus-alertmanager"
-BINARIES = {"prometheus": "prometheus", "pushgateway": "prometheus-pushgateway", "alertmanager": "prometheus-alertmanager"}
+BINARIES = {
+    "prometheus": "prometheus",
+    "pushgateway": "prometheus-pushgateway",
+    "alertmanager": "prometheus-alertmanager",
+}
 HOST = "127.0.0.1"
 
 
@@ -39,9 +46,40 @@ class StackSettings:
     persistence_interval: str = "5s"
 
     def url(self, service: str) -> str:
-        port = {"prometheus": self.prometheus_port, "pushgateway": self.pushgateway_port,
-                "alertmanager": self.alertmanager_port}[service]  # fmt: skip
+        port = {
+            "prometheus": self.prometheus_port,
+            "pushgateway": self.pushgateway_port,
+            "alertmanager": self.alertmanager_port,
+        }[service]
         return f"http://{HOST}:{port}"
+
+
+def where_to_look(settings: StackSettings) -> list[tuple[str, str]]:
+    """Pages that exist on Debian's builds: Prometheus serves its classic UI, Alertmanager has no web UI
+    (its API answers, and `kpiwatch alerts` reads it)."""
+    prometheus, alertmanager = settings.url("prometheus"), settings.url("alertmanager")
+    every_series = urllib.parse.quote('{job="kpiwatch"}')
+    return [
+        ("Gauges in Prometheus", f"{prometheus}/classic/graph?g0.expr=kpiwatch_mrr_usd&g0.tab=1"),
+        ("Every kpiwatch series", f"{prometheus}/classic/graph?g0.expr={every_series}&g0.tab=1"),
+        ("Alert rules and states", f"{prometheus}/classic/alerts"),
+        ("Active alerts (JSON)", f"{alertmanager}/api/v2/alerts"),
+        ("Pushgateway", f"{settings.url('pushgateway')}/"),
+    ]
+
+
+def active_alerts(alertmanager_url: str, timeout: float = 5) -> list[dict[str, Any]]:
+    """Alerts Alertmanager holds now (its v2 API), newest first; KpiwatchError when it does not answer."""
+    url = f"{alertmanager_url.rstrip('/')}/api/v2/alerts?active=true&silenced=false&inhibited=false"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            alerts = json.loads(response.read())
+    except (OSError, ValueError) as error:
+        raise KpiwatchError(
+            f"Alertmanager at {alertmanager_url} did not answer ({getattr(error, 'reason', error)}); "
+            "start the local stack with `kpiwatch stack up` or pass --url."
+        ) from None
+    return sorted(alerts, key=lambda a: a.get("startsAt", ""), reverse=True)
 
 
 def binary(service: str) -> str:
@@ -55,9 +93,13 @@ def render_configs(settings: StackSettings) -> tuple[Path, Path]:
     """Write prometheus.yml and alertmanager.yml for this stack from the files in monitoring/."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     prometheus = yaml.safe_load((MONITORING_DIR / "prometheus" / "prometheus.yml").read_text())
-    prometheus["global"].update(scrape_interval=settings.scrape_interval, evaluation_interval=settings.evaluation_interval)
+    prometheus["global"].update(
+        scrape_interval=settings.scrape_interval, evaluation_interval=settings.evaluation_interval
+    )
     prometheus["rule_files"] = [str(MONITORING_DIR / "prometheus" / "rules" / "*.yml")]
-    prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [f"{HOST}:{settings.alertmanager_port}"]
+    prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+        f"{HOST}:{settings.alertmanager_port}"
+    ]
     for job in prometheus["scrape_configs"]:
         if job["job_name"] == "pushgateway":
             job["static_configs"][0]["targets"] = [f"{HOST}:{settings.pushgateway_port}"]
@@ -78,16 +120,28 @@ def commands(settings: StackSettings) -> dict[str, list[str]]:
     prometheus_file, alertmanager_file = render_configs(settings)
     d = settings.data_dir
     return {
-        "pushgateway": [binary("pushgateway"), f"--web.listen-address={HOST}:{settings.pushgateway_port}",
-                        f"--persistence.file={d / 'pushgateway.data'}",
-                        f"--persistence.interval={settings.persistence_interval}"],
-        "alertmanager": [binary("alertmanager"), f"--config.file={alertmanager_file}",
-                         f"--storage.path={d / 'alertmanager'}", f"--web.listen-address={HOST}:{settings.alertmanager_port}",
-                         f"--web.external-url={settings.url('alertmanager')}", "--cluster.listen-address="],
-        "prometheus": [binary("prometheus"), f"--config.file={prometheus_file}", f"--storage.tsdb.path={d / 'prometheus'}",
-                       f"--web.listen-address={HOST}:{settings.prometheus_port}",
-                       f"--web.external-url={settings.url('prometheus')}"],
-    }  # fmt: skip
+        "pushgateway": [
+            binary("pushgateway"),
+            f"--web.listen-address={HOST}:{settings.pushgateway_port}",
+            f"--persistence.file={d / 'pushgateway.data'}",
+            f"--persistence.interval={settings.persistence_interval}",
+        ],
+        "alertmanager": [
+            binary("alertmanager"),
+            f"--config.file={alertmanager_file}",
+            f"--storage.path={d / 'alertmanager'}",
+            f"--web.listen-address={HOST}:{settings.alertmanager_port}",
+            f"--web.external-url={settings.url('alertmanager')}",
+            "--cluster.listen-address=",
+        ],
+        "prometheus": [
+            binary("prometheus"),
+            f"--config.file={prometheus_file}",
+            f"--storage.tsdb.path={d / 'prometheus'}",
+            f"--web.listen-address={HOST}:{settings.prometheus_port}",
+            f"--web.external-url={settings.url('prometheus')}",
+        ],
+    }
 
 
 def is_ready(url: str) -> bool:
@@ -133,12 +187,15 @@ class Stack:
         if self.running_pid(service):
             return
         log = open(self.settings.data_dir / f"{service}.log", "ab")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.processes[service] = process
         self.pid_file(service).write_text(str(process.pid))
 
-    def up(self, services: tuple[str, ...] = ("pushgateway", "alertmanager", "prometheus"), timeout: float = 60) -> None:
+    def up(
+        self, services: tuple[str, ...] = ("pushgateway", "alertmanager", "prometheus"), timeout: float = 60
+    ) -> None:
         all_commands = commands(self.settings)
         for service in services:
             self.start(service, all_commands[service])
@@ -152,7 +209,9 @@ class Stack:
                     raise KpiwatchError(f"{BINARIES[service]} did not become ready at {self.settings.url(service)}.")
                 time.sleep(0.2)
 
-    def down(self, services: tuple[str, ...] = ("prometheus", "alertmanager", "pushgateway"), timeout: float = 20) -> None:
+    def down(
+        self, services: tuple[str, ...] = ("prometheus", "alertmanager", "pushgateway"), timeout: float = 20
+    ) -> None:
         for service in services:
             pid = self.running_pid(service)
             if pid:

@@ -15,7 +15,8 @@ import duckdb
 
 from kpiwatch.contract import RAW_SCHEMA, observed_columns, raise_for_contract
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 
 MARTS_SCHEMA = "marts"
 
@@ -63,7 +64,14 @@ class DuckDBWarehouse:
         with self.connect() as con:
             cursor = con.execute(sql, params or [])
             names = [d[0] for d in cursor.description] if cursor.description else []
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    """The configured warehouse: the DuckDB file, or the Snowflake account (connections open per query)."""
+    if settings.target == "snowflake" and settings.snowflake is not None:
+        return SnowflakeWarehouse(settings.snowflake)
+    return DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
 
 
 def raw_columns(warehouse: Warehouse) -> dict[str, dict[str, str]]:

@@ -23,50 +23,119 @@ GAUGES: tuple[GaugeSpec, ...] = (
     # month (rates, CAC, LTV), as docs/metrics-catalog.md explains per gauge.
     GaugeSpec("kpiwatch_mrr_usd", "MRR at the end of the evaluation date.", "USD"),
     GaugeSpec("kpiwatch_arr_usd", "ARR = 12 x MRR at the end of the evaluation date.", "USD"),
-    GaugeSpec("kpiwatch_mrr_movement_usd", "MRR movements of the running month so far (contraction and churn negative).",
-              "USD", ("movement",)),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_mrr_movement_usd",
+        "MRR movements of the running month so far (contraction and churn negative).",
+        "USD",
+        ("movement",),
+    ),
     GaugeSpec("kpiwatch_mrr_growth_ratio", "MRR now / MRR at the end of the previous month - 1.", "ratio"),
     GaugeSpec("kpiwatch_paying_customers", "Customers with MRR > 0 at the end of the evaluation date.", "customers"),
     GaugeSpec("kpiwatch_arpa_usd", "Average revenue per paying account (MRR / paying customers).", "USD"),
-    GaugeSpec("kpiwatch_cac_usd", "Customer acquisition cost of the last complete month, per channel and 'all'.",
-              "USD", ("channel",)),  # fmt: skip
-    GaugeSpec("kpiwatch_cac_baseline_usd", "Mean blended CAC of the three complete months before the last one.",
-              "USD", ("channel",)),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_cac_usd",
+        "Customer acquisition cost of the last complete month, per channel and 'all'.",
+        "USD",
+        ("channel",),
+    ),
+    GaugeSpec(
+        "kpiwatch_cac_baseline_usd",
+        "Mean blended CAC of the three complete months before the last one.",
+        "USD",
+        ("channel",),
+    ),
     GaugeSpec("kpiwatch_ltv_usd", "Customer lifetime value of the last complete month.", "USD"),
     GaugeSpec("kpiwatch_ltv_to_cac_ratio", "LTV / blended CAC of the last complete month.", "ratio"),
     GaugeSpec("kpiwatch_logo_churn_rate", "Churned / starting customers in the last complete month.", "ratio"),
-    GaugeSpec("kpiwatch_logo_churn_baseline_rate", "Mean logo churn rate of the three complete months before the last one.",
-              "ratio"),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_logo_churn_baseline_rate",
+        "Mean logo churn rate of the three complete months before the last one.",
+        "ratio",
+    ),
     GaugeSpec("kpiwatch_net_revenue_retention_ratio", "Net revenue retention of the last complete month.", "ratio"),
-    GaugeSpec("kpiwatch_active_users", "Distinct active users in the 1, 7 or 30 days ending on the evaluation date.",
-              "users", ("window",)),  # fmt: skip
-    GaugeSpec("kpiwatch_active_users_baseline", "The same count seven days earlier (same weekday).", "users", ("window",)),
-    GaugeSpec("kpiwatch_retention_rate", "Signup-cohort retention at N months, of the newest cohort whose month N is complete.",
-              "ratio", ("months_since_signup",)),  # fmt: skip
-    GaugeSpec("kpiwatch_feature_adoption_ratio", "30-day adopters of a feature / 30-day active users, on the evaluation date.",
-              "ratio", ("feature",)),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_active_users",
+        "Distinct active users in the 1, 7 or 30 days ending on the evaluation date.",
+        "users",
+        ("window",),
+    ),
+    GaugeSpec(
+        "kpiwatch_active_users_baseline", "The same count seven days earlier (same weekday).", "users", ("window",)
+    ),
+    GaugeSpec(
+        "kpiwatch_retention_rate",
+        "Signup-cohort retention at N months, of the newest cohort whose month N is complete.",
+        "ratio",
+        ("months_since_signup",),
+    ),
+    GaugeSpec(
+        "kpiwatch_feature_adoption_ratio",
+        "30-day adopters of a feature / 30-day active users, on the evaluation date.",
+        "ratio",
+        ("feature",),
+    ),
     GaugeSpec("kpiwatch_feature_adoption_baseline_ratio", "The same ratio seven days earlier.", "ratio", ("feature",)),
     # Data quality: every check of the run, raw-table checks and dbt tests alike.
-    GaugeSpec("kpiwatch_check_success", "1 if the check passed in the last run, 0 if it failed.", "boolean",
-              ("asset", "check", "severity"), "quality"),  # fmt: skip
-    GaugeSpec("kpiwatch_check_failed_rows", "Rows that failed the check in the last run.", "rows", ("asset", "check"),
-              "quality"),  # fmt: skip
-    GaugeSpec("kpiwatch_table_freshness_lag_seconds", "End of the evaluation day - newest timestamp in the raw table.",
-              "seconds", ("table",), "quality"),  # fmt: skip
-    GaugeSpec("kpiwatch_table_freshness_max_lag_seconds", "The freshness threshold configured for the raw table.",
-              "seconds", ("table",), "quality"),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_check_success",
+        "1 if the check passed in the last run, 0 if it failed.",
+        "boolean",
+        ("asset", "check", "severity"),
+        "quality",
+    ),
+    GaugeSpec(
+        "kpiwatch_check_failed_rows",
+        "Rows that failed the check in the last run.",
+        "rows",
+        ("asset", "check"),
+        "quality",
+    ),
+    GaugeSpec(
+        "kpiwatch_table_freshness_lag_seconds",
+        "End of the evaluation day - newest timestamp in the raw table.",
+        "seconds",
+        ("table",),
+        "quality",
+    ),
+    GaugeSpec(
+        "kpiwatch_table_freshness_max_lag_seconds",
+        "The freshness threshold configured for the raw table.",
+        "seconds",
+        ("table",),
+        "quality",
+    ),
     GaugeSpec("kpiwatch_table_rows", "Rows in the raw table.", "rows", ("table",), "quality"),
-    GaugeSpec("kpiwatch_table_volume_ratio", "Rows on the evaluation day / trailing 7-day mean rows per day.", "ratio",
-              ("table",), "quality"),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_table_volume_ratio",
+        "Rows on the evaluation day / trailing 7-day mean rows per day.",
+        "ratio",
+        ("table",),
+        "quality",
+    ),
     # Run health.
     GaugeSpec("kpiwatch_run_success", "1 if the last run succeeded, 0 if it failed.", "boolean", (), "run"),
     GaugeSpec("kpiwatch_run_duration_seconds", "Wall time of the last run.", "seconds", (), "run"),
-    GaugeSpec("kpiwatch_metrics_valid", "1 if the business gauges in this push come from data that passed every error check.",
-              "boolean", (), "run"),  # fmt: skip
-    GaugeSpec("kpiwatch_evaluation_date_timestamp_seconds", "Start (00:00 UTC) of the evaluation date of the last run.",
-              "seconds", (), "run"),  # fmt: skip
-    GaugeSpec("kpiwatch_last_success_timestamp_seconds", "When the last successful run finished; only successful runs set it.",
-              "seconds", (), "run"),  # fmt: skip
+    GaugeSpec(
+        "kpiwatch_metrics_valid",
+        "1 if the business gauges in this push come from data that passed every error check.",
+        "boolean",
+        (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_evaluation_date_timestamp_seconds",
+        "Start (00:00 UTC) of the evaluation date of the last run.",
+        "seconds",
+        (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_last_success_timestamp_seconds",
+        "When the last successful run finished; only successful runs set it.",
+        "seconds",
+        (),
+        "run",
+    ),
 )
 
 GAUGES_BY_NAME = {g.name: g for g in GAUGES}

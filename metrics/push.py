@@ -10,83 +10,26 @@ Two groups per job and environment (the Pushgateway's documented batch-job patte
 from __future__ import annotations
 
 import base64
-import os
 import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import push_to_gateway
 
-from kpiwatch.errors import ConfigError, KpiwatchError
+from kpiwatch.errors import KpiwatchError
+from kpiwatch.settings import PushTarget
 from metrics.catalog import GAUGES_BY_NAME
 from metrics.samples import Sample
 
 JOB = "kpiwatch"
 LAST_SUCCESS_JOB = "kpiwatch_last_success"
-DEFAULT_URL = "http://127.0.0.1:9091"
-DISABLED = "off"
 
 
 class PushError(KpiwatchError):
     """The Pushgateway did not accept a push after every retry."""
-
-
-@dataclass(frozen=True)
-class PushTarget:
-    url: str
-    environment: str
-    timeout_seconds: float = 10.0
-    attempts: int = 4
-    backoff_seconds: float = 1.0
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never printed
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.url != DISABLED
-
-
-def push_target_from_env(env: Mapping[str, str] | None = None) -> PushTarget:
-    """KPIWATCH_PUSHGATEWAY_* and KPIWATCH_ENVIRONMENT; `KPIWATCH_PUSHGATEWAY_URL=off` disables publishing."""
-    env = os.environ if env is None else env
-    url = (env.get("KPIWATCH_PUSHGATEWAY_URL") or DEFAULT_URL).strip().rstrip("/")
-    if url != DISABLED and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"KPIWATCH_PUSHGATEWAY_URL={url!r} must start with http:// or https:// (or be 'off').")
-    username, password = env.get("KPIWATCH_PUSHGATEWAY_USERNAME"), env.get("KPIWATCH_PUSHGATEWAY_PASSWORD")
-    if bool(username) != bool(password):
-        raise ConfigError("Set both KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD, or neither.")
-    return PushTarget(
-        url=url,
-        environment=env.get("KPIWATCH_ENVIRONMENT") or "local",
-        timeout_seconds=_number(env, "KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS", 10.0),
-        attempts=int(_number(env, "KPIWATCH_PUSHGATEWAY_ATTEMPTS", 4)),
-        backoff_seconds=_number(env, "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS", 1.0),
-        username=username or None,
-        password=password or None,
-        ca_file=env.get("KPIWATCH_PUSHGATEWAY_CA_FILE") or None,
-        cert_file=env.get("KPIWATCH_PUSHGATEWAY_CERT_FILE") or None,
-        key_file=env.get("KPIWATCH_PUSHGATEWAY_KEY_FILE") or None,
-    )
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number.") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive.")
-    return value
 
 
 def build_registry(samples: Iterable[Sample]) -> CollectorRegistry:
@@ -97,7 +40,9 @@ def build_registry(samples: Iterable[Sample]) -> CollectorRegistry:
         spec = GAUGES_BY_NAME[sample.name]
         gauge = gauges.get(spec.name)
         if gauge is None:
-            gauge = gauges[spec.name] = Gauge(spec.name, f"{spec.help} Unit: {spec.unit}.", spec.labels, registry=registry)
+            gauge = gauges[spec.name] = Gauge(
+                spec.name, f"{spec.help} Unit: {spec.unit}.", spec.labels, registry=registry
+            )
         (gauge.labels(**sample.labels) if spec.labels else gauge).set(sample.value)
     return registry
 
@@ -136,8 +81,14 @@ def push(target: PushTarget, job: str, samples: list[Sample], sleep=time.sleep) 
     last_error = ""
     for attempt in range(1, target.attempts + 1):
         try:
-            push_to_gateway(target.url, job=job, registry=registry, grouping_key=grouping,
-                            timeout=target.timeout_seconds, handler=_handler(target))  # fmt: skip
+            push_to_gateway(
+                target.url,
+                job=job,
+                registry=registry,
+                grouping_key=grouping,
+                timeout=target.timeout_seconds,
+                handler=_handler(target),
+            )
             return
         except urllib.error.HTTPError as error:
             body = error.read().decode(errors="replace").strip()
@@ -151,5 +102,6 @@ def push(target: PushTarget, job: str, samples: list[Sample], sleep=time.sleep) 
             sleep(target.backoff_seconds * 2 ** (attempt - 1))
     raise PushError(
         f"Pushgateway at {target.url} did not accept the push of job {job!r} after {attempt} attempt(s): {last_error}. "
-        "Start it with `kpiwatch stack up` or point KPIWATCH_PUSHGATEWAY_URL at yours; re-running the job pushes the full state."
+        "Start it with `kpiwatch stack up` or point KPIWATCH_PUSHGATEWAY_URL at yours; re-running the job "
+        "pushes the full state."
     )

@@ -56,8 +56,14 @@ def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
             _sample("kpiwatch_paying_customers", month["paying_customers"]),
             _sample("kpiwatch_arpa_usd", month["arpa_usd"]),
         ]
-        columns = {"new": "new_mrr_usd", "expansion": "expansion_mrr_usd", "contraction": "contraction_mrr_usd",
-                   "churn": "churned_mrr_usd", "reactivation": "reactivation_mrr_usd", "net_new": "net_new_mrr_usd"}  # fmt: skip
+        columns = {
+            "new": "new_mrr_usd",
+            "expansion": "expansion_mrr_usd",
+            "contraction": "contraction_mrr_usd",
+            "churn": "churned_mrr_usd",
+            "reactivation": "reactivation_mrr_usd",
+            "net_new": "net_new_mrr_usd",
+        }
         samples += [_sample("kpiwatch_mrr_movement_usd", month[columns[m]], movement=m) for m in MOVEMENTS]
     economics = snapshot.last_complete_month
     if economics:
@@ -72,14 +78,20 @@ def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
         samples.append(_sample("kpiwatch_logo_churn_baseline_rate", sum(churn_history) / len(churn_history)))
     samples += [_sample("kpiwatch_cac_usd", v, channel=c) for c, v in sorted(snapshot.cac_by_channel.items())]
     samples += [_sample("kpiwatch_cac_baseline_usd", v, channel=c) for c, v in sorted(snapshot.cac_baseline.items())]
-    for source, gauge in ((snapshot.active_users, "kpiwatch_active_users"),
-                          (snapshot.active_users_baseline, "kpiwatch_active_users_baseline")):  # fmt: skip
+    for source, gauge in (
+        (snapshot.active_users, "kpiwatch_active_users"),
+        (snapshot.active_users_baseline, "kpiwatch_active_users_baseline"),
+    ):
         if source:
             samples += [_sample(gauge, source[column], window=w) for w, column in ACTIVE_USER_WINDOWS.items()]
-    samples += [_sample("kpiwatch_retention_rate", v, months_since_signup=str(k)) for k, v in sorted(snapshot.retention.items())]
+    samples += [
+        _sample("kpiwatch_retention_rate", v, months_since_signup=str(k)) for k, v in sorted(snapshot.retention.items())
+    ]
     samples += [_sample("kpiwatch_feature_adoption_ratio", v, feature=f) for f, v in sorted(snapshot.adoption.items())]
-    samples += [_sample("kpiwatch_feature_adoption_baseline_ratio", v, feature=f)
-                for f, v in sorted(snapshot.adoption_baseline.items())]  # fmt: skip
+    samples += [
+        _sample("kpiwatch_feature_adoption_baseline_ratio", v, feature=f)
+        for f, v in sorted(snapshot.adoption_baseline.items())
+    ]
     return [s for s in samples if s is not None]
 
 
@@ -95,9 +107,18 @@ TABLE_GAUGES = (
 def quality_samples(checks: Iterable[CheckRecord]) -> list[Sample]:
     samples: list[Sample | None] = []
     for record in checks:
-        samples.append(_sample("kpiwatch_check_success", 1 if record.passed else 0, asset=record.asset,
-                               check=record.check, severity=record.severity))  # fmt: skip
-        samples.append(_sample("kpiwatch_check_failed_rows", record.failed_rows, asset=record.asset, check=record.check))
+        samples.append(
+            _sample(
+                "kpiwatch_check_success",
+                1 if record.passed else 0,
+                asset=record.asset,
+                check=record.check,
+                severity=record.severity,
+            )
+        )
+        samples.append(
+            _sample("kpiwatch_check_failed_rows", record.failed_rows, asset=record.asset, check=record.check)
+        )
         if record.asset.startswith("raw/"):
             table = record.asset.split("/", 1)[1]
             for check, key, gauge in TABLE_GAUGES:
@@ -107,7 +128,7 @@ def quality_samples(checks: Iterable[CheckRecord]) -> list[Sample]:
 
 
 def run_samples(success: bool, duration_seconds: float, metrics_valid: bool, as_of: dt.date) -> list[Sample]:
-    evaluation_start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    evaluation_start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC).timestamp()
     return [
         Sample("kpiwatch_run_success", {}, 1.0 if success else 0.0),
         Sample("kpiwatch_run_duration_seconds", {}, float(duration_seconds)),

@@ -53,13 +53,25 @@ def read_snapshot(warehouse: Warehouse, as_of: dt.date) -> BusinessSnapshot:
         [BASELINE_MONTHS + 1],
     )
     last_month = economics[0]["month"] if economics else None
-    cac_rows = warehouse.query(f"select month, channel, cac_usd from {m}.fct_cac_monthly where month <= ? and month >= ?",
-                               [last_month, add_months(last_month, -BASELINE_MONTHS)]) if last_month else []  # fmt: skip
+    cac_rows = (
+        warehouse.query(
+            f"select month, channel, cac_usd from {m}.fct_cac_monthly where month <= ? and month >= ?",
+            [last_month, add_months(last_month, -BASELINE_MONTHS)],
+        )
+        if last_month
+        else []
+    )
     week_ago = as_of - dt.timedelta(days=BASELINE_DAYS)
-    active = {r["activity_date"]: r for r in warehouse.query(
-        f"select activity_date, dau, wau, mau from {m}.fct_active_users_daily where activity_date in (?, ?)", [as_of, week_ago])}  # fmt: skip
+    active = {
+        r["activity_date"]: r
+        for r in warehouse.query(
+            f"select activity_date, dau, wau, mau from {m}.fct_active_users_daily where activity_date in (?, ?)",
+            [as_of, week_ago],
+        )
+    }
     adoption_rows = warehouse.query(
-        f"select activity_date, feature, adoption_rate from {m}.fct_feature_adoption_daily where activity_date in (?, ?)",
+        f"select activity_date, feature, adoption_rate from {m}.fct_feature_adoption_daily where "
+        f"activity_date in (?, ?)",
         [as_of, week_ago],
     )
     # Retention at N months of the newest cohort whose month N is complete (before the running month).

@@ -5,21 +5,28 @@ the partition's days; every other model is rebuilt as of the partition's day in 
 (cheap: see docs/operations.md), so partition D of any mart means "as known at the end of D".
 """
 
-
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, BackfillPolicy, Config, Definitions, Failure
-from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSelection,
+    BackfillPolicy,
+    Config,
+    Failure,
+    PartitionsDefinition,
+)
+from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
 from kpiwatch.errors import KpiwatchError
+from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
-from orchestration.dbt_project_handle import ensure_manifest, kpiwatch_dbt
-from orchestration.resources import EvaluationWindow, WarehouseResource
-from orchestration.run_window import DAILY_PARTITIONS
+from orchestration.dbt_project import dbt_environment
+from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseResource
 
 DAILY_SELECTION = "tag:daily"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -30,13 +37,13 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def target_with_parse_state(context: AssetExecutionContext) -> Path:
+def target_with_parse_state(target_root: Path, run_id: str) -> Path:
     """A fresh target directory per run (runs may overlap) that starts from the project's parse state,
     so dbt parses only what changed since `dbt parse` instead of the whole project."""
-    prune_run_targets(kpiwatch_dbt.project_dir / "target", keep=KEPT_RUN_TARGETS - 1)
-    target = kpiwatch_dbt.project_dir / "target" / f"run-{context.run_id}"
+    prune_run_targets(target_root, keep=KEPT_RUN_TARGETS - 1)
+    target = target_root / f"run-{run_id}"
     target.mkdir(parents=True, exist_ok=True)
-    state = kpiwatch_dbt.project_dir / "target" / PARTIAL_PARSE_FILE
+    state = target_root / PARTIAL_PARSE_FILE
     if state.exists():
         shutil.copy2(state, target / PARTIAL_PARSE_FILE)
     return target
@@ -50,42 +57,56 @@ def prune_run_targets(target_root: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def keep_parse_state(target: Path) -> None:
+def keep_parse_state(target_root: Path, target: Path) -> None:
     """Make this run's parse state the project's: the next run with the same profile (e.g. the same DuckDB
     file) then re-parses nothing, even when the state from `dbt parse` was made for another profile."""
     produced = target / PARTIAL_PARSE_FILE
     if produced.exists():
-        staged = kpiwatch_dbt.project_dir / "target" / f".{PARTIAL_PARSE_FILE}.{target.name}"
+        staged = target_root / f".{PARTIAL_PARSE_FILE}.{target.name}"
         shutil.copy2(produced, staged)
-        os.replace(staged, kpiwatch_dbt.project_dir / "target" / PARTIAL_PARSE_FILE)
+        os.replace(staged, target_root / PARTIAL_PARSE_FILE)
 
 
-# The manifest is built here, on first import, whoever imports first: `kpiwatch run`, tests or the UI's code server.
-@dbt_assets(manifest=ensure_manifest(), project=kpiwatch_dbt, name="kpiwatch_dbt_models",
-            partitions_def=DAILY_PARTITIONS, backfill_policy=BackfillPolicy.single_run())  # fmt: skip
-def kpiwatch_dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
-                        warehouse: WarehouseResource, evaluation: EvaluationWindow) -> Iterator[Any]:  # fmt: skip
-    """`dbt build` for the run's window, after checking the raw contract. One dbt call per run (each costs
-    seconds of start-up); a backfill of any range is one run that replaces the whole range at once."""
-    try:
-        ensure_raw_contract(warehouse.client())
-    except KpiwatchError as error:
-        raise Failure(description=str(error)) from None
-    window = evaluation.window(context.run.tags)
-    # dagster-dbt hands this process's environment to dbt; settings go there rather than in --vars,
-    # which would make dbt re-parse the whole project on every run.
-    os.environ.update({**window.dbt_env(), **warehouse.dbt_env()})
-    # buildable: when a run selects only some models (the backfill job), a test runs only if all of its
-    # parents are built or upstream, never against a model this run did not build.
-    args = ["build", "--indirect-selection", "buildable"]
-    if config.full_refresh:
-        args.append("--full-refresh")
-    target = target_with_parse_state(context)
-    yield from dbt.cli(args, context=context, target_path=target).stream()
-    keep_parse_state(target)
+def build_dbt_assets(
+    settings: Settings, project: DbtProject, manifest: Path, partitions: PartitionsDefinition
+) -> AssetsDefinition:
+    """The dbt assets of the project's manifest; `manifest` must exist (orchestration.dbt_project)."""
+    target_root = settings.dbt_target_dir
+    profile_env = dbt_environment(settings)
+
+    @dbt_assets(
+        manifest=manifest,
+        project=project,
+        name="kpiwatch_dbt_models",
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def kpiwatch_dbt_models(
+        context: AssetExecutionContext,
+        config: DbtBuildConfig,
+        dbt: KpiwatchDbtCli,
+        warehouse: WarehouseResource,
+        evaluation: EvaluationWindow,
+    ) -> Iterator[Any]:
+        """`dbt build` for the run's window, after checking the raw contract. One dbt call per run (each costs
+        seconds of start-up); a backfill of any range is one run that replaces the whole range at once."""
+        try:
+            ensure_raw_contract(warehouse.client())
+        except KpiwatchError as error:
+            raise Failure(description=str(error)) from None
+        window = evaluation.window(context.run.tags)
+        # buildable: when a run selects only some models (the backfill job), a test runs only if all of its
+        # parents are built or upstream, never against a model this run did not build.
+        args = ["build", "--indirect-selection", "buildable"]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        target = target_with_parse_state(target_root, context.run_id)
+        yield from dbt.build(context, args, env={**profile_env, **window.dbt_env()}, target=target)
+        keep_parse_state(target_root, target)
+
+    return kpiwatch_dbt_models
 
 
-# The backfill job's selection: the daily event models alone.
-daily_event_models = build_dbt_asset_selection([kpiwatch_dbt_models], dbt_select=DAILY_SELECTION)
-
-defs = Definitions(assets=[kpiwatch_dbt_models])
+def daily_event_models(dbt_models: AssetsDefinition) -> AssetSelection:
+    """The backfill job's selection: the daily event models alone."""
+    return build_dbt_asset_selection([dbt_models], dbt_select=DAILY_SELECTION)

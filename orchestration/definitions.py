@@ -1,16 +1,14 @@
-"""The whole kpiwatch system: each area module contributes its own definitions."""
+"""Entry point for Dagster's tools (workspace.yaml, `dagster dev`): the definitions, built when loaded."""
 
-from dagster import Definitions
+import dagster as dg
 
 from kpiwatch.settings import load_settings
-from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
-from orchestration.resources import build_resources
+from orchestration.dbt_project import prepare_dbt_manifest
+from orchestration.system import build_definitions
 
-defs = Definitions.merge(
-    raw_sources.defs,
-    raw_checks.defs,
-    dbt_models.defs,
-    publish.defs,
-    schedules.defs,
-    Definitions(resources=build_resources(load_settings())),
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = load_settings()
+    prepare_dbt_manifest(settings)  # a no-op when the manifest is fresh
+    return build_definitions(settings)

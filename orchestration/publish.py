@@ -10,38 +10,23 @@ import datetime as dt
 
 from dagster import (
     AssetExecutionContext,
-    ConfigurableResource,
+    AssetsDefinition,
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
-    Definitions,
     MaterializeResult,
     RunFailureSensorContext,
+    SensorDefinition,
     asset,
     run_failure_sensor,
 )
 
-from kpiwatch.settings import parse_date
+from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
 from metrics.samples import CheckRecord, business_samples, last_success_samples, quality_samples, run_samples
 from metrics.snapshot import read_snapshot
-from orchestration.dbt_models import kpiwatch_dbt_models
-from orchestration.resources import EvaluationWindow, WarehouseResource
-from orchestration.run_window import window_from_tags
-from orchestration.schedules import AS_OF_TAG, kpiwatch_job
-
-
-
-class PushgatewayResource(ConfigurableResource):
-    """Empty fields fall back to KPIWATCH_PUSHGATEWAY_URL / KPIWATCH_ENVIRONMENT (see metrics/push.py)."""
-
-    url: str = ""
-    environment: str = ""
-
-    def target(self) -> pushing.PushTarget:
-        target = pushing.push_target_from_env()
-        overrides = {k: v for k, v in (("url", self.url.rstrip("/")), ("environment", self.environment)) if v}
-        return pushing.PushTarget(**{**target.__dict__, **overrides})
+from orchestration.resources import EvaluationWindow, PushgatewayResource, WarehouseResource
+from orchestration.run_window import AS_OF_TAG, window_from_tags
 
 
 def check_records(instance: DagsterInstance, run_id: str) -> list[CheckRecord]:
@@ -52,7 +37,9 @@ def check_records(instance: DagsterInstance, run_id: str) -> list[CheckRecord]:
         asset = "/".join(evaluation.asset_key.path)
         metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
         severity = "error" if evaluation.severity.value == "ERROR" else "warn"
-        records[(asset, evaluation.check_name)] = CheckRecord(asset, evaluation.check_name, severity, evaluation.passed, metadata)
+        records[(asset, evaluation.check_name)] = CheckRecord(
+            asset, evaluation.check_name, severity, evaluation.passed, metadata
+        )
     return list(records.values())
 
 
@@ -63,7 +50,7 @@ def run_seconds(instance: DagsterInstance, run_id: str) -> float:
     return max(0.0, end - start)
 
 
-def publish_failed_run(instance: DagsterInstance, run_id: str, target: pushing.PushTarget, as_of: dt.date) -> int:
+def publish_failed_run(instance: DagsterInstance, run_id: str, target: PushTarget, as_of: dt.date) -> int:
     """Replace the run's group with its check results and run_success=0; no business gauges, no last success."""
     if not target.enabled:
         return 0
@@ -74,47 +61,61 @@ def publish_failed_run(instance: DagsterInstance, run_id: str, target: pushing.P
     return len(samples)
 
 
-@asset(
-    deps=[kpiwatch_dbt_models],
-    group_name="publishing",
-    description="Pushes every business metric, check result and run-health gauge to the Prometheus Pushgateway.",
-)
-def prometheus_push(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    evaluation: EvaluationWindow,
-    pushgateway: PushgatewayResource,
-) -> MaterializeResult:
-    target = pushgateway.target()
-    if not target.enabled:
-        context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
-        return MaterializeResult(metadata={"published": False})
-    window = evaluation.window(context.run.tags)
-    as_of = window.as_of
-    if window.start != window.as_of:
-        context.log.info(f"Backfill of {window.start}..{as_of}: the gauges describe one day and are published "
-                         "by daily runs, so this run publishes nothing.")  # fmt: skip
-        return MaterializeResult(metadata={"published": False})
-    checks = check_records(context.instance, context.run_id)
-    # Only reached when no error-severity check stopped the models; stated explicitly for the dashboards.
-    valid = not any(c.severity == "error" and not c.passed for c in checks)
-    samples = quality_samples(checks) + run_samples(True, run_seconds(context.instance, context.run_id), valid, as_of)
-    if valid:
-        samples += business_samples(read_snapshot(warehouse.client(), as_of))
-    pushing.push(target, pushing.JOB, samples)
-    pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(dt.datetime.now(dt.timezone.utc)))
-    return MaterializeResult(metadata={"published": True, "series": len(samples), "gateway": target.url,
-                                       "environment": target.environment, "metrics_valid": valid})  # fmt: skip
+def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[AssetsDefinition, SensorDefinition]:
+    """The push asset (after every dbt model) and the sensor that records failed runs of `monitored_job`."""
 
+    @asset(
+        deps=[dbt_models],
+        group_name="publishing",
+        description="Pushes every business metric, check result and run-health gauge to the Prometheus Pushgateway.",
+    )
+    def prometheus_push(
+        context: AssetExecutionContext,
+        warehouse: WarehouseResource,
+        evaluation: EvaluationWindow,
+        pushgateway: PushgatewayResource,
+    ) -> MaterializeResult:
+        target = pushgateway.target()
+        if not target.enabled:
+            context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
+            return MaterializeResult(metadata={"published": False})
+        window = evaluation.window(context.run.tags)
+        as_of = window.as_of
+        if window.start != window.as_of:
+            context.log.info(
+                f"Backfill of {window.start}..{as_of}: the gauges describe one day and are published "
+                "by daily runs, so this run publishes nothing."
+            )
+            return MaterializeResult(metadata={"published": False})
+        checks = check_records(context.instance, context.run_id)
+        # Only reached when no error-severity check stopped the models; stated explicitly for the dashboards.
+        valid = not any(c.severity == "error" and not c.passed for c in checks)
+        samples = quality_samples(checks) + run_samples(
+            True, run_seconds(context.instance, context.run_id), valid, as_of
+        )
+        if valid:
+            samples += business_samples(read_snapshot(warehouse.client(), as_of))
+        pushing.push(target, pushing.JOB, samples)
+        pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(dt.datetime.now(dt.UTC)))
+        return MaterializeResult(
+            metadata={
+                "published": True,
+                "series": len(samples),
+                "gateway": target.url,
+                "environment": target.environment,
+                "metrics_valid": valid,
+            }
+        )
 
-@run_failure_sensor(monitored_jobs=[kpiwatch_job], default_status=DefaultSensorStatus.RUNNING)
-def kpiwatch_failure_publisher(context: RunFailureSensorContext, pushgateway: PushgatewayResource) -> None:
-    """Records failed runs in Prometheus, so an alert fires even when a run dies before its own push."""
-    run = context.dagster_run
-    default = parse_date(run.tags[AS_OF_TAG], AS_OF_TAG) if AS_OF_TAG in run.tags else dt.date.today()
-    as_of = window_from_tags(run.tags, default, lookback_days=0).as_of
-    count = publish_failed_run(context.instance, run.run_id, pushgateway.target(), as_of)
-    context.log.info(f"Recorded failed run {run.run_id} with {count} series.")
+    @run_failure_sensor(
+        monitored_jobs=[monitored_job], default_status=DefaultSensorStatus.RUNNING, name="kpiwatch_failure_publisher"
+    )
+    def kpiwatch_failure_publisher(context: RunFailureSensorContext, pushgateway: PushgatewayResource) -> None:
+        """Records failed runs in Prometheus, so an alert fires even when a run dies before its own push."""
+        run = context.dagster_run
+        default = parse_date(run.tags[AS_OF_TAG], AS_OF_TAG) if AS_OF_TAG in run.tags else today_utc()
+        as_of = window_from_tags(run.tags, default, lookback_days=0).as_of
+        count = publish_failed_run(context.instance, run.run_id, pushgateway.target(), as_of)
+        context.log.info(f"Recorded failed run {run.run_id} with {count} series.")
 
-
-defs = Definitions(assets=[prometheus_push], sensors=[kpiwatch_failure_publisher])
+    return prometheus_push, kpiwatch_failure_publisher

@@ -10,17 +10,16 @@ from collections.abc import Iterator
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetKey,
-    Definitions,
     multi_asset_check,
 )
 
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
 from kpiwatch.errors import ConfigError
-from kpiwatch.quality.config import ChecksConfig, load_checks_config
+from kpiwatch.quality.config import ChecksConfig
 from kpiwatch.quality.gx_runner import suite_check_names
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.runner import run_table_checks
@@ -81,6 +80,3 @@ def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
 def build_raw_checks(config: ChecksConfig) -> list[AssetChecksDefinition]:
     ensure_suites_match(config)
     return [_table_checks(config, table.name) for table in RAW_TABLES]
-
-
-defs = Definitions(asset_checks=build_raw_checks(load_checks_config()))

@@ -1,60 +1,151 @@
-"""Resources, keyed by the same target names as dbt's profiles.yml (dev, snowflake)."""
+"""Resources, built from the settings with explicit fields, keyed by dbt's target names (dev, snowflake).
+
+Secrets never become resource config (which the UI shows): they are `EnvVar`s, Dagster's way of
+resolving a value from the run's environment.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
-from dagster import ConfigurableResource
-from dagster_dbt import DbtCliResource
+from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
+from dagster_dbt import DbtCliResource, DbtProject
 
-from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, load_settings, parse_date
+from kpiwatch.executables import beside_interpreter
+from kpiwatch.settings import PushTarget, Settings, SnowflakeSettings, today_utc
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
-from orchestration.dbt_project_handle import dbt_executable, kpiwatch_dbt
 from orchestration.run_window import RunWindow, window_from_tags
 
 
 class EvaluationWindow(ConfigurableResource):
-    """How a run picks its days: the run's partition (range) if it has one, else as_of; an empty as_of
-    means KPIWATCH_AS_OF, else today (UTC). lookback_days < 0 means KPIWATCH_LOOKBACK_DAYS."""
+    """How a run picks its days: the run's partition (range) if it has one, else `as_of`; no `as_of`
+    means today (UTC) when the run starts, so a long-lived code server never runs a stale date."""
 
-    as_of: str = ""
-    lookback_days: int = -1
+    as_of: str | None = None
+    lookback_days: int
 
     def window(self, run_tags: Mapping[str, str]) -> RunWindow:
-        settings = load_settings()
-        default_as_of = parse_date(self.as_of, "as_of") if self.as_of else settings.as_of
-        lookback = self.lookback_days if self.lookback_days >= 0 else settings.lookback_days
-        return window_from_tags(run_tags, default_as_of, lookback)
+        default_as_of = dt.date.fromisoformat(self.as_of) if self.as_of else today_utc()
+        return window_from_tags(run_tags, default_as_of, self.lookback_days)
 
 
 class WarehouseResource(ConfigurableResource):
-    """Where the raw tables and the marts live."""
+    """Where the raw tables and the marts live: a DuckDB file, or a Snowflake account."""
 
-    target: str = "dev"
-    duckdb_path: str = ""
-    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    target: str
+    duckdb_path: str | None = None
+    duckdb_memory_limit: str | None = None
+    snowflake_account: str | None = None
+    snowflake_user: str | None = None
+    snowflake_database: str | None = None
+    snowflake_schema: str | None = None
+    snowflake_role: str | None = None
+    snowflake_warehouse: str | None = None
+    snowflake_password: str | None = None
+    snowflake_private_key_path: str | None = None
+    snowflake_private_key_passphrase: str | None = None
+    snowflake_connect_deadline_seconds: float | None = None
 
     def client(self) -> Warehouse:
         if self.target == "snowflake":
-            from kpiwatch.snowflake_warehouse import SnowflakeWarehouse, snowflake_settings_from_env
+            return SnowflakeWarehouse(
+                SnowflakeSettings(
+                    account=str(self.snowflake_account),
+                    user=str(self.snowflake_user),
+                    database=str(self.snowflake_database),
+                    schema=str(self.snowflake_schema),
+                    role=self.snowflake_role,
+                    warehouse=self.snowflake_warehouse,
+                    password=self.snowflake_password,
+                    private_key_path=self.snowflake_private_key_path,
+                    private_key_passphrase=self.snowflake_private_key_passphrase,
+                    connect_deadline_seconds=float(self.snowflake_connect_deadline_seconds or 30),
+                )
+            )
+        return DuckDBWarehouse(Path(str(self.duckdb_path)), memory_limit=str(self.duckdb_memory_limit))
 
-            return SnowflakeWarehouse(snowflake_settings_from_env())
-        return DuckDBWarehouse(self.duckdb_path, memory_limit=self.duckdb_memory_limit)
 
-    def dbt_env(self) -> dict[str, str]:
-        """What profiles.yml reads for this target."""
-        if self.target != "dev":
-            return {}
-        return {"KPIWATCH_DUCKDB_PATH": self.duckdb_path, "KPIWATCH_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit}
+def warehouse_resource(settings: Settings) -> WarehouseResource:
+    if settings.target == "dev":
+        return WarehouseResource(
+            target="dev", duckdb_path=str(settings.duckdb_path), duckdb_memory_limit=settings.duckdb_memory_limit
+        )
+    s = settings.snowflake
+    assert s is not None, "load_settings sets snowflake for the snowflake target"
+    return WarehouseResource(
+        target="snowflake",
+        snowflake_account=s.account,
+        snowflake_user=s.user,
+        snowflake_database=s.database,
+        snowflake_schema=s.schema,
+        snowflake_role=s.role,
+        snowflake_warehouse=s.warehouse,
+        snowflake_password=EnvVar("KPIWATCH_SNOWFLAKE_PASSWORD") if s.password else None,
+        snowflake_private_key_path=s.private_key_path,
+        snowflake_private_key_passphrase=(
+            EnvVar("KPIWATCH_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE") if s.private_key_passphrase else None
+        ),
+        snowflake_connect_deadline_seconds=s.connect_deadline_seconds,
+    )
+
+
+class PushgatewayResource(ConfigurableResource):
+    """Where results are pushed (metrics/push.py); url 'off' disables publishing."""
+
+    url: str
+    environment: str
+    timeout_seconds: float
+    attempts: int
+    backoff_seconds: float
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def target(self) -> PushTarget:
+        return PushTarget(
+            url=self.url.rstrip("/"),
+            environment=self.environment,
+            timeout_seconds=self.timeout_seconds,
+            attempts=self.attempts,
+            backoff_seconds=self.backoff_seconds,
+            username=self.username,
+            password=self.password,
+            ca_file=self.ca_file,
+            cert_file=self.cert_file,
+            key_file=self.key_file,
+        )
+
+
+def pushgateway_resource(push: PushTarget) -> PushgatewayResource:
+    return PushgatewayResource(
+        url=push.url,
+        environment=push.environment,
+        timeout_seconds=push.timeout_seconds,
+        attempts=push.attempts,
+        backoff_seconds=push.backoff_seconds,
+        username=push.username,
+        password=EnvVar("KPIWATCH_PUSHGATEWAY_PASSWORD") if push.password else None,
+        ca_file=push.ca_file,
+        cert_file=push.cert_file,
+        key_file=push.key_file,
+    )
 
 
 class KpiwatchDbtCli(DbtCliResource):
-    """dagster-dbt's dbt resource without two start-up costs of every run that kpiwatch does not need.
+    """dagster-dbt's dbt resource, without two start-up costs kpiwatch does not need, and with the run's
+    settings handed to the dbt process itself.
 
     - The version of dbt beside this Python is the installed dbt-core package's: no `dbt --version`
       subprocess (about 4 s, as it also looks for plugin updates).
@@ -73,24 +164,31 @@ class KpiwatchDbtCli(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args):
         return None
 
+    def build(
+        self, context: AssetExecutionContext, args: list[str], env: Mapping[str, str], target: Path
+    ) -> Iterator[Any]:
+        """Stream `dbt <args>` with `env` added to the dbt process's environment; dbt's log lines go to
+        `target/dbt_output.log` instead of this process's stdout.
 
-def warehouse_config(settings: Settings) -> dict[str, str]:
-    """WarehouseResource fields for a target; also used as run config to point one run elsewhere."""
-    by_target = {
-        "dev": {"target": "dev", "duckdb_path": str(settings.duckdb_path),
-                "duckdb_memory_limit": settings.duckdb_memory_limit},
-        "snowflake": {"target": "snowflake", "duckdb_path": ""},
-    }
-    return by_target[settings.target]
+        dagster-dbt builds the child's environment from os.environ while it starts the process (inside
+        `cli`); `env` is laid over it only for that call, and echoing its events to stdout is captured
+        only while they stream, so neither outlives the step. `env` rather than `--vars`: changed vars
+        make dbt re-parse the whole project on every run."""
+        with mock.patch.dict(os.environ, env):
+            invocation = self.cli(args, context=context, target_path=target)
+        with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
+            yield from invocation.stream()
 
 
-def build_resources(settings: Settings) -> dict[str, Any]:
+def dbt_resource(settings: Settings, project: DbtProject) -> KpiwatchDbtCli:
+    return KpiwatchDbtCli(project_dir=project, target=settings.target, dbt_executable=beside_interpreter("dbt"))
+
+
+def build_resources(settings: Settings, project: DbtProject) -> dict[str, Any]:
     """The resource map for the configured target."""
-    from orchestration.publish import PushgatewayResource
-
     return {
-        "pushgateway": PushgatewayResource(),
-        "dbt": KpiwatchDbtCli(project_dir=kpiwatch_dbt, target=settings.target, dbt_executable=dbt_executable()),
-        "evaluation": EvaluationWindow(),
-        "warehouse": WarehouseResource(**warehouse_config(settings)),
+        "pushgateway": pushgateway_resource(settings.push),
+        "dbt": dbt_resource(settings, project),
+        "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),
+        "warehouse": warehouse_resource(settings),
     }

@@ -12,21 +12,19 @@ from dataclasses import dataclass
 
 from dagster import DailyPartitionsDefinition
 
-from kpiwatch.settings import Settings, load_settings, parse_date
+from kpiwatch.settings import parse_date
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Set on runs that rebuild the incremental models from all history: their raw checks read every row.
 FULL_REFRESH_TAG = "kpiwatch/full_refresh"
+AS_OF_TAG = "kpiwatch/as_of"
 
 
-def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    """UTC days from KPIWATCH_PARTITIONS_START up to today (today's partition is a partial day)."""
-    return DailyPartitionsDefinition(start_date=settings.partitions_start.isoformat(), timezone="UTC", end_offset=1)
-
-
-DAILY_PARTITIONS = daily_partitions(load_settings())
+def daily_partitions(start: dt.date) -> DailyPartitionsDefinition:
+    """UTC days from `start` (KPIWATCH_PARTITIONS_START) up to today (today's partition is a partial day)."""
+    return DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC", end_offset=1)
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,11 @@ class RunWindow:
 
     def dbt_env(self) -> dict[str, str]:
         """The run settings dbt reads (dbt_project/macros/evaluation_window.sql)."""
-        return {"KPIWATCH_DBT_AS_OF": self.as_of.isoformat(), "KPIWATCH_DBT_WINDOW_START": self.start.isoformat(),
-                "KPIWATCH_DBT_LOOKBACK_DAYS": str(self.lookback_days)}  # fmt: skip
+        return {
+            "KPIWATCH_DBT_AS_OF": self.as_of.isoformat(),
+            "KPIWATCH_DBT_WINDOW_START": self.start.isoformat(),
+            "KPIWATCH_DBT_LOOKBACK_DAYS": str(self.lookback_days),
+        }
 
 
 def window_from_tags(tags: Mapping[str, str], default_as_of: dt.date, lookback_days: int) -> RunWindow:

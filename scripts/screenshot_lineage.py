@@ -19,13 +19,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kpiwatch.paths import DOCS_DIR  # noqa: E402
 from orchestration.dbt_project_handle import ensure_manifest  # noqa: E402
 from orchestration.launch import INSTANCE_YAML  # noqa: E402
 from orchestration.webserver import Webserver  # noqa: E402
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]  # fmt: skip
+from kpiwatch.paths import DOCS_DIR  # noqa: E402
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
 
 
 def free_port() -> int:
@@ -52,10 +61,19 @@ def main() -> int:
         env = {**os.environ, "DAGSTER_HOME": str(home)}
         with Webserver(free_port(), env, Path(work) / "webserver.log") as ui:
             subprocess.run(
-                [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={work}/chromium", f"--window-size={args.size}",
-                 "--virtual-time-budget=20000", f"--screenshot={args.out.resolve()}", ui.url + args.path],
-                check=True, capture_output=True, timeout=120,
-            )  # fmt: skip
+                [
+                    chromium,
+                    *CHROMIUM_FLAGS,
+                    f"--user-data-dir={work}/chromium",
+                    f"--window-size={args.size}",
+                    "--virtual-time-budget=20000",
+                    f"--screenshot={args.out.resolve()}",
+                    ui.url + args.path,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
     print(f"Wrote {args.out}")
     return 0
 

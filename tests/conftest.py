@@ -13,10 +13,10 @@ from typing import Any
 
 import duckdb
 import pytest
+from orchestration.dbt_project_handle import dbt_executable
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME, raw_table_ddl
 from kpiwatch.paths import DBT_PROJECT_DIR
-from orchestration.dbt_project_handle import dbt_executable
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -59,10 +59,20 @@ def dbt_build(db_path: Path, as_of: str, work_dir: Path, extra_args: Sequence[st
     """Run the real `dbt build` of the project against one DuckDB file; fail the test with dbt's output."""
     vars_ = json.dumps({"as_of": as_of})
     command = [
-        dbt_executable(), "build", "--vars", vars_, "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"), *extra_args,
-    ]  # fmt: skip
+        dbt_executable(),
+        "build",
+        "--vars",
+        vars_,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+        *extra_args,
+    ]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "KPIWATCH_DUCKDB_PATH": str(db_path)}
     return subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env)
 
@@ -80,7 +90,7 @@ def rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]
     try:
         cursor = con.execute(sql, list(params))
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r)) for r in cursor.fetchall()]
+        return [dict(zip(names, r, strict=False)) for r in cursor.fetchall()]
     finally:
         con.close()
 

@@ -55,10 +55,16 @@ class WebhookReceiver:
 
 def stack_settings(directory: Path, webhook_url: str | None = None) -> StackSettings:
     return StackSettings(
-        data_dir=directory, prometheus_port=free_port(), pushgateway_port=free_port(), alertmanager_port=free_port(),
-        scrape_interval="1s", evaluation_interval="1s", webhook_url=webhook_url, alert_timing=FAST_ALERTS,
+        data_dir=directory,
+        prometheus_port=free_port(),
+        pushgateway_port=free_port(),
+        alertmanager_port=free_port(),
+        scrape_interval="1s",
+        evaluation_interval="1s",
+        webhook_url=webhook_url,
+        alert_timing=FAST_ALERTS,
         persistence_interval="1s",
-    )  # fmt: skip
+    )
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60, every: float = 0.5, what: str = "condition") -> Any:

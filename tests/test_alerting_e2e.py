@@ -15,6 +15,7 @@ from dataclasses import replace
 import duckdb
 import pytest
 import yaml
+from orchestration.launch import run_once
 
 from kpiwatch.faults import inject
 from kpiwatch.generate import GenerateOptions, generate
@@ -25,7 +26,6 @@ from kpiwatch.stack import Stack
 from metrics.catalog import GAUGES
 from metrics.push import JOB, PushTarget, push
 from metrics.samples import Sample
-from orchestration.launch import run_once
 from tests.monitoring_helpers import WebhookReceiver, firing_alerts, prom_query, stack_settings, wait_until
 
 pytestmark = pytest.mark.slow
@@ -77,8 +77,11 @@ def scraped(stack, expr):
 
 def notified(hook, alertname, status="firing", **labels):
     def match():
-        return [a for a in hook.alerts(status) if a["labels"]["alertname"] == alertname
-                and all(a["labels"].get(k) == v for k, v in labels.items())]  # fmt: skip
+        return [
+            a
+            for a in hook.alerts(status)
+            if a["labels"]["alertname"] == alertname and all(a["labels"].get(k) == v for k, v in labels.items())
+        ]
 
     return wait_until(match, 60, what=f"a {status} {alertname} {labels} notification at the webhook")
 
@@ -111,14 +114,24 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
     def value(expr):
         return float(prom_query(stack, expr)[0]["value"][1])
 
-    assert value("kpiwatch_mrr_usd") == pytest.approx(float(mart_value(
-        clean_db, "select mrr_usd from marts.fct_mrr_monthly where month = '2024-05-01'")), abs=1e-6)  # fmt: skip
+    assert value("kpiwatch_mrr_usd") == pytest.approx(
+        float(mart_value(clean_db, "select mrr_usd from marts.fct_mrr_monthly where month = '2024-05-01'")), abs=1e-6
+    )
     for window, column in (("1d", "dau"), ("7d", "wau"), ("30d", "mau")):
-        expected = mart_value(clean_db, f"select {column} from marts.fct_active_users_daily where activity_date = '{AS_OF}'")
+        expected = mart_value(
+            clean_db, f"select {column} from marts.fct_active_users_daily where activity_date = '{AS_OF}'"
+        )
         assert value(f'kpiwatch_active_users{{window="{window}"}}') == expected
-    assert value('kpiwatch_cac_usd{channel="all"}') == pytest.approx(float(mart_value(
-        clean_db, "select cac_usd from marts.fct_cac_monthly where month = '2024-04-01' and channel = 'all'")))  # fmt: skip
-    dbt_tests = sum(1 for n in json.loads(DBT_MANIFEST_PATH.read_text())["nodes"].values() if n["resource_type"] == "test")
+    assert value('kpiwatch_cac_usd{channel="all"}') == pytest.approx(
+        float(
+            mart_value(
+                clean_db, "select cac_usd from marts.fct_cac_monthly where month = '2024-04-01' and channel = 'all'"
+            )
+        )
+    )
+    dbt_tests = sum(
+        1 for n in json.loads(DBT_MANIFEST_PATH.read_text())["nodes"].values() if n["resource_type"] == "test"
+    )
     assert value("count(kpiwatch_check_success)") == len(load_checks_config().checks) + dbt_tests
     assert not prom_query(stack, "kpiwatch_check_success == 0")
     time.sleep(5)  # several evaluation and notification cycles
@@ -151,8 +164,13 @@ def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path,
     notified(hook, "KpiwatchDataStale", table="users")
 
     def inhibited_mrr_drop():
-        return [a for a in firing_alerts(stack) if a["labels"]["alertname"] == "KpiwatchMrrDrop"
-                and a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"]]  # fmt: skip
+        return [
+            a
+            for a in firing_alerts(stack)
+            if a["labels"]["alertname"] == "KpiwatchMrrDrop"
+            and a["status"]["state"] == "suppressed"
+            and a["status"]["inhibitedBy"]
+        ]
 
     wait_until(inhibited_mrr_drop, 30, what="KpiwatchMrrDrop to be inhibited by KpiwatchDataStale")
     time.sleep(3)
@@ -175,8 +193,11 @@ def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clea
     outcome = run_job(stack, clean_db, tmp_path)
     assert not outcome.success
     gateway = stack.settings.url("pushgateway")
-    assert any(f"prometheus_push: Pushgateway at {gateway} did not accept the push of job 'kpiwatch' after 4 attempt(s): "
-               "cannot connect" in f for f in outcome.failures), outcome.failures  # fmt: skip
+    assert any(
+        f"prometheus_push: Pushgateway at {gateway} did not accept the push of job 'kpiwatch' after 4 attempt(s): "
+        "cannot connect" in f
+        for f in outcome.failures
+    ), outcome.failures
     assert outcome.failure_recorded.startswith("The failure could not be recorded in Prometheus either")
 
     stack.up(("pushgateway",))
@@ -198,8 +219,11 @@ def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tm
 
     stack.down(("pushgateway",))
     stack.up(("pushgateway",))
-    result = wait_until(lambda: [r for r in prom_query(stack, "kpiwatch_cac_usd") if r["metric"]["channel"] == odd],
-                        30, what="the restarted gateway to serve the persisted series")  # fmt: skip
+    result = wait_until(
+        lambda: [r for r in prom_query(stack, "kpiwatch_cac_usd") if r["metric"]["channel"] == odd],
+        30,
+        what="the restarted gateway to serve the persisted series",
+    )
     assert result[0]["metric"]["environment"] == "prod/eu-1" and float(result[0]["value"][1]) == 321.0
     scraped(stack, 'push_time_seconds{job="kpiwatch",environment="prod/eu-1"}')
     time.sleep(3)
@@ -212,7 +236,9 @@ DASHBOARDS = sorted((MONITORING_DIR / "grafana" / "dashboards").glob("*.json"))
 def test_dashboards_cover_business_quality_and_pipeline():
     titles = {json.loads(p.read_text())["title"] for p in DASHBOARDS}
     assert titles == {"kpiwatch — Business overview", "kpiwatch — Data quality", "kpiwatch — Pipeline health"}
-    provisioning = yaml.safe_load((MONITORING_DIR / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    provisioning = yaml.safe_load(
+        (MONITORING_DIR / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
     uid = provisioning["datasources"][0]["uid"]
     for path in DASHBOARDS:
         for panel in json.loads(path.read_text())["panels"]:

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import duckdb
 import pytest
+from orchestration.launch import run_once
 
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import load_settings
-from orchestration.launch import run_once
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -51,19 +51,24 @@ def test_marts_mrr_matches_an_independent_sql_reading_of_the_raw_tables(generate
     try:
         con.execute("create temp table fx (currency varchar, rate double)")
         con.executemany("insert into fx values (?, ?)", list(rates.items()))
-        independent = dict(con.execute("""
+        independent = dict(
+            con.execute("""
             with snapshots as (
                 select month, least(month + interval 1 month, timestamp '2024-04-01') as snapshot_at
                 from marts.fct_mrr_monthly
             )
             select month, coalesce(sum(amount * rate / case billing_interval when 'year' then 12 else 1 end), 0)
             from snapshots
-            left join raw.subscriptions s on s.started_at < snapshot_at and (s.ended_at is null or s.ended_at >= snapshot_at)
+            left join raw.subscriptions s on s.started_at < snapshot_at and (s.ended_at is null or
+                s.ended_at >= snapshot_at)
             left join fx using (currency)
             group by month
-        """).fetchall())
+        """).fetchall()
+        )
         marts = dict(con.execute("select month, mrr_usd from marts.fct_mrr_monthly").fetchall())
-        dau, mau = con.execute("select dau, mau from marts.fct_active_users_daily where activity_date = '2024-03-31'").fetchone()
+        dau, mau = con.execute(
+            "select dau, mau from marts.fct_active_users_daily where activity_date = '2024-03-31'"
+        ).fetchone()
         raw_dau, raw_mau = con.execute("""
             select count(distinct user_id) filter (where cast(occurred_at as date) = date '2024-03-31'),
                    count(distinct user_id) filter (where cast(occurred_at as date) > date '2024-03-01')
@@ -85,8 +90,9 @@ def test_missing_raw_table_fails_the_run_with_the_contract_message(tmp_path, gen
     con.execute("drop table raw.marketing_spend")
     con.close()
     env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(broken), "DAGSTER_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"],
-                          capture_output=True, text=True, env=env)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 1
     assert "table raw.marketing_spend is missing. See docs/data-contract.md." in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -99,8 +105,12 @@ def test_first_run_of_a_fresh_clone_builds_the_dbt_manifest(tmp_path, generated)
     shutil.move(manifest, aside)
     try:
         env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(generated.duckdb_path), "DAGSTER_HOME": str(tmp_path / "home")}
-        done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"],
-                              capture_output=True, text=True, env=env)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
     finally:
         if not manifest.exists():
             shutil.move(aside, manifest)

@@ -6,14 +6,14 @@ import os
 import time
 
 import pytest
+from orchestration.dbt_project_handle import ensure_manifest
+from orchestration.launch import INSTANCE_YAML
+from orchestration.webserver import Webserver
 
 from kpiwatch.contract import RAW_TABLES
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.paths import DBT_MANIFEST_PATH
 from kpiwatch.quality.config import load_checks_config
-from orchestration.dbt_project_handle import ensure_manifest
-from orchestration.launch import INSTANCE_YAML
-from orchestration.webserver import Webserver
 from tests.monitoring_helpers import free_port
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,8 @@ mutation Backfill($params: LaunchBackfillParams!) {
 """
 BACKFILL_STATUS = """
 query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status runs(limit: 10) { runId status tags { key value } } } }
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status runs(limit: 10) { runId
+      status tags { key value } } } }
 }
 """
 
@@ -88,7 +89,11 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui):
 def test_a_run_launched_through_the_ui_succeeds(ui):
     location = "orchestration.definitions"
     params = {
-        "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "kpiwatch_daily"},
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "jobName": "kpiwatch_daily",
+        },
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": AS_OF.isoformat()}]},
     }
     launched = ui.graphql(LAUNCH, {"params": params})["launchRun"]
@@ -107,9 +112,18 @@ def test_a_run_launched_through_the_ui_succeeds(ui):
 def test_a_backfill_launched_through_the_ui_runs_the_range_in_one_run(ui):
     """The UI's backfill dialog on the daily event models: one run for the whole range (single-run policy)."""
     nodes = ui.graphql(ASSET_GRAPH)["assetNodes"]
-    daily = [n["assetKey"] for n in nodes if n["assetKey"]["path"][-1] in
-             ("stg_events", "int_user_activity_daily", "int_user_feature_daily", "fct_active_users_daily",
-              "fct_feature_adoption_daily")]  # fmt: skip
+    daily = [
+        n["assetKey"]
+        for n in nodes
+        if n["assetKey"]["path"][-1]
+        in (
+            "stg_events",
+            "int_user_activity_daily",
+            "int_user_feature_daily",
+            "fct_active_users_daily",
+            "fct_feature_adoption_daily",
+        )
+    ]
     assert len(daily) == 5
     days = [(AS_OF - dt.timedelta(days=n)).isoformat() for n in range(6, 0, -1)]
     params = {"assetSelection": daily, "partitionNames": days, "fromFailure": False}
@@ -125,4 +139,7 @@ def test_a_backfill_launched_through_the_ui_runs_the_range_in_one_run(ui):
     assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
     assert len(backfill["runs"]) == 1 and backfill["runs"][0]["status"] == "SUCCESS", backfill
     tags = {t["key"]: t["value"] for t in backfill["runs"][0]["tags"]}
-    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (days[0], days[-1])
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        days[0],
+        days[-1],
+    )

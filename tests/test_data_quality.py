@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import duckdb
 import pytest
+from orchestration.launch import run_once
 
 from kpiwatch.faults import FAULTS, inject
 from kpiwatch.generate import GenerateOptions, generate
@@ -16,7 +17,6 @@ from kpiwatch.quality.config import load_checks_config
 from kpiwatch.quality.runner import run_table_checks
 from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
-from orchestration.launch import run_once
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 5, 31)
@@ -52,8 +52,10 @@ def base(tmp_path_factory):
 def raw_fingerprint(path):
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"select count(*), sum(hash(t)) from raw.{t} t").fetchone()
-                for t in ("users", "subscriptions", "events", "marketing_spend")}  # fmt: skip
+        return {
+            t: con.execute(f"select count(*), sum(hash(t)) from raw.{t} t").fetchone()
+            for t in ("users", "subscriptions", "events", "marketing_spend")
+        }
     finally:
         con.close()
 
@@ -61,8 +63,12 @@ def raw_fingerprint(path):
 def test_clean_generated_data_passes_every_check(base):
     config = load_checks_config()
     warehouse = DuckDBWarehouse(base)
-    failed = [o for table in ("users", "subscriptions", "events", "marketing_spend")
-              for o in run_table_checks(warehouse, config, table, AS_OF) if not o.passed]  # fmt: skip
+    failed = [
+        o
+        for table in ("users", "subscriptions", "events", "marketing_spend")
+        for o in run_table_checks(warehouse, config, table, AS_OF)
+        if not o.passed
+    ]
     assert failed == []
 
 
@@ -103,10 +109,15 @@ def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(b
     config = tmp_path / "checks.yml"
     shipped = load_checks_config().path.read_text()
     config.write_text(shipped.replace("unique_event_id: {severity: error}", "unique_event_id: {severity: warn}"))
-    env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(broken), "DAGSTER_HOME": str(tmp_path / "home"),
-           "KPIWATCH_CHECKS_CONFIG": str(config)}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)],
-                          capture_output=True, text=True, env=env)  # fmt: skip
+    env = {
+        **os.environ,
+        "KPIWATCH_DUCKDB_PATH": str(broken),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "KPIWATCH_CHECKS_CONFIG": str(config),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "raw/events unique_event_id (warn): 6 of" in done.stderr
     assert "succeeded" in done.stdout and "Headline metrics" in done.stdout
@@ -118,8 +129,9 @@ def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(bas
     shutil.copy(base, broken)
     inject(broken, ["orphan_user_id"])
     env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(broken), "DAGSTER_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)],
-                          capture_output=True, text=True, env=env)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 1
     assert "raw/events user_id_known (error): 1 of" in done.stderr
     assert "u_nobody" in done.stderr  # the offending key is shown

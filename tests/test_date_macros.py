@@ -13,9 +13,9 @@ import duckdb
 import fakesnow
 import pytest
 import snowflake.connector
+from orchestration.dbt_project_handle import dbt_executable
 
 from kpiwatch.paths import DBT_PROJECT_DIR
-from orchestration.dbt_project_handle import dbt_executable
 
 pytestmark = pytest.mark.slow
 RUN_VARS = {"as_of": "2024-02-29", "window_start": "2024-03-02", "lookback_days": 3}
@@ -43,14 +43,40 @@ EXPECTED = {
 
 
 def compiled_analysis(target: str, tmp_path) -> str:
-    env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(tmp_path / "unused.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "KPIWATCH_SNOWFLAKE_ACCOUNT": "dummy-account", "KPIWATCH_SNOWFLAKE_USER": "dummy"}  # fmt: skip
+    env = {
+        **os.environ,
+        "KPIWATCH_DUCKDB_PATH": str(tmp_path / "unused.duckdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "KPIWATCH_SNOWFLAKE_ACCOUNT": "dummy-account",
+        "KPIWATCH_SNOWFLAKE_USER": "dummy",
+    }
     done = subprocess.run(
-        [dbt_executable(), "compile", "--target", target, "--select", "date_edge_cases", "--no-introspect",
-         "--no-populate-cache", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(tmp_path / target), "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(RUN_VARS)],
-        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR, timeout=300,
-    )  # fmt: skip
+        [
+            dbt_executable(),
+            "compile",
+            "--target",
+            target,
+            "--select",
+            "date_edge_cases",
+            "--no-introspect",
+            "--no-populate-cache",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / target),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps(RUN_VARS),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-4000:]
     return (tmp_path / target / "compiled" / "kpiwatch" / "analyses" / "date_edge_cases.sql").read_text()
 

@@ -4,8 +4,9 @@ import os
 import re
 import subprocess
 
-from orchestration.dbt_models import prune_run_targets
 from orchestration.dbt_project_handle import dbt_executable, kpiwatch_dbt
+
+from orchestration.dbt_models import prune_run_targets
 from orchestration.resources import KpiwatchDbtCli
 
 
@@ -34,7 +35,13 @@ def test_prune_keeps_the_newest_run_directories_and_nothing_else_is_touched(tmp_
 
     prune_run_targets(tmp_path, keep=3)
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["compiled", "partial_parse.msgpack", "run-a", "run-b", "run-c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "compiled",
+        "partial_parse.msgpack",
+        "run-a",
+        "run-b",
+        "run-c",
+    ]
 
 
 def test_prune_with_fewer_runs_than_kept_removes_nothing(tmp_path):

@@ -7,12 +7,12 @@ import subprocess
 import duckdb
 import pytest
 import sqlalchemy as sa
+from orchestration.dbt_project_handle import dbt_executable
 
 from kpiwatch.errors import ConfigError
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
-from orchestration.dbt_project_handle import dbt_executable
 from orchestration.resources import WarehouseResource, warehouse_config
 
 SETTING = "select current_setting('memory_limit') as memory_limit"
@@ -46,11 +46,30 @@ def test_dbt_gets_the_limit_through_the_profile(warehouse_file):
     settings = load_settings({"KPIWATCH_DUCKDB_PATH": str(warehouse_file), "KPIWATCH_DUCKDB_MEMORY_LIMIT": "768MiB"})
     env = {**os.environ, **WarehouseResource(**warehouse_config(settings)).dbt_env()}
     shown = subprocess.run(
-        [dbt_executable(), "show", "--inline", SETTING, "--output", "json", "--log-format", "json", "--quiet",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "dev",
-         "--target-path", str(warehouse_file.parent / "target")],
-        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR,
-    )  # fmt: skip
+        [
+            dbt_executable(),
+            "show",
+            "--inline",
+            SETTING,
+            "--output",
+            "json",
+            "--log-format",
+            "json",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target",
+            "dev",
+            "--target-path",
+            str(warehouse_file.parent / "target"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+    )
     assert shown.returncode == 0, shown.stdout + shown.stderr
     preview = json.loads(json.loads(shown.stdout.strip().splitlines()[-1])["data"]["preview"])
     assert preview == [{"memory_limit": "768.0 MiB"}]

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckResult, DagsterInstance, asset, asset_check, materialize
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
 from orchestration.event_log import OPEN_FILES, PooledSqliteEventLogStorage, default_base_dir
 from orchestration.launch import INSTANCE_YAML
 
@@ -56,7 +55,9 @@ def test_runs_it_records_read_the_same_through_dagsters_own_storage(instance):
     try:
         stock_events = stock.get_logs_for_run(result.run_id)
         assert [e.dagster_event_type for e in stock_events] == [e.dagster_event_type for e in pooled]
-        assert any(e.dagster_event_type and e.dagster_event_type.value == "ASSET_CHECK_EVALUATION" for e in stock_events)
+        assert any(
+            e.dagster_event_type and e.dagster_event_type.value == "ASSET_CHECK_EVALUATION" for e in stock_events
+        )
         assert stock.get_latest_materialization_events([numbers.key])[numbers.key] is not None
     finally:
         stock.dispose()

@@ -53,15 +53,24 @@ def test_generated_company_has_every_lifecycle_the_metrics_need(sample):
     try:
         assert one("select count(distinct currency) from raw.subscriptions") >= 4
         assert one("select count(*) from raw.subscriptions where billing_interval = 'year'") > 0
-        assert one("select count(*) from (select subscription_id from raw.subscriptions group by 1 having count(*) > 1)") > 0
+        assert (
+            one("select count(*) from (select subscription_id from raw.subscriptions group by 1 having count(*) > 1)")
+            > 0
+        )
         assert one("select count(*) from raw.subscriptions where ended_at is not null") > 0
         # Reactivation: a user with two main-plan subscriptions, the first ended before the second began.
-        assert one("""select count(*) from raw.subscriptions a join raw.subscriptions b
+        assert (
+            one("""select count(*) from raw.subscriptions a join raw.subscriptions b
                       on a.user_id = b.user_id and a.subscription_id < b.subscription_id
-                      and a.plan <> 'seats' and b.plan <> 'seats' and a.ended_at <= b.started_at""") > 0
+                      and a.plan <> 'seats' and b.plan <> 'seats' and a.ended_at <= b.started_at""")
+            > 0
+        )
         assert one("select count(*) from raw.subscriptions where plan = 'seats'") > 0
         assert one("select count(distinct channel) from raw.marketing_spend") == 5
-        assert one("select count(*) from raw.events e join raw.users u using (user_id) where e.occurred_at < u.created_at") == 0
+        assert (
+            one("select count(*) from raw.events e join raw.users u using (user_id) where e.occurred_at < u.created_at")
+            == 0
+        )
         assert one("select count(*) - count(distinct event_id) from raw.events") == 0
         assert one("select max(occurred_at) < timestamp '2024-07-01' from raw.events")
         weekday, weekend = con.execute(

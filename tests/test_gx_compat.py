@@ -2,12 +2,12 @@
 
 import great_expectations as gx
 import pytest
-from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from sqlalchemy.pool import NullPool
 
 from kpiwatch.quality import gx_compat
-from tests.conftest import write_raw_warehouse, ts
+from tests.conftest import ts, write_raw_warehouse
 
 
 def test_the_replaced_method_is_still_the_one_the_fix_was_written_for():
@@ -17,9 +17,14 @@ def test_the_replaced_method_is_still_the_one_the_fix_was_written_for():
 
 def validate_unique_event_ids(db_path):
     context = gx.get_context(mode="ephemeral")
-    source = context.data_sources.add_sql(name="w", connection_string=f"duckdb:///{db_path}?access_mode=read_only",
-                                          kwargs={"poolclass": NullPool})  # fmt: skip
-    batch = source.add_query_asset(name="events", query="select * from raw.events").add_batch_definition_whole_table("a").get_batch()
+    source = context.data_sources.add_sql(
+        name="w", connection_string=f"duckdb:///{db_path}?access_mode=read_only", kwargs={"poolclass": NullPool}
+    )
+    batch = (
+        source.add_query_asset(name="events", query="select * from raw.events")
+        .add_batch_definition_whole_table("a")
+        .get_batch()
+    )
     expectation = ExpectationConfiguration(type="expect_column_values_to_be_unique", kwargs={"column": "event_id"})
     try:
         return batch.validate(expectation.to_domain_obj(), result_format="SUMMARY")
@@ -29,8 +34,11 @@ def validate_unique_event_ids(db_path):
 
 @pytest.fixture
 def duplicated(tmp_path):
-    events = [("e1", "u1", "login", ts("2024-01-01 10:00:00")), ("e1", "u1", "login", ts("2024-01-01 10:00:00")),
-              ("e2", "u1", "login", ts("2024-01-02 10:00:00"))]  # fmt: skip
+    events = [
+        ("e1", "u1", "login", ts("2024-01-01 10:00:00")),
+        ("e1", "u1", "login", ts("2024-01-01 10:00:00")),
+        ("e2", "u1", "login", ts("2024-01-02 10:00:00")),
+    ]
     return write_raw_warehouse(tmp_path / "w.duckdb", {"events": events})
 
 

@@ -52,8 +52,13 @@ def test_counts_every_offending_row_and_samples_them_by_key(tmp_path):
     assert 2 * DUPLICATED_IDS > SAMPLE_ROWS
     assert not duplicates.passed
     assert duplicates.metadata["unexpected_count"] == 2 * DUPLICATED_IDS
-    assert f"{2 * DUPLICATED_IDS:,} of {400 + DUPLICATED_IDS + 1:,} rows fail expect_no_unexpected_rows" in duplicates.description
+    assert (
+        f"{2 * DUPLICATED_IDS:,} of {400 + DUPLICATED_IDS + 1:,} rows fail expect_no_unexpected_rows"
+        in duplicates.description
+    )
     sample = duplicates.metadata["sample"]
-    assert '"event_id": "e0000"' in sample and sample.index('"u1"') < sample.index('"u2"')  # both copies of e0000, side by side
+    assert '"event_id": "e0000"' in sample and sample.index('"u1"') < sample.index(
+        '"u2"'
+    )  # both copies of e0000, side by side
     assert not orphans.passed and orphans.metadata["unexpected_count"] == 1 and '"nobody"' in orphans.metadata["sample"]
     assert len(statements) == 4  # a count and a sample for each failing check

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import duckdb
 import pytest
+from orchestration.launch import run_backfill, run_once
 
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.settings import load_settings
-from orchestration.launch import run_backfill, run_once
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -33,13 +33,16 @@ def differing_rows(left, right) -> dict[str, int]:
         con.execute(f"attach '{right}' as other (read_only)")
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            f"where table_catalog = current_database() and table_schema in {COMPARED_SCHEMAS} and table_type = 'BASE TABLE'"
+            f"where table_catalog = current_database() and table_schema in {COMPARED_SCHEMAS} and "
+            f"table_type = 'BASE TABLE'"
         ).fetchall()
         counts = {}
         for (table,) in tables:
             one = f"select * from {table} except all select * from other.{table}"
             two = f"select * from other.{table} except all select * from {table}"
-            counts[table] = con.execute(f"select (select count(*) from ({one})) + (select count(*) from ({two}))").fetchone()[0]
+            counts[table] = con.execute(
+                f"select (select count(*) from ({one})) + (select count(*) from ({two}))"
+            ).fetchone()[0]
         return counts
     finally:
         con.close()
@@ -70,12 +73,14 @@ def windows_unlike_a_distinct_count(db) -> list:
         group by all
         having marts.wau <> distinct_wau or marts.mau <> distinct_mau"""
     adopters = f"""
-        select marts.activity_date, marts.feature, marts.adopters_30d, count(distinct activity.user_id) as distinct_adopters
+        select marts.activity_date, marts.feature, marts.adopters_30d, count(distinct activity.user_id) as
+            distinct_adopters
         from marts.fct_feature_adoption_daily as marts
         left join (select activity.user_id, activity.day, feature_map.feature
                    from ({activity}) as activity
                    join reference.feature_map as feature_map using (event_name)) as activity
-            on activity.feature = marts.feature and activity.day between marts.activity_date - 29 and marts.activity_date
+            on activity.feature = marts.feature and activity.day between marts.activity_date - 29 and
+                marts.activity_date
         group by all
         having marts.adopters_30d <> distinct_adopters"""
     con = duckdb.connect(str(db), read_only=True)
@@ -94,7 +99,10 @@ def late_and_corrected_data(db) -> None:
             select event_id || '-late', user_id, event_name, occurred_at - interval 2 day
             from raw.events where cast(occurred_at as date) = date '{AS_OF}' and hash(user_id) % 3 = 0
         """)
-        con.execute(f"delete from raw.events where cast(occurred_at as date) = date '{AS_OF - 30 * DAY}' and hash(event_id) % 2 = 0")
+        con.execute(
+            f"delete from raw.events where cast(occurred_at as date) = date '{AS_OF - 30 * DAY}' and "
+            f"hash(event_id) % 2 = 0"
+        )
     finally:
         con.close()
 

@@ -27,11 +27,22 @@ def test_names_follow_prometheus_conventions():
 def test_undefined_business_values_are_left_out_not_zero():
     snapshot = BusinessSnapshot(
         as_of=dt.date(2024, 5, 20),
-        current_month={"month": dt.date(2024, 5, 1), "mrr_usd": 110, "arr_usd": 1320, "previous_mrr_usd": 100,
-                       "paying_customers": 2, "arpa_usd": 55, "new_mrr_usd": 10, "expansion_mrr_usd": 0,
-                       "contraction_mrr_usd": 0, "churned_mrr_usd": 0, "reactivation_mrr_usd": 0, "net_new_mrr_usd": 10},
+        current_month={
+            "month": dt.date(2024, 5, 1),
+            "mrr_usd": 110,
+            "arr_usd": 1320,
+            "previous_mrr_usd": 100,
+            "paying_customers": 2,
+            "arpa_usd": 55,
+            "new_mrr_usd": 10,
+            "expansion_mrr_usd": 0,
+            "contraction_mrr_usd": 0,
+            "churned_mrr_usd": 0,
+            "reactivation_mrr_usd": 0,
+            "net_new_mrr_usd": 10,
+        },
         last_complete_month={"ltv_usd": 3300, "ltv_to_cac": None, "logo_churn_rate": 0.0, "net_revenue_retention": 1.0},
-    )  # fmt: skip
+    )
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in business_samples(snapshot)}
     assert samples[("kpiwatch_mrr_growth_ratio", ())] == pytest.approx(0.1)
     assert samples[("kpiwatch_mrr_movement_usd", (("movement", "net_new"),))] == 10
@@ -46,14 +57,30 @@ def test_check_records_become_check_and_table_gauges():
         CheckRecord("marts/fct_mrr_monthly", "unique_fct_mrr_monthly_month", "error", True, {}),
     ]
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in quality_samples(records)}
-    assert samples[("kpiwatch_check_success", (("asset", "raw/events"), ("check", "unique_event_id"), ("severity", "error")))] == 0
+    assert (
+        samples[
+            ("kpiwatch_check_success", (("asset", "raw/events"), ("check", "unique_event_id"), ("severity", "error")))
+        ]
+        == 0
+    )
     assert samples[("kpiwatch_check_failed_rows", (("asset", "raw/events"), ("check", "unique_event_id")))] == 6
     assert samples[("kpiwatch_table_freshness_lag_seconds", (("table", "events"),))] == 90000.0
-    assert samples[("kpiwatch_check_success", (("asset", "marts/fct_mrr_monthly"), ("check", "unique_fct_mrr_monthly_month"),
-                                               ("severity", "error")))] == 1  # fmt: skip
+    assert (
+        samples[
+            (
+                "kpiwatch_check_success",
+                (("asset", "marts/fct_mrr_monthly"), ("check", "unique_fct_mrr_monthly_month"), ("severity", "error")),
+            )
+        ]
+        == 1
+    )
 
 
 def test_run_samples_mark_a_failed_run_and_invalid_metrics():
     samples = {s.name: s.value for s in run_samples(False, 12.5, False, dt.date(2024, 5, 20))}
-    assert samples == {"kpiwatch_run_success": 0.0, "kpiwatch_run_duration_seconds": 12.5, "kpiwatch_metrics_valid": 0.0,
-                       "kpiwatch_evaluation_date_timestamp_seconds": 1716163200.0}  # fmt: skip
+    assert samples == {
+        "kpiwatch_run_success": 0.0,
+        "kpiwatch_run_duration_seconds": 12.5,
+        "kpiwatch_metrics_valid": 0.0,
+        "kpiwatch_evaluation_date_timestamp_seconds": 1716163200.0,
+    }

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
-
-from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.faults import inject
-from kpiwatch.settings import load_settings
 from orchestration.launch import run_once
+
+from kpiwatch.faults import inject
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.settings import load_settings
 from orchestration.publish import PushgatewayResource, kpiwatch_failure_publisher
 
 pytestmark = pytest.mark.slow
@@ -29,16 +29,21 @@ def test_failure_sensor_records_a_blocked_run(tmp_path, session_pushgateway):
     failure = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)[0].dagster_event
     gateway = session_pushgateway.settings.url("pushgateway")
     context = build_run_status_sensor_context(
-        sensor_name="kpiwatch_failure_publisher", dagster_event=failure, dagster_instance=instance, dagster_run=run,
+        sensor_name="kpiwatch_failure_publisher",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
         resources={"pushgateway": PushgatewayResource(url=gateway, environment="sensor-test")},
-    ).for_run_failure()  # fmt: skip
+    ).for_run_failure()
     kpiwatch_failure_publisher(context)
 
     with urllib.request.urlopen(f"{gateway}/metrics") as response:
         exposed = response.read().decode()
     assert 'kpiwatch_run_success{environment="sensor-test",instance="",job="kpiwatch"} 0' in exposed
-    assert ('kpiwatch_check_success{asset="raw/events",check="unique_event_id",environment="sensor-test",instance="",'
-            'job="kpiwatch",severity="error"} 0') in exposed  # fmt: skip
+    assert (
+        'kpiwatch_check_success{asset="raw/events",check="unique_event_id",environment="sensor-test",instance="",'
+        'job="kpiwatch",severity="error"} 0'
+    ) in exposed
     assert 'kpiwatch_metrics_valid{environment="sensor-test",instance="",job="kpiwatch"} 0' in exposed
     assert 'kpiwatch_mrr_usd{environment="sensor-test"' not in exposed  # no business numbers from bad data
     assert 'job="kpiwatch_last_success",environment="sensor-test"' not in exposed

@@ -37,8 +37,13 @@ def gateway():
 
 
 def target_for(server, **overrides):
-    settings = {"url": f"http://127.0.0.1:{server.server_port}", "environment": "prod", "attempts": 3,
-                "backoff_seconds": 0.01, **overrides}  # fmt: skip
+    settings = {
+        "url": f"http://127.0.0.1:{server.server_port}",
+        "environment": "prod",
+        "attempts": 3,
+        "backoff_seconds": 0.01,
+        **overrides,
+    }
     return PushTarget(**settings)
 
 
@@ -85,8 +90,10 @@ def test_unreachable_gateway_fails_after_every_attempt_with_backoff():
     with pytest.raises(PushError) as error:
         push(target, JOB, SAMPLES, sleep=waits.append)
     assert waits == [0.5, 1.0]
-    assert str(error.value).startswith("Pushgateway at http://127.0.0.1:9 did not accept the push of job 'kpiwatch' "
-                                       "after 3 attempt(s): cannot connect:")  # fmt: skip
+    assert str(error.value).startswith(
+        "Pushgateway at http://127.0.0.1:9 did not accept the push of job 'kpiwatch' "
+        "after 3 attempt(s): cannot connect:"
+    )
 
 
 def test_each_push_uses_its_own_registry():
@@ -97,8 +104,14 @@ def test_each_push_uses_its_own_registry():
 
 
 def test_configuration_comes_from_the_environment_without_leaking_the_password():
-    target = push_target_from_env({"KPIWATCH_PUSHGATEWAY_URL": "https://gw:9091/", "KPIWATCH_ENVIRONMENT": "prod",
-                                   "KPIWATCH_PUSHGATEWAY_USERNAME": "u", "KPIWATCH_PUSHGATEWAY_PASSWORD": "hunter2"})  # fmt: skip
+    target = push_target_from_env(
+        {
+            "KPIWATCH_PUSHGATEWAY_URL": "https://gw:9091/",
+            "KPIWATCH_ENVIRONMENT": "prod",
+            "KPIWATCH_PUSHGATEWAY_USERNAME": "u",
+            "KPIWATCH_PUSHGATEWAY_PASSWORD": "hunter2",
+        }
+    )
     assert (target.url, target.environment, target.username) == ("https://gw:9091", "prod", "u")
     assert "hunter2" not in repr(target)
     with pytest.raises(ConfigError, match="Set both KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD"):

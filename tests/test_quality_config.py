@@ -33,7 +33,9 @@ def test_unknown_parameter_is_named(tmp_path):
 
 def test_bad_severity_is_named(tmp_path):
     path = write(tmp_path, "version: 1\ntables:\n  users:\n    not_empty: {severity: fatal}\n")
-    with pytest.raises(ConfigError, match=r"tables.users.not_empty.severity must be one of \('error', 'warn'\), got 'fatal'"):
+    with pytest.raises(
+        ConfigError, match=r"tables.users.not_empty.severity must be one of \('error', 'warn'\), got 'fatal'"
+    ):
         load_checks_config(path)
 
 

@@ -14,7 +14,7 @@ def test_the_schedule_runs_the_partition_of_the_day_before():
 
     from orchestration.schedules import kpiwatch_daily_schedule, kpiwatch_job
 
-    at = dt.datetime(2024, 4, 1, 6, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2024, 4, 1, 6, 0, tzinfo=dt.UTC)
     request = kpiwatch_daily_schedule(build_schedule_context(scheduled_execution_time=at))
     assert request.partition_key == "2024-03-31"
     assert "2024-03-31" in kpiwatch_job.partitions_def.get_partition_keys(current_time=at)
@@ -22,11 +22,20 @@ def test_the_schedule_runs_the_partition_of_the_day_before():
 
 def test_a_partition_is_one_day_and_a_backfill_range_is_its_days():
     single = window_from_tags({"dagster/partition": "2024-03-31"}, dt.date(2000, 1, 1), 3)
-    assert (single.start, single.as_of, single.first_processed_day) == (dt.date(2024, 3, 31),) * 2 + (dt.date(2024, 3, 28),)
+    assert (single.start, single.as_of, single.first_processed_day) == (dt.date(2024, 3, 31),) * 2 + (
+        dt.date(2024, 3, 28),
+    )
     ranged = window_from_tags({RANGE_START_TAG: "2024-02-28", RANGE_END_TAG: "2024-03-02"}, dt.date(2000, 1, 1), 0)
-    assert (ranged.start, ranged.as_of, ranged.first_processed_day) == (dt.date(2024, 2, 28), dt.date(2024, 3, 2), dt.date(2024, 2, 28))
-    assert ranged.dbt_env() == {"KPIWATCH_DBT_AS_OF": "2024-03-02", "KPIWATCH_DBT_WINDOW_START": "2024-02-28",
-                                "KPIWATCH_DBT_LOOKBACK_DAYS": "0"}  # fmt: skip
+    assert (ranged.start, ranged.as_of, ranged.first_processed_day) == (
+        dt.date(2024, 2, 28),
+        dt.date(2024, 3, 2),
+        dt.date(2024, 2, 28),
+    )
+    assert ranged.dbt_env() == {
+        "KPIWATCH_DBT_AS_OF": "2024-03-02",
+        "KPIWATCH_DBT_WINDOW_START": "2024-02-28",
+        "KPIWATCH_DBT_LOOKBACK_DAYS": "0",
+    }
     untagged = window_from_tags({}, dt.date(2024, 1, 5), 2)
     assert (untagged.start, untagged.as_of) == (dt.date(2024, 1, 5), dt.date(2024, 1, 5))
 

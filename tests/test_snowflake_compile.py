@@ -5,24 +5,47 @@ import os
 import subprocess
 
 import pytest
+from orchestration.dbt_project_handle import dbt_executable
 
 from kpiwatch.paths import DBT_PROJECT_DIR
-from orchestration.dbt_project_handle import dbt_executable
 
 pytestmark = pytest.mark.slow
 SECRET = "pw-that-must-never-be-logged-7f3a"
 
 
 def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
-    env = {**os.environ, "KPIWATCH_SNOWFLAKE_ACCOUNT": "dummy-account", "KPIWATCH_SNOWFLAKE_USER": "dummy",
-           "KPIWATCH_SNOWFLAKE_PASSWORD": SECRET, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "KPIWATCH_SNOWFLAKE_ACCOUNT": "dummy-account",
+        "KPIWATCH_SNOWFLAKE_USER": "dummy",
+        "KPIWATCH_SNOWFLAKE_PASSWORD": SECRET,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     done = subprocess.run(
-        [dbt_executable(), "compile", "--target", "snowflake", "--no-introspect", "--no-populate-cache",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-         "--vars", json.dumps({"as_of": "2024-05-20"})],
-        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR, timeout=300,
-    )  # fmt: skip
+        [
+            dbt_executable(),
+            "compile",
+            "--target",
+            "snowflake",
+            "--no-introspect",
+            "--no-populate-cache",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps({"as_of": "2024-05-20"}),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     compiled = tmp_path / "target" / "compiled" / "kpiwatch" / "models"
     models = {p.stem for p in compiled.rglob("*.sql")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +11,8 @@ import yaml
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.errors import ConfigError
-from kpiwatch.paths import EXPECTATIONS_DIR
+from kpiwatch.paths import DEFAULT_CHECKS_FILE
 
-DEFAULT_CHECKS_FILE = EXPECTATIONS_DIR / "checks.yml"
 SEVERITIES = ("error", "warn")
 
 # Parameters each SQL check understands, with defaults; GX checks take max_unexpected_ratio.
@@ -53,14 +51,9 @@ class ChecksConfig:
         return next((c for c in self.checks if c.table == table and c.name == name), None)
 
 
-def checks_file(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get("KPIWATCH_CHECKS_CONFIG") or DEFAULT_CHECKS_FILE)
-
-
-def load_checks_config(path: Path | None = None) -> ChecksConfig:
-    """Parse and validate the file; every unknown table, check or parameter is an error naming it."""
-    path = path or checks_file()
+def load_checks_config(path: Path = DEFAULT_CHECKS_FILE) -> ChecksConfig:
+    """Parse and validate the file (settings.checks_config); every unknown table, check or parameter is an
+    error naming it."""
     if not path.exists():
         raise ConfigError(f"Checks configuration {path} does not exist (KPIWATCH_CHECKS_CONFIG).")
     raw = yaml.safe_load(path.read_text()) or {}

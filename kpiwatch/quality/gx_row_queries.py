@@ -22,7 +22,10 @@ from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
 from great_expectations.expectations.metrics.metric_provider import metric_value
-from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider, render_derived_table_alias
+from great_expectations.expectations.metrics.query_metric_provider import (
+    QueryMetricProvider,
+    render_derived_table_alias,
+)
 
 SAMPLE_ROWS = MAX_RESULT_RECORDS  # what GX's own row query returns at most (200)
 METRIC = "unexpected_rows_query.sample_and_count"
@@ -36,8 +39,14 @@ class UnexpectedRowsSampleAndCount(QueryMetricProvider):
     query_param_name: ClassVar[str] = "unexpected_rows_query"
 
     @metric_value(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, execution_engine: SqlAlchemyExecutionEngine, metric_domain_kwargs: dict,
-                    metric_value_kwargs: dict, metrics: dict[str, Any], runtime_configuration: dict) -> dict:  # fmt: skip
+    def _sqlalchemy(
+        cls,
+        execution_engine: SqlAlchemyExecutionEngine,
+        metric_domain_kwargs: dict,
+        metric_value_kwargs: dict,
+        metrics: dict[str, Any],
+        runtime_configuration: dict,
+    ) -> dict:
         batch, _, _ = execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
         query = cls._get_query_from_metric_value_kwargs(metric_value_kwargs)
         substituted = cls._get_substituted_batch_subquery_from_query_and_batch_selectable(

@@ -48,8 +48,14 @@ def fx_currencies() -> list[str]:
         return sorted({row["currency"].strip().upper() for row in csv.DictReader(f)})
 
 
-def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], parameters: Mapping[str, Any],
-              row_count: int, query: str = "") -> list[CheckOutcome]:  # fmt: skip
+def run_suite(
+    warehouse: Warehouse,
+    table: str,
+    checks: list[CheckSettings],
+    parameters: Mapping[str, Any],
+    row_count: int,
+    query: str = "",
+) -> list[CheckOutcome]:
     """Validate the table's suite once, on `query` (default: the whole table); one outcome per GX check."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -70,8 +76,11 @@ def run_suite(warehouse: Warehouse, table: str, checks: list[CheckSettings], par
     try:
         asset = datasource.add_query_asset(name=table, query=query or f"select * from raw.{table}")
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
-        summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": KEY_COLUMNS[table],
-                          "partial_unexpected_count": SAMPLE_SIZE}  # fmt: skip
+        summary_format = {
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": KEY_COLUMNS[table],
+            "partial_unexpected_count": SAMPLE_SIZE,
+        }
         expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in document["expectations"]]
         suite = context.suites.add(gx.ExpectationSuite(name=document["name"], expectations=expectations))
         # SUMMARY: column expectations return a capped sample of offending values; row queries
@@ -124,9 +133,17 @@ def _verdict(table: str, settings: CheckSettings, results: list, row_count: int)
         failures.append(f"no expectation in {suite_path(table).name} has meta.check = {settings.name!r}")
     if failures:
         example = f" e.g. {metadata['sample']}" if samples else ""
-        return CheckOutcome(table, settings.name, settings.severity, False, "; ".join(failures) + "." + example, metadata)
-    return CheckOutcome(table, settings.name, settings.severity, True,
-                        f"all {row_count:,} rows pass {metadata['expectations']}.", metadata)  # fmt: skip
+        return CheckOutcome(
+            table, settings.name, settings.severity, False, "; ".join(failures) + "." + example, metadata
+        )
+    return CheckOutcome(
+        table,
+        settings.name,
+        settings.severity,
+        True,
+        f"all {row_count:,} rows pass {metadata['expectations']}.",
+        metadata,
+    )
 
 
 def _exception_message(info: Mapping[str, Any] | None) -> str | None:
@@ -136,15 +153,20 @@ def _exception_message(info: Mapping[str, Any] | None) -> str | None:
     entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, Mapping)]
     for entry in entries:
         if entry.get("raised_exception") or entry.get("exception_message") or entry.get("exception_traceback"):
-            message = entry.get("exception_message") or (entry.get("exception_traceback") or "").strip().splitlines()[-1:]
+            message = (
+                entry.get("exception_message") or (entry.get("exception_traceback") or "").strip().splitlines()[-1:]
+            )
             return message if isinstance(message, str) else " ".join(message)
     return None
 
 
 def _label(config) -> str:
     kwargs = config.kwargs
-    target = kwargs.get("column") or kwargs.get("column_list") or (
-        f"{kwargs['column_A']} > {kwargs['column_B']}" if "column_A" in kwargs else config.description or "")
+    target = (
+        kwargs.get("column")
+        or kwargs.get("column_list")
+        or (f"{kwargs['column_A']} > {kwargs['column_B']}" if "column_A" in kwargs else config.description or "")
+    )
     return f"{config.type}({target if isinstance(target, str) else ', '.join(target)})"
 
 

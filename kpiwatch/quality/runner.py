@@ -11,15 +11,19 @@ from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
 from kpiwatch.warehouse import Warehouse, raw_columns
 
-
 # Append-only tables that daily runs process a window of: their row checks (GX) look at the processed
 # days only (plus rows with no timestamp), so a daily run's cost follows a day of data, not all history.
 WINDOWED_TABLES = {"events"}
 
 
-def run_table_checks(warehouse: Warehouse, config: ChecksConfig, table: str, as_of: dt.date,
-                     columns: dict[str, str] | None = None,
-                     first_processed_day: dt.date | None = None) -> list[CheckOutcome]:  # fmt: skip
+def run_table_checks(
+    warehouse: Warehouse,
+    config: ChecksConfig,
+    table: str,
+    as_of: dt.date,
+    columns: dict[str, str] | None = None,
+    first_processed_day: dt.date | None = None,
+) -> list[CheckOutcome]:
     """SQL checks first; the GX suite runs only on a table that matches the contract.
 
     first_processed_day: for WINDOWED_TABLES, the first day of the rows the run processes; None checks
@@ -39,15 +43,21 @@ def run_table_checks(warehouse: Warehouse, config: ChecksConfig, table: str, as_
         return sql_outcomes + [CheckOutcome(table, s.name, s.severity, False, reason, {}) for s in gx_settings]
     # A run at 06:00 sees the first hours of today (after the evaluation day): only a timestamp later than
     # both the evaluation day and the check itself cannot be real.
-    future_after = max(facts.cutoff, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0))
-    parameters = {"cutoff": facts.cutoff.isoformat(sep=" "), "future_after": future_after.isoformat(sep=" "),
-                  "as_of": as_of.isoformat(), "fx_currencies": fx_currencies()}  # fmt: skip
+    future_after = max(facts.cutoff, dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
+    parameters = {
+        "cutoff": facts.cutoff.isoformat(sep=" "),
+        "future_after": future_after.isoformat(sep=" "),
+        "as_of": as_of.isoformat(),
+        "fx_currencies": fx_currencies(),
+    }
     query, rows = f"select * from raw.{table}", facts.row_count()
     if table in WINDOWED_TABLES and first_processed_day is not None:
         # The processed days, plus the rows no day owns: future-stamped and untimed ones.
         column, start = facts.time_column, dt.datetime.combine(first_processed_day, dt.time())
-        query += (f" where ({column} >= {_timestamp(start)} and {column} < {_timestamp(facts.cutoff)})"
-                  f" or {column} >= {_timestamp(future_after)} or {column} is null")  # fmt: skip
+        query += (
+            f" where ({column} >= {_timestamp(start)} and {column} < {_timestamp(facts.cutoff)})"
+            f" or {column} >= {_timestamp(future_after)} or {column} is null"
+        )
         rows = warehouse.query(f"select count(*) as n from ({query}) as processed")[0]["n"]
     return sql_outcomes + run_suite(warehouse, table, gx_settings, parameters, int(rows), query)
 

@@ -19,8 +19,9 @@ class TableFacts:
     """What several checks of one table share, each fetched once: one summary query (rows, newest
     timestamp) and one per-day count over the widest window any check of the table needs."""
 
-    def __init__(self, warehouse: Warehouse, table: Table, columns: Mapping[str, str], as_of: dt.date,
-                 history_days: int = 8):  # fmt: skip
+    def __init__(
+        self, warehouse: Warehouse, table: Table, columns: Mapping[str, str], as_of: dt.date, history_days: int = 8
+    ):
         self.warehouse = warehouse
         self.table = table
         self.columns = {c.lower(): t for c, t in columns.items()}
@@ -94,8 +95,13 @@ def schema_drift(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     extra = sorted(set(facts.columns) - expected)
     if extra:
         listed = ", ".join(f"{facts.table.qualified_name}.{c} ({facts.columns[c]})" for c in extra)
-        return _outcome(facts, settings, False, f"columns not in the contract appeared: {listed}.",
-                        {"unexpected_columns": ", ".join(extra)})  # fmt: skip
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"columns not in the contract appeared: {listed}.",
+            {"unexpected_columns": ", ".join(extra)},
+        )
     return _outcome(facts, settings, True, "no columns beyond the contract.", {"unexpected_columns": ""})
 
 
@@ -111,16 +117,30 @@ def freshness(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     newest = facts.newest()
     max_lag = float(settings.params["max_lag_hours"]) * 3600
     if newest is None:
-        return _outcome(facts, settings, False, f"{facts.table.qualified_name} has no rows, so no {column}.",
-                        {"max_lag_seconds": max_lag})  # fmt: skip
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"{facts.table.qualified_name} has no rows, so no {column}.",
+            {"max_lag_seconds": max_lag},
+        )
     # A date covers its whole day: spend dated yesterday is complete at today's midnight.
-    newest_instant = newest if isinstance(newest, dt.datetime) else dt.datetime.combine(newest + dt.timedelta(days=1), dt.time())
+    newest_instant = (
+        newest if isinstance(newest, dt.datetime) else dt.datetime.combine(newest + dt.timedelta(days=1), dt.time())
+    )
     lag = (facts.cutoff - newest_instant).total_seconds()
-    metadata = {"newest": str(newest), "lag_seconds": lag, "max_lag_seconds": max_lag, "evaluated_at": str(facts.cutoff)}
+    metadata = {
+        "newest": str(newest),
+        "lag_seconds": lag,
+        "max_lag_seconds": max_lag,
+        "evaluated_at": str(facts.cutoff),
+    }
     hours = lag / 3600
     if lag > max_lag:
-        text = (f"newest {column} in {facts.table.qualified_name} is {newest}, {hours:.1f} h before the end of "
-                f"{facts.as_of} (allowed: {max_lag / 3600:g} h).")  # fmt: skip
+        text = (
+            f"newest {column} in {facts.table.qualified_name} is {newest}, {hours:.1f} h before the end of "
+            f"{facts.as_of} (allowed: {max_lag / 3600:g} h)."
+        )
         return _outcome(facts, settings, False, text, metadata)
     return _outcome(facts, settings, True, f"newest {column} is {newest} ({hours:.1f} h old).", metadata)
 
@@ -133,7 +153,9 @@ def volume(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     low, high = float(settings.params["min_ratio"]), float(settings.params["max_ratio"])
     metadata = {"latest_day_rows": latest, "trailing_7d_mean_rows": mean, "min_ratio": low, "max_ratio": high}
     if mean == 0:
-        return _outcome(facts, settings, True, "no rows in the previous 7 days: not enough history to compare.", metadata)
+        return _outcome(
+            facts, settings, True, "no rows in the previous 7 days: not enough history to compare.", metadata
+        )
     ratio = latest / mean
     metadata["ratio"] = ratio
     text = f"{facts.as_of} has {latest:,} rows, {ratio:.2f} x the trailing 7-day mean of {mean:,.1f}"
@@ -146,8 +168,13 @@ def missing_days(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     lookback = int(settings.params["lookback_days"])
     counts = facts.daily_counts(facts.as_of - dt.timedelta(days=lookback - 1))
     if not counts:
-        return _outcome(facts, settings, False, f"no rows in the {lookback} days up to {facts.as_of}.",
-                        {"missing_days": lookback, "lookback_days": lookback})  # fmt: skip
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"no rows in the {lookback} days up to {facts.as_of}.",
+            {"missing_days": lookback, "lookback_days": lookback},
+        )
     # The series starts at the first day with data inside the window, so a young table is not "missing" its past.
     first = min(counts)
     span = (facts.as_of - first).days + 1
@@ -155,13 +182,20 @@ def missing_days(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     metadata = {"missing_days": len(missing), "lookback_days": lookback, "sample": ", ".join(map(str, missing[:10]))}
     if missing:
         shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
-        return _outcome(facts, settings, False,
-                        f"{len(missing)} day(s) without rows in {facts.table.qualified_name} between {first} and "
-                        f"{facts.as_of}: {shown}.", metadata)  # fmt: skip
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"{len(missing)} day(s) without rows in {facts.table.qualified_name} between {first} and "
+            f"{facts.as_of}: {shown}.",
+            metadata,
+        )
     return _outcome(facts, settings, True, f"a row on every day from {first} to {facts.as_of}.", metadata)
 
 
-def _outcome(facts: TableFacts, settings: CheckSettings, passed: bool, description: str, metadata: dict) -> CheckOutcome:
+def _outcome(
+    facts: TableFacts, settings: CheckSettings, passed: bool, description: str, metadata: dict
+) -> CheckOutcome:
     return CheckOutcome(facts.table.name, settings.name, settings.severity, passed, description, metadata)
 
 
@@ -182,7 +216,11 @@ def run_sql_check(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     if settings.name != "schema_matches_contract" and not facts.exists:
         return _outcome(facts, settings, False, f"not evaluated: table {facts.table.qualified_name} is missing.", {})
     if settings.name in NEEDS_TIME_COLUMN and not facts.time_column_present:
-        return _outcome(facts, settings, False,
-                        f"not evaluated: column {facts.table.qualified_name}.{facts.time_column} is missing.", {})  # fmt: skip
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"not evaluated: column {facts.table.qualified_name}.{facts.time_column} is missing.",
+            {},
+        )
     return SQL_CHECKS[settings.name](facts, settings)
-

@@ -5,12 +5,11 @@ every statement: about 1,650 of them in one `kpiwatch run` (385 events), 2 of th
 run spends storing events. This subclass keeps an engine (and its small connection pool) per
 database file: the run's own file and the cross-run index. Files, schema and locking are Dagster's;
 only the connection handling differs. Selected by the dagster.yaml that `kpiwatch` writes
-(orchestration/launch.py: INSTANCE_YAML).
+(kpiwatch/hosting/instance.py).
 """
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,13 +26,13 @@ OPEN_FILES = 8
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """SqliteEventLogStorage that reuses one engine per run file instead of one per statement."""
 
-    def __init__(self, base_dir: str | None = None, inst_data=None):
+    def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()  # before super(): it connects
-        super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
+        super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"base_dir": Field(StringSource)}
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):  # ty: ignore[invalid-method-override]
@@ -78,8 +77,3 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
-
-
-def default_base_dir() -> str:
-    """Where Dagster's default instance keeps run event logs: $DAGSTER_HOME/history/runs/."""
-    return os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")

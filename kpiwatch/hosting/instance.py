@@ -1,0 +1,56 @@
+"""The local Dagster instance kpiwatch runs and the UI reads: its dagster.yaml, written once per home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+# What kpiwatch wrote before the event log moved to kpiwatch.hosting: such a file is upgraded in place.
+PREVIOUS_INSTANCE_YAML = """\
+# Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+# Dagster's default SQLite storage, with one engine per event-log file (orchestration/event_log.py).
+event_log_storage:
+  module: orchestration.event_log
+  class: PooledSqliteEventLogStorage
+"""
+
+INSTANCE_YAML = """\
+# Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+# Dagster's default SQLite storage, with one engine per event-log file (kpiwatch/hosting/event_log.py).
+event_log_storage:
+  module: kpiwatch.hosting.event_log
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {runs_dir}
+"""
+
+
+def instance_yaml(home: Path) -> str:
+    """The dagster.yaml for `home`; the run directory is Dagster's default one, <home>/history/runs/."""
+    return INSTANCE_YAML.format(runs_dir=json.dumps(str(home / "history" / "runs") + "/"))
+
+
+def write_instance_config(home: Path) -> Path:
+    """Create `home` and its dagster.yaml unless the user has their own (an older kpiwatch one is upgraded)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() == PREVIOUS_INSTANCE_YAML:
+        config.write_text(instance_yaml(home))
+    return config
+
+
+def prepare_instance(home: Path) -> DagsterInstance:
+    """The instance under `home` (settings.dagster_home), shared with `kpiwatch ui`; the process
+    environment is left as it is (no DAGSTER_HOME written)."""
+    write_instance_config(home)
+    return DagsterInstance.from_config(str(home))

@@ -1,0 +1,124 @@
+"""Run a kpiwatch job once, in-process, against the persistent Dagster instance the UI reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
+
+from kpiwatch.errors import KpiwatchError
+from kpiwatch.hosting.instance import prepare_instance
+from kpiwatch.settings import Settings
+from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
+from orchestration.dbt_project import prepare_dbt_manifest
+from orchestration.publish import publish_failed_run
+from orchestration.run_window import AS_OF_TAG, FULL_REFRESH_TAG, RANGE_END_TAG, RANGE_START_TAG
+from orchestration.schedules import BACKFILL_JOB_NAME, JOB_NAME
+from orchestration.system import build_definitions
+
+DBT_ASSETS_OP = "kpiwatch_dbt_models"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    success: bool
+    failures: list[str]  # "step: message", one per failed step
+    failed_checks: list[str]  # "raw/events unique_event_id (error): description"
+    skipped_steps: list[str]  # steps not run because a blocking check or an upstream step failed
+    seconds: float
+    failure_recorded: str = ""  # a sentence: how the failure reached Prometheus, or why it could not
+
+
+def run_once(
+    settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", full_refresh: bool | None = None
+) -> RunOutcome:
+    """Run the daily job for the partition `as_of`, in-process, and summarise what failed, without raising.
+
+    full_refresh=None rebuilds the incremental models from all history only when they do not exist yet."""
+    if as_of < settings.partitions_start:
+        raise KpiwatchError(
+            f"{as_of} is before the first daily partition, {settings.partitions_start} (KPIWATCH_PARTITIONS_START)."
+        )
+    if full_refresh is None:
+        full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
+    tags = {AS_OF_TAG: str(as_of)}
+    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, partition_key=as_of.isoformat())
+
+
+def run_backfill(settings: Settings, start: dt.date, end: dt.date, log_level: str = "CRITICAL") -> RunOutcome:
+    """Re-process the days start..end of the event models in one run of the backfill job."""
+    if end < start:
+        raise KpiwatchError(f"--end {end} is before --start {start}.")
+    if start < settings.partitions_start:
+        raise KpiwatchError(
+            f"--start {start} is before the first daily partition, {settings.partitions_start} "
+            "(KPIWATCH_PARTITIONS_START)."
+        )
+    tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat(), AS_OF_TAG: str(end)}
+    return _execute(settings, BACKFILL_JOB_NAME, end, tags, log_level, full_refresh=False)
+
+
+def _execute(
+    settings: Settings,
+    job_name: str,
+    as_of: dt.date,
+    tags: dict[str, str],
+    log_level: str,
+    full_refresh: bool,
+    partition_key: str | None = None,
+) -> RunOutcome:
+    prepare_dbt_manifest(settings)
+    instance = prepare_instance(settings.dagster_home)
+    job = build_definitions(settings).resolve_job_def(job_name)
+    started = dt.datetime.now()
+    # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if full_refresh:
+        run_config["ops"] = {DBT_ASSETS_OP: {"config": {"full_refresh": True}}}
+        tags = {**tags, FULL_REFRESH_TAG: "true"}
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, tags=tags, partition_key=partition_key
+    )
+    ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    skipped = sorted(name for name in job.graph.node_names() if name not in ran)
+    seconds = (dt.datetime.now() - started).total_seconds()
+    monitored = job_name == JOB_NAME
+    recorded = "" if result.success or not monitored else _record_failure(instance, settings, result.run_id, as_of)
+    failed_checks, failures = _failures(result)
+    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded)
+
+
+def _failures(result: ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+    """Failed checks ("asset check (severity): description") and failed steps ("step: message")."""
+    failed_checks, failures = [], []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                severity = "error" if evaluation.severity.value == "ERROR" else "warn"
+                where = "/".join(evaluation.asset_key.path)
+                failed_checks.append(f"{where} {evaluation.check_name} ({severity}): {evaluation.description}")
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            while error.cause is not None:  # Dagster wraps the user's exception: report what actually failed
+                error = error.cause
+            user_message = event.step_failure_data.user_failure_data
+            message = user_message.description if user_message and user_message.description else error.message
+            # "module.ClassName: text" -> "text": the class name helps nobody reading a terminal.
+            message = message.split(f"{error.cls_name}: ", 1)[-1].strip()
+            failures.append(f"{event.step_key}: {' '.join(message.split())}")
+    return failed_checks, failures
+
+
+def _record_failure(instance: DagsterInstance, settings: Settings, run_id: str, as_of: dt.date) -> str:
+    """In-process runs have no sensor daemon: record the failure the way the run-failure sensor does."""
+    target = settings.push
+    try:
+        count = publish_failed_run(instance, run_id, target, as_of)
+    except KpiwatchError as error:
+        return f"The failure could not be recorded in Prometheus either: {error}"
+    if not target.enabled:
+        return "The failure was not recorded in Prometheus: publishing is off (KPIWATCH_PUSHGATEWAY_URL=off)"
+    return f"Failure recorded in Prometheus ({count} series at {target.url})"

@@ -1,0 +1,99 @@
+"""The dbt project as Dagster sees it, the environment every dbt call gets, and the step that prepares
+the manifest.
+
+Nothing here runs on import. `prepare_dbt_manifest` is called explicitly: by `kpiwatch run`, `ui` and
+`backfill`, by the definitions loader (so `dagster dev` from any shell finds a manifest), by the scripts
+and by a test fixture. It parses only when the manifest is missing or older than the project's files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from kpiwatch.errors import KpiwatchError
+from kpiwatch.executables import beside_interpreter
+from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.settings import Settings
+
+PROJECT_SOURCES = ("models", "macros", "seeds", "tests", "analyses", "dbt_project.yml", "profiles.yml")
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=settings.target,
+        target_path=settings.dbt_target_dir,
+    )
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.dbt_target_dir / "manifest.json"
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What profiles.yml reads, from the settings, plus dbt's own switches: no usage statistics leave the
+    machine, from any dbt call kpiwatch makes. The same mapping for the parse and for runs, so runs reuse
+    the parse (dbt's partial-parse state is keyed by the profile's values)."""
+    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if settings.target == "dev":
+        env.update(
+            KPIWATCH_DUCKDB_PATH=str(settings.duckdb_path), KPIWATCH_DUCKDB_MEMORY_LIMIT=settings.duckdb_memory_limit
+        )
+    elif settings.snowflake is not None:
+        s = settings.snowflake
+        values = {
+            "ACCOUNT": s.account,
+            "USER": s.user,
+            "DATABASE": s.database,
+            "SCHEMA": s.schema,
+            "ROLE": s.role,
+            "WAREHOUSE": s.warehouse,
+            "PASSWORD": s.password,
+            "PRIVATE_KEY_PATH": s.private_key_path,
+            "PRIVATE_KEY_PASSPHRASE": s.private_key_passphrase,
+        }
+        env.update({f"KPIWATCH_SNOWFLAKE_{k}": v for k, v in values.items() if v})
+    return env
+
+
+def manifest_is_stale(settings: Settings) -> bool:
+    manifest = manifest_path(settings)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for name in PROJECT_SOURCES:
+        path = DBT_PROJECT_DIR / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def prepare_dbt_manifest(settings: Settings) -> Path:
+    """Run `dbt parse` (the dbt beside this Python) when the manifest is missing or stale; return its path."""
+    if manifest_is_stale(settings):
+        command = [
+            beside_interpreter("dbt"),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target",
+            settings.target,
+            "--target-path",
+            str(settings.dbt_target_dir),
+            "--log-path",
+            str(settings.dbt_target_dir),
+        ]
+        env = {**os.environ, **dbt_environment(settings)}  # the child inherits ours, plus the profile's values
+        done = subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env)
+        if done.returncode != 0:
+            raise KpiwatchError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{done.stdout}{done.stderr}")
+    return manifest_path(settings)

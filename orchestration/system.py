@@ -1,0 +1,28 @@
+"""The whole kpiwatch system for one set of settings: each area module contributes its definitions."""
+
+from dagster import Definitions
+
+from kpiwatch.quality.config import load_checks_config
+from kpiwatch.settings import Settings
+from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
+from orchestration.dbt_project import dbt_project, manifest_path
+from orchestration.resources import build_resources
+from orchestration.run_window import daily_partitions
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    """Everything Dagster runs; the dbt manifest must have been prepared (orchestration.dbt_project)."""
+    project = dbt_project(settings)
+    partitions = daily_partitions(settings.partitions_start)
+    models = dbt_models.build_dbt_assets(settings, project, manifest_path(settings), partitions)
+    daily = schedules.daily_job(partitions)
+    backfill = schedules.events_backfill_job(partitions, dbt_models.daily_event_models(models))
+    push_asset, failure_sensor = publish.build_publishing(models, daily)
+    return Definitions(
+        assets=[*raw_sources.raw_table_specs(), models, push_asset],
+        asset_checks=raw_checks.build_raw_checks(load_checks_config(settings.checks_config)),
+        jobs=[daily, backfill],
+        schedules=[schedules.daily_schedule(daily)],
+        sensors=[failure_sensor],
+        resources=build_resources(settings, project),
+    )
