@@ -19,11 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kpiwatch.paths import DOCS_DIR  # noqa: E402
 from orchestration.dbt_project_handle import ensure_manifest  # noqa: E402
 from orchestration.launch import INSTANCE_YAML  # noqa: E402
 from orchestration.webserver import Webserver  # noqa: E402
-
-from kpiwatch.paths import DOCS_DIR  # noqa: E402
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -6,37 +6,76 @@ import datetime as dt
 import json
 import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from orchestration.dbt_project_handle import dbt_executable
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME, raw_table_ddl
+from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.settings import Settings, load_settings
+from kpiwatch.stack import Stack
+from orchestration.dbt_project import prepare_dbt_manifest
+from tests.monitoring_helpers import stack_settings
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def session_pushgateway(tmp_path_factory):
-    """A real Pushgateway for every test that runs the job; tests of alerting start their own full stack."""
-    from kpiwatch.stack import Stack
-    from tests.monitoring_helpers import stack_settings
-
+    """A real Pushgateway for the tests that run the job; tests of alerting start their own full stack."""
     stack = Stack(stack_settings(tmp_path_factory.mktemp("session_stack")))
     stack.up(("pushgateway",))
-    previous = {k: os.environ.get(k) for k in ("KPIWATCH_PUSHGATEWAY_URL", "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS")}
-    os.environ["KPIWATCH_PUSHGATEWAY_URL"] = stack.settings.url("pushgateway")
-    os.environ["KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS"] = "0.2"
     yield stack
     stack.down()
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def dbt_target_dir(tmp_path_factory) -> Path:
+    """The session's dbt target directory (manifest, parse state, run artifacts), outside the checkout."""
+    target = tmp_path_factory.mktemp("dbt_target")
+    prepare_dbt_manifest(replace(load_settings({}), dbt_target_dir=target))
+    return target
+
+
+@pytest.fixture(scope="session")
+def job_env(session_pushgateway, dbt_target_dir) -> dict[str, str]:
+    """KPIWATCH_* settings every job run of the tests shares: the session's gateway and dbt target."""
+    return {
+        "KPIWATCH_PUSHGATEWAY_URL": session_pushgateway.settings.url("pushgateway"),
+        "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS": "0.2",
+        "KPIWATCH_DBT_TARGET_DIR": str(dbt_target_dir),
+    }
+
+
+@pytest.fixture(scope="session")
+def job_settings(job_env) -> Callable[..., Settings]:
+    """settings_for(db, dagster_home, **fields): settings of an in-process run on one warehouse file."""
+
+    def settings_for(db: Path, dagster_home: Path, env: Mapping[str, str] | None = None, **fields: Any) -> Settings:
+        settings = load_settings({**job_env, **(env or {})})
+        return replace(settings, duckdb_path=db, dagster_home=dagster_home, **fields)
+
+    return settings_for
+
+
+@pytest.fixture(scope="session")
+def cli_env(job_env) -> Callable[..., dict[str, str]]:
+    """cli_env(db, dagster_home, **variables): the environment of a `kpiwatch` subprocess."""
+
+    def env_for(db: Path, dagster_home: Path, **variables: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            **job_env,
+            "KPIWATCH_DUCKDB_PATH": str(db),
+            "DAGSTER_HOME": str(dagster_home),
+            **variables,
+        }
+
+    return env_for
 
 
 def write_raw_warehouse(path: Path, tables: Mapping[str, Iterable[Sequence[Any]]]) -> Path:
@@ -59,7 +98,7 @@ def dbt_build(db_path: Path, as_of: str, work_dir: Path, extra_args: Sequence[st
     """Run the real `dbt build` of the project against one DuckDB file; fail the test with dbt's output."""
     vars_ = json.dumps({"as_of": as_of})
     command = [
-        dbt_executable(),
+        beside_interpreter("dbt"),
         "build",
         "--vars",
         vars_,

@@ -10,18 +10,16 @@ import json
 import shutil
 import time
 import urllib.request
-from dataclasses import replace
 
 import duckdb
 import pytest
 import yaml
-from orchestration.launch import run_once
 
 from kpiwatch.faults import inject
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.paths import DBT_MANIFEST_PATH, MONITORING_DIR
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.paths import MONITORING_DIR
 from kpiwatch.quality.config import load_checks_config
-from kpiwatch.settings import load_settings
 from kpiwatch.stack import Stack
 from metrics.catalog import GAUGES
 from metrics.push import JOB, PushTarget, push
@@ -58,9 +56,15 @@ def live(tmp_path):
         yield stack, hook
 
 
-def run_job(stack, db, tmp_path):
-    settings = replace(load_settings({}), duckdb_path=db, dagster_home=tmp_path / "dagster_home")
-    return run_once(settings, AS_OF, pushgateway_url=stack.settings.url("pushgateway"))
+@pytest.fixture(scope="session")
+def run_job(job_settings):
+    """run_job(stack, db, tmp_path): the daily job in-process, pushing to this stack's gateway."""
+
+    def run(stack, db, tmp_path):
+        gateway = {"KPIWATCH_PUSHGATEWAY_URL": stack.settings.url("pushgateway")}
+        return run_once(job_settings(db, tmp_path / "dagster_home", env=gateway), AS_OF)
+
+    return run
 
 
 def copy_of(db, tmp_path, *faults):
@@ -95,7 +99,7 @@ def mart_value(db, sql):
 
 
 @pytest.fixture(scope="module")
-def clean_stack(clean_db, tmp_path_factory):
+def clean_stack(clean_db, tmp_path_factory, run_job):
     """One stack and one successful run on clean data, shared by the gauge and dashboard tests."""
     tmp_path = tmp_path_factory.mktemp("clean_stack")
     with started_stack(tmp_path) as (stack, hook):
@@ -106,7 +110,7 @@ def clean_stack(clean_db, tmp_path_factory):
         yield stack, hook
 
 
-def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, clean_db):
+def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, clean_db, dbt_target_dir):
     stack, hook = clean_stack
     for gauge in GAUGES:
         assert prom_query(stack, f'count({{__name__="{gauge.name}"}})'), f"{gauge.name} missing in Prometheus"
@@ -130,7 +134,9 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
         )
     )
     dbt_tests = sum(
-        1 for n in json.loads(DBT_MANIFEST_PATH.read_text())["nodes"].values() if n["resource_type"] == "test"
+        1
+        for n in json.loads((dbt_target_dir / "manifest.json").read_text())["nodes"].values()
+        if n["resource_type"] == "test"
     )
     assert value("count(kpiwatch_check_success)") == len(load_checks_config().checks) + dbt_tests
     assert not prom_query(stack, "kpiwatch_check_success == 0")
@@ -139,7 +145,7 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
     assert firing_alerts(stack) == [] and hook.received == []
 
 
-def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(clean_db, tmp_path, live):
+def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(clean_db, tmp_path, live, run_job):
     stack, hook = live
     broken = copy_of(clean_db, tmp_path, "duplicate_event_id")
     outcome = run_job(stack, broken, tmp_path)
@@ -157,7 +163,7 @@ def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(
     notified(hook, "KpiwatchRunFailed", status="resolved")
 
 
-def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path, live):
+def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path, live, run_job):
     stack, hook = live
     outcome = run_job(stack, copy_of(clean_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
     assert outcome.success  # users freshness is a warn check: metrics are still published
@@ -177,7 +183,7 @@ def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path,
     assert not [a for a in hook.alerts() if a["labels"]["team"] == "business"]
 
 
-def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path, live):
+def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path, live, run_job):
     stack, hook = live
     db = copy_of(clean_db, tmp_path, "mrr_drop")
     assert run_job(stack, db, tmp_path).success
@@ -187,7 +193,7 @@ def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path, live):
     assert growth < -0.05
 
 
-def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clean_db, tmp_path, live):
+def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clean_db, tmp_path, live, run_job):
     stack, hook = live
     stack.down(("pushgateway",))
     outcome = run_job(stack, clean_db, tmp_path)

@@ -2,19 +2,21 @@
 
 import datetime as dt
 import json
-import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
-from orchestration.dbt_project_handle import ensure_manifest
-from orchestration.launch import INSTANCE_YAML
-from orchestration.webserver import Webserver
 
 from kpiwatch.contract import RAW_TABLES
+from kpiwatch.errors import KpiwatchError
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.paths import DBT_MANIFEST_PATH
+from kpiwatch.hosting.instance import write_instance_config
+from kpiwatch.hosting.webserver import Webserver, descendants, graphql, stop_tree
 from kpiwatch.quality.config import load_checks_config
-from tests.monitoring_helpers import free_port
+from tests.monitoring_helpers import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -52,20 +54,19 @@ query Backfill($id: String!) {
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
+def ui(tmp_path_factory, cli_env, dbt_target_dir):
+    """The webserver and daemon started from a shell whose PATH lacks the venv (as a user's other terminal)."""
     work = tmp_path_factory.mktemp("ui")
     db = work / "warehouse.duckdb"
     generate(GenerateOptions(out=db, as_of=AS_OF, users=800, days=60, seed=4), progress=False, log=lambda _: None)
     home = work / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    ensure_manifest()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "KPIWATCH_DUCKDB_PATH": str(db)}
+    write_instance_config(home)
+    env = {**cli_env(db, home), "PATH": "/usr/bin:/bin"}
     with Webserver(free_port(), env, work / "webserver.log", daemon=True) as server:
         yield server
 
 
-def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui):
+def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target_dir):
     nodes = {"/".join(n["assetKey"]["path"]): n for n in ui.graphql(ASSET_GRAPH)["assetNodes"]}
     deps = {key: {"/".join(d["path"]) for d in n["dependencyKeys"]} for key, n in nodes.items()}
     checks = {key: {c["name"] for c in n["assetChecksOrError"].get("checks", [])} for key, n in nodes.items()}
@@ -75,7 +76,7 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui):
         assert not nodes[key]["isExecutable"] and nodes[key]["groupName"] == "raw"
         assert checks[key] == {c.name for c in load_checks_config().for_table(table.name)}
         assert deps[f"staging/stg_{table.name}"] == {key}
-    manifest = json.loads(DBT_MANIFEST_PATH.read_text())
+    manifest = json.loads((dbt_target_dir / "manifest.json").read_text())
     for node in manifest["nodes"].values():
         if node["resource_type"] in ("model", "seed"):
             assert f"{node['schema']}/{node['name']}" in nodes, node["name"]
@@ -143,3 +144,49 @@ def test_a_backfill_launched_through_the_ui_runs_the_range_in_one_run(ui):
         days[0],
         days[-1],
     )
+
+
+def test_kpiwatch_ui_from_a_shell_without_the_venv_loads_everything_and_stops_its_whole_tree(tmp_path, cli_env):
+    """`.venv/bin/kpiwatch ui` typed in another terminal: the code location loads every asset (dbt is found
+    beside the interpreter, not on PATH), and SIGTERM stops dagster dev, its webserver, daemon and code servers."""
+    port = free_port()
+    env = {**cli_env(tmp_path / "unused.duckdb", tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    log = open(tmp_path / "ui.log", "wb")
+    kpiwatch = str(Path(sys.executable).with_name("kpiwatch"))
+    process = subprocess.Popen([kpiwatch, "ui", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def asset_keys():
+            try:
+                return {"/".join(n["assetKey"]["path"]) for n in graphql(url, ASSET_GRAPH)["assetNodes"]}
+            except (OSError, KpiwatchError):
+                return None
+
+        keys = wait_until(asset_keys, timeout=240, every=1, what=f"the UI at {url} (log: {tmp_path / 'ui.log'})")
+        manifest = json.loads((Path(env["KPIWATCH_DBT_TARGET_DIR"]) / "manifest.json").read_text())
+        dbt_assets = {
+            f"{n['schema']}/{n['name']}" for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")
+        }
+        assert keys == dbt_assets | {f"raw/{t.name}" for t in RAW_TABLES} | {"prometheus_push"}
+        tree = descendants(process.pid)
+        assert len(tree) >= 3, tree  # dagster dev, its webserver and daemon (and code servers)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 130
+        wait_until(
+            lambda: not [pid for pid in tree if Path(f"/proc/{pid}").exists() and is_running(pid)],
+            timeout=30,
+            what="every process of the UI to stop",
+        )
+    finally:
+        if process.poll() is None:
+            stop_tree(process)
+        log.close()
+
+
+def is_running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

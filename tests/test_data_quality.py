@@ -1,21 +1,18 @@
 """Bad data is caught by the right, named check; the run ends cleanly and metrics are not built from it."""
 
 import datetime as dt
-import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 
 import duckdb
 import pytest
-from orchestration.launch import run_once
 
 from kpiwatch.faults import FAULTS, inject
 from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.hosting.launch import run_once
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.quality.runner import run_table_checks
-from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.slow
@@ -77,12 +74,12 @@ def test_every_fault_has_an_expected_message():
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_fault_is_caught_by_its_check_and_blocks_the_metrics(fault, base, tmp_path):
+def test_fault_is_caught_by_its_check_and_blocks_the_metrics(fault, base, tmp_path, job_settings):
     broken = tmp_path / "broken.duckdb"
     shutil.copy(base, broken)
     inject(broken, [fault])
     before = raw_fingerprint(broken) if fault not in ("dropped_column", "wrong_type") else None
-    settings = replace(load_settings({}), duckdb_path=broken, dagster_home=tmp_path / "home")
+    settings = job_settings(broken, tmp_path / "home")
 
     outcome = run_once(settings, AS_OF)
 
@@ -102,19 +99,14 @@ def test_fault_is_caught_by_its_check_and_blocks_the_metrics(fault, base, tmp_pa
         assert raw_fingerprint(broken) == before  # checks never modify raw data
 
 
-def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(base, tmp_path):
+def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(base, tmp_path, cli_env):
     broken = tmp_path / "dupes.duckdb"
     shutil.copy(base, broken)
     inject(broken, ["duplicate_event_id"])
     config = tmp_path / "checks.yml"
     shipped = load_checks_config().path.read_text()
     config.write_text(shipped.replace("unique_event_id: {severity: error}", "unique_event_id: {severity: warn}"))
-    env = {
-        **os.environ,
-        "KPIWATCH_DUCKDB_PATH": str(broken),
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "KPIWATCH_CHECKS_CONFIG": str(config),
-    }
+    env = cli_env(broken, tmp_path / "home", KPIWATCH_CHECKS_CONFIG=str(config))
     done = subprocess.run(
         [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], capture_output=True, text=True, env=env
     )
@@ -124,11 +116,11 @@ def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(b
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(base, tmp_path):
+def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(base, tmp_path, cli_env):
     broken = tmp_path / "orphan.duckdb"
     shutil.copy(base, broken)
     inject(broken, ["orphan_user_id"])
-    env = {**os.environ, "KPIWATCH_DUCKDB_PATH": str(broken), "DAGSTER_HOME": str(tmp_path / "home")}
+    env = cli_env(broken, tmp_path / "home")
     done = subprocess.run(
         [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], capture_output=True, text=True, env=env
     )

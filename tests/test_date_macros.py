@@ -13,8 +13,8 @@ import duckdb
 import fakesnow
 import pytest
 import snowflake.connector
-from orchestration.dbt_project_handle import dbt_executable
 
+from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def compiled_analysis(target: str, tmp_path) -> str:
     }
     done = subprocess.run(
         [
-            dbt_executable(),
+            beside_interpreter("dbt"),
             "compile",
             "--target",
             target,

@@ -4,15 +4,17 @@ import os
 import re
 import subprocess
 
-from orchestration.dbt_project_handle import dbt_executable, kpiwatch_dbt
-
+from kpiwatch.executables import beside_interpreter
+from kpiwatch.settings import load_settings
 from orchestration.dbt_models import prune_run_targets
+from orchestration.dbt_project import dbt_project
 from orchestration.resources import KpiwatchDbtCli
 
 
 def test_dbt_version_from_the_installed_package_is_what_the_executable_reports():
-    resource = KpiwatchDbtCli(project_dir=kpiwatch_dbt, target="dev", dbt_executable=dbt_executable())
-    reported = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
+    dbt = beside_interpreter("dbt")
+    resource = KpiwatchDbtCli(project_dir=dbt_project(load_settings({})), target="dev", dbt_executable=dbt)
+    reported = subprocess.run([dbt, "--version"], capture_output=True, text=True, check=True).stdout
     assert str(resource._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)
 
 
@@ -20,7 +22,7 @@ def test_a_dbt_elsewhere_is_asked_for_its_version(tmp_path):
     fake = tmp_path / "dbt"
     fake.write_text("#!/bin/sh\necho 'Core:\n  - installed: 9.8.7'\n")
     fake.chmod(0o755)
-    resource = KpiwatchDbtCli(project_dir=kpiwatch_dbt, target="dev", dbt_executable=str(fake))
+    resource = KpiwatchDbtCli(project_dir=dbt_project(load_settings({})), target="dev", dbt_executable=str(fake))
     assert str(resource._cli_version) == "9.8.7"
 
 

@@ -7,13 +7,13 @@ import subprocess
 import duckdb
 import pytest
 import sqlalchemy as sa
-from orchestration.dbt_project_handle import dbt_executable
 
 from kpiwatch.errors import ConfigError
+from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
-from orchestration.resources import WarehouseResource, warehouse_config
+from orchestration.dbt_project import dbt_environment
 
 SETTING = "select current_setting('memory_limit') as memory_limit"
 
@@ -44,10 +44,10 @@ def test_kpiwatch_and_great_expectations_connections_get_the_limit(warehouse_fil
 
 def test_dbt_gets_the_limit_through_the_profile(warehouse_file):
     settings = load_settings({"KPIWATCH_DUCKDB_PATH": str(warehouse_file), "KPIWATCH_DUCKDB_MEMORY_LIMIT": "768MiB"})
-    env = {**os.environ, **WarehouseResource(**warehouse_config(settings)).dbt_env()}
+    env = {**os.environ, **dbt_environment(settings)}
     shown = subprocess.run(
         [
-            dbt_executable(),
+            beside_interpreter("dbt"),
             "show",
             "--inline",
             SETTING,

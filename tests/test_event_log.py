@@ -4,10 +4,11 @@ import os
 from pathlib import Path
 
 import pytest
-from dagster import AssetCheckResult, DagsterInstance, asset, asset_check, materialize
+from dagster import AssetCheckResult, asset, asset_check, materialize
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from orchestration.event_log import OPEN_FILES, PooledSqliteEventLogStorage, default_base_dir
-from orchestration.launch import INSTANCE_YAML
+
+from kpiwatch.hosting.event_log import OPEN_FILES, PooledSqliteEventLogStorage
+from kpiwatch.hosting.instance import PREVIOUS_INSTANCE_YAML, prepare_instance
 
 
 @asset
@@ -21,12 +22,8 @@ def numbers_not_empty():
 
 
 @pytest.fixture
-def instance(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with DagsterInstance.get() as instance:
+def instance(tmp_path):
+    with prepare_instance(tmp_path / "home") as instance:
         yield instance
 
 
@@ -51,7 +48,7 @@ def test_runs_it_records_read_the_same_through_dagsters_own_storage(instance):
     result = materialize([numbers, numbers_not_empty], instance=instance)
     assert result.success
     pooled = instance.all_logs(result.run_id)
-    stock = SqliteEventLogStorage(default_base_dir())
+    stock = SqliteEventLogStorage(str(instance.root_directory) + "/history/runs/")
     try:
         stock_events = stock.get_logs_for_run(result.run_id)
         assert [e.dagster_event_type for e in stock_events] == [e.dagster_event_type for e in pooled]
@@ -82,3 +79,24 @@ def test_wipe_deletes_the_run_files_and_the_storage_keeps_working(instance):
     assert not open_run_files(base_dir)
     again = materialize([numbers], instance=instance)
     assert again.success and instance.all_logs(again.run_id)
+
+
+def test_an_instance_written_by_an_earlier_kpiwatch_is_upgraded_and_keeps_its_runs(tmp_path):
+    """The event log moved from orchestration/ to kpiwatch/hosting/: a home with the old dagster.yaml still opens."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(PREVIOUS_INSTANCE_YAML)
+    with prepare_instance(home) as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        assert materialize([numbers], instance=instance).success
+    assert "kpiwatch.hosting.event_log" in (home / "dagster.yaml").read_text()
+
+
+def test_a_dagster_yaml_of_the_users_own_is_left_alone(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    own = "telemetry:\n  enabled: false\n"
+    (home / "dagster.yaml").write_text(own)
+    with prepare_instance(home):
+        pass
+    assert (home / "dagster.yaml").read_text() == own

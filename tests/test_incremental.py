@@ -7,23 +7,17 @@ by the look-back and by a backfill of a past day. Every intermediate and mart ta
 
 import datetime as dt
 import shutil
-from dataclasses import replace
 
 import duckdb
 import pytest
-from orchestration.launch import run_backfill, run_once
 
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.settings import load_settings
+from kpiwatch.hosting.launch import run_backfill, run_once
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 DAY = dt.timedelta(days=1)
 COMPARED_SCHEMAS = ("intermediate", "marts")
-
-
-def settings_for(db, home):
-    return replace(load_settings({}), duckdb_path=db, dagster_home=home, lookback_days=3)
 
 
 def differing_rows(left, right) -> dict[str, int]:
@@ -108,12 +102,15 @@ def late_and_corrected_data(db) -> None:
 
 
 @pytest.fixture(scope="module")
-def warehouses(tmp_path_factory):
+def warehouses(tmp_path_factory, job_settings):
     work = tmp_path_factory.mktemp("incremental")
     full, daily = work / "full.duckdb", work / "daily.duckdb"
     generate(GenerateOptions(out=full, as_of=AS_OF, users=700, days=90, seed=9), progress=False, log=lambda _: None)
     shutil.copy(full, daily)
-    return settings_for(full, work / "home_full"), settings_for(daily, work / "home_daily")
+    return (
+        job_settings(full, work / "home_full", lookback_days=3),
+        job_settings(daily, work / "home_daily", lookback_days=3),
+    )
 
 
 def assert_succeeded(outcome):

@@ -4,15 +4,13 @@ import datetime as dt
 import json
 import os
 import shutil
-from dataclasses import replace
 
 import psycopg2
 import pytest
-from orchestration.launch import run_once
 
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.paths import DBT_MANIFEST_PATH, REPO_ROOT
-from kpiwatch.settings import load_settings
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.paths import REPO_ROOT
 from tests.monitoring_helpers import free_port
 from tests.postgres_helpers import postgres_server
 
@@ -20,7 +18,9 @@ pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 
 
-def test_the_job_runs_on_the_postgres_instance_and_the_run_is_recorded(tmp_path, monkeypatch):
+def test_the_job_runs_on_the_postgres_instance_and_the_run_is_recorded(
+    tmp_path, monkeypatch, job_settings, dbt_target_dir
+):
     db = tmp_path / "warehouse.duckdb"
     generate(GenerateOptions(out=db, as_of=AS_OF, users=800, days=60, seed=4), progress=False, log=lambda _: None)
     with postgres_server(free_port(), password="pw-for-this-test-only") as pg:
@@ -36,7 +36,7 @@ def test_the_job_runs_on_the_postgres_instance_and_the_run_is_recorded(tmp_path,
         home.mkdir()
         shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
 
-        outcome = run_once(replace(load_settings({}), duckdb_path=db, dagster_home=home), AS_OF)
+        outcome = run_once(job_settings(db, home), AS_OF)
 
         assert outcome.success, outcome.failures
         with (
@@ -56,10 +56,12 @@ def test_the_job_runs_on_the_postgres_instance_and_the_run_is_recorded(tmp_path,
                 "select count(*) from event_logs where run_id = %s and dagster_event_type = 'ASSET_MATERIALIZATION'",
                 (outcome.run_id,),
             )
-            assert cursor.fetchone()[0] >= built_assets()  # every model and seed, and the push
-    assert os.environ.get("DAGSTER_HOME") == str(home)
+            assert cursor.fetchone()[0] >= built_assets(
+                dbt_target_dir / "manifest.json"
+            )  # every model and seed, and the push
+    assert "DAGSTER_HOME" not in os.environ or os.environ["DAGSTER_HOME"] != str(home)  # nothing leaks into ours
 
 
-def built_assets() -> int:
-    manifest = json.loads(DBT_MANIFEST_PATH.read_text())
+def built_assets(manifest_file) -> int:
+    manifest = json.loads(manifest_file.read_text())
     return sum(n["resource_type"] in ("model", "seed") for n in manifest["nodes"].values()) + 1  # + prometheus_push

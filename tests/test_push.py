@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from kpiwatch.errors import ConfigError
-from metrics.push import JOB, PushError, PushTarget, build_registry, push, push_target_from_env
+from kpiwatch.settings import PushTarget, push_target_from_env
+from metrics.push import JOB, PushError, build_registry, push
 from metrics.samples import Sample
 
 

@@ -3,21 +3,20 @@
 import datetime as dt
 
 import pytest
+from dagster import build_schedule_context
 
 from kpiwatch.errors import ConfigError
 from kpiwatch.settings import load_settings
-from orchestration.run_window import RANGE_END_TAG, RANGE_START_TAG, window_from_tags
+from orchestration.run_window import RANGE_END_TAG, RANGE_START_TAG, daily_partitions, window_from_tags
+from orchestration.schedules import daily_job, daily_schedule
 
 
 def test_the_schedule_runs_the_partition_of_the_day_before():
-    from dagster import build_schedule_context
-
-    from orchestration.schedules import kpiwatch_daily_schedule, kpiwatch_job
-
+    partitions = daily_partitions(dt.date(2020, 1, 1))
     at = dt.datetime(2024, 4, 1, 6, 0, tzinfo=dt.UTC)
-    request = kpiwatch_daily_schedule(build_schedule_context(scheduled_execution_time=at))
+    request = daily_schedule(daily_job(partitions))(build_schedule_context(scheduled_execution_time=at))
     assert request.partition_key == "2024-03-31"
-    assert "2024-03-31" in kpiwatch_job.partitions_def.get_partition_keys(current_time=at)
+    assert "2024-03-31" in partitions.get_partition_keys(current_time=at)
 
 
 def test_a_partition_is_one_day_and_a_backfill_range_is_its_days():

@@ -5,8 +5,8 @@ import os
 import subprocess
 
 import pytest
-from orchestration.dbt_project_handle import dbt_executable
 
+from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
     }
     done = subprocess.run(
         [
-            dbt_executable(),
+            beside_interpreter("dbt"),
             "compile",
             "--target",
             "snowflake",

@@ -9,7 +9,8 @@ from kpiwatch.contract import raw_table_ddl
 from kpiwatch.errors import ConfigError, KpiwatchError
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.quality.runner import run_table_checks
-from kpiwatch.snowflake_warehouse import SnowflakeSettings, SnowflakeWarehouse, snowflake_settings_from_env
+from kpiwatch.settings import SnowflakeSettings, snowflake_settings_from_env
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.warehouse import ensure_raw_contract
 from metrics.samples import business_samples
 from metrics.snapshot import read_snapshot
