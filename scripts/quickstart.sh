@@ -13,14 +13,9 @@ if [ -z "${KPIWATCH_DUCKDB_PATH:-}" ]; then
 fi
 kpiwatch run "$@"
 
+echo
+kpiwatch stack where
 cat <<MSG
-
-Where to look:
-  Gauges in Prometheus:   http://127.0.0.1:9090/graph?g0.expr=kpiwatch_mrr_usd   (all: {job="kpiwatch"})
-  Alert rules and states: http://127.0.0.1:9090/alerts
-  Alertmanager:           http://127.0.0.1:9093/#/alerts
-  Pushgateway:            http://127.0.0.1:9091
-  Dagster UI (lineage, checks, this run):  kpiwatch ui   ->  http://127.0.0.1:3000
 Try a data fault:   kpiwatch generate --out /tmp/bad.duckdb --force --inject duplicate_event_id
                     KPIWATCH_DUCKDB_PATH=/tmp/bad.duckdb kpiwatch run
 Stop the stack:     kpiwatch stack down

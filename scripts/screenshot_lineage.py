@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kpiwatch.hosting.instance import write_instance_config  # noqa: E402
+from kpiwatch.hosting.webserver import Webserver  # noqa: E402
 from kpiwatch.paths import DOCS_DIR  # noqa: E402
-from orchestration.dbt_project_handle import ensure_manifest  # noqa: E402
-from orchestration.launch import INSTANCE_YAML  # noqa: E402
-from orchestration.webserver import Webserver  # noqa: E402
+from kpiwatch.settings import load_settings  # noqa: E402
+from orchestration.dbt_project import prepare_dbt_manifest  # noqa: E402
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -52,11 +53,10 @@ def main() -> int:
     if not chromium:
         print("chromium is not installed: sudo apt-get install -y chromium", file=sys.stderr)
         return 2
-    ensure_manifest()
+    prepare_dbt_manifest(load_settings())
     with tempfile.TemporaryDirectory() as work:
         home = Path(work) / "home"
-        home.mkdir()
-        (home / "dagster.yaml").write_text(INSTANCE_YAML)
+        write_instance_config(home)
         env = {**os.environ, "DAGSTER_HOME": str(home)}
         with Webserver(free_port(), env, Path(work) / "webserver.log") as ui:
             subprocess.run(
