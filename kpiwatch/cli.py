@@ -54,6 +54,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from kpiwatch.quality.suite_worker import SuiteWorker
+
+    with SuiteWorker() as suites:  # first: GX's import starts on the other core while Dagster's runs here
+        return _run_with(args, suites)
+
+
+def _run_with(args: argparse.Namespace, suites) -> int:
     from kpiwatch.headline import format_headline, headline
     from kpiwatch.hosting.launch import run_once
     from kpiwatch.warehouse import DuckDBWarehouse
@@ -64,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     if settings.target == "dev":
         warehouse.query("select 1")  # a missing file fails here, with the fix named
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
-    outcome = run_once(settings, as_of, full_refresh=True if args.full_refresh else None)
+    outcome = run_once(settings, as_of, full_refresh=True if args.full_refresh else None, suites=suites)
     if not _report(outcome, settings):
         return 1
     print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")

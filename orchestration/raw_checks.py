@@ -14,6 +14,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    ResourceParam,
     multi_asset_check,
 )
 
@@ -24,6 +25,7 @@ from kpiwatch.quality.gx_runner import suite_check_names
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.runner import run_table_checks
 from kpiwatch.quality.sql_checks import SQL_CHECKS
+from kpiwatch.quality.suite_worker import SuiteValidator
 from orchestration.resources import EvaluationWindow, WarehouseResource
 from orchestration.run_window import FULL_REFRESH_TAG
 
@@ -64,12 +66,18 @@ def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
 
     @multi_asset_check(specs=specs, name=f"{table}_quality_checks", description=f"Data-quality checks on raw.{table}.")
     def checks(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource, evaluation: EvaluationWindow
+        context: AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        evaluation: EvaluationWindow,
+        suites: ResourceParam[SuiteValidator],
     ) -> Iterator[AssetCheckResult]:
         window = evaluation.window(context.run.tags)
         full = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         first_day = None if full else window.first_processed_day
-        for outcome in run_table_checks(warehouse.client(), config, table, window.as_of, first_processed_day=first_day):
+        outcomes = run_table_checks(
+            warehouse.client(), config, table, window.as_of, first_processed_day=first_day, run_suite=suites.run_suite
+        )
+        for outcome in outcomes:
             if not outcome.passed:
                 context.log.warning(f"raw.{table} {outcome.check} ({outcome.severity}) failed: {outcome.description}")
             yield check_result(outcome)

@@ -21,6 +21,7 @@ from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
 from kpiwatch.executables import beside_interpreter
+from kpiwatch.quality.suite_worker import InProcessSuites, SuiteValidator
 from kpiwatch.settings import PushTarget, Settings, SnowflakeSettings, today_utc
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
@@ -184,9 +185,10 @@ def dbt_resource(settings: Settings, project: DbtProject) -> KpiwatchDbtCli:
     return KpiwatchDbtCli(project_dir=project, target=settings.target, dbt_executable=beside_interpreter("dbt"))
 
 
-def build_resources(settings: Settings, project: DbtProject) -> dict[str, Any]:
-    """The resource map for the configured target."""
+def build_resources(settings: Settings, project: DbtProject, suites: SuiteValidator | None = None) -> dict[str, Any]:
+    """The resource map for the configured target; `suites` validates GX suites (default: in process)."""
     return {
+        "suites": suites or InProcessSuites(),
         "pushgateway": pushgateway_resource(settings.push),
         "dbt": dbt_resource(settings, project),
         "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),

@@ -9,6 +9,7 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
+from kpiwatch.quality.suite_worker import SuiteValidator
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
 from orchestration.dbt_project import prepare_dbt_manifest
@@ -32,7 +33,11 @@ class RunOutcome:
 
 
 def run_once(
-    settings: Settings, as_of: dt.date, log_level: str = "CRITICAL", full_refresh: bool | None = None
+    settings: Settings,
+    as_of: dt.date,
+    log_level: str = "CRITICAL",
+    full_refresh: bool | None = None,
+    suites: SuiteValidator | None = None,
 ) -> RunOutcome:
     """Run the daily job for the partition `as_of`, in-process, and summarise what failed, without raising.
 
@@ -44,10 +49,16 @@ def run_once(
     if full_refresh is None:
         full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
     tags = {AS_OF_TAG: str(as_of)}
-    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, partition_key=as_of.isoformat())
+    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), suites)
 
 
-def run_backfill(settings: Settings, start: dt.date, end: dt.date, log_level: str = "CRITICAL") -> RunOutcome:
+def run_backfill(
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    log_level: str = "CRITICAL",
+    suites: SuiteValidator | None = None,
+) -> RunOutcome:
     """Re-process the days start..end of the event models in one run of the backfill job."""
     if end < start:
         raise KpiwatchError(f"--end {end} is before --start {start}.")
@@ -57,7 +68,7 @@ def run_backfill(settings: Settings, start: dt.date, end: dt.date, log_level: st
             "(KPIWATCH_PARTITIONS_START)."
         )
     tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat(), AS_OF_TAG: str(end)}
-    return _execute(settings, BACKFILL_JOB_NAME, end, tags, log_level, full_refresh=False)
+    return _execute(settings, BACKFILL_JOB_NAME, end, tags, log_level, False, None, suites)
 
 
 def _execute(
@@ -67,11 +78,12 @@ def _execute(
     tags: dict[str, str],
     log_level: str,
     full_refresh: bool,
-    partition_key: str | None = None,
+    partition_key: str | None,
+    suites: SuiteValidator | None,
 ) -> RunOutcome:
     prepare_dbt_manifest(settings)
     instance = prepare_instance(settings.dagster_home)
-    job = build_definitions(settings).resolve_job_def(job_name)
+    job = build_definitions(settings, suites).resolve_job_def(job_name)
     started = dt.datetime.now()
     # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}

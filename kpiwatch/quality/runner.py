@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.quality.config import ChecksConfig
-from kpiwatch.quality.gx_runner import fx_currencies, run_suite
+from kpiwatch.quality.gx_runner import fx_currencies
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
+from kpiwatch.quality.suite_worker import run_suite_in_process
 from kpiwatch.warehouse import Warehouse, raw_columns
 
 # Append-only tables that daily runs process a window of: their row checks (GX) look at the processed
@@ -23,6 +25,7 @@ def run_table_checks(
     as_of: dt.date,
     columns: dict[str, str] | None = None,
     first_processed_day: dt.date | None = None,
+    run_suite: Callable[..., list[CheckOutcome]] = run_suite_in_process,
 ) -> list[CheckOutcome]:
     """SQL checks first; the GX suite runs only on a table that matches the contract.
 

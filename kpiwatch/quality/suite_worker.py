@@ -1,0 +1,134 @@
+"""Run Great Expectations suites in a process started ahead of time, so GX's import overlaps with the rest
+of a run's start-up.
+
+Importing GX costs about 3 s (it loads every core expectation, scipy and altair), about as long as
+importing Dagster and building the definitions. `kpiwatch run` starts a `SuiteWorker` before anything
+else: a second interpreter imports GX on the second core while the first starts Dagster, and the raw
+checks then hand their suites to it. Runs launched elsewhere (the UI, the daemon, tests) validate in
+their own process (`InProcessSuites`). Both give the same outcomes: the worker calls the same `run_suite`.
+
+The worker is a new interpreter (never a fork of a process that may hold threads and connections)
+talking over a socket pair; when the parent dies, the pipe closes and the worker exits.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from kpiwatch.quality.config import CheckSettings
+from kpiwatch.quality.outcome import CheckOutcome
+from kpiwatch.warehouse import Warehouse
+
+
+class SuiteValidator(Protocol):
+    """What the raw checks are given to validate a suite: the in-process default, or a SuiteWorker."""
+
+    def run_suite(
+        self,
+        warehouse: Warehouse,
+        table: str,
+        checks: list[CheckSettings],
+        parameters: Mapping[str, Any],
+        row_count: int,
+        query: str = "",
+    ) -> list[CheckOutcome]: ...
+
+
+def run_suite_in_process(
+    warehouse: Warehouse,
+    table: str,
+    checks: list[CheckSettings],
+    parameters: Mapping[str, Any],
+    row_count: int,
+    query: str = "",
+) -> list[CheckOutcome]:
+    from kpiwatch.quality.gx_runner import run_suite  # GX's import is paid by the first suite only
+
+    return run_suite(warehouse, table, checks, parameters, row_count, query)
+
+
+class InProcessSuites:
+    """The default: suites validate in the process that runs the check."""
+
+    def run_suite(
+        self,
+        warehouse: Warehouse,
+        table: str,
+        checks: list[CheckSettings],
+        parameters: Mapping[str, Any],
+        row_count: int,
+        query: str = "",
+    ) -> list[CheckOutcome]:
+        return run_suite_in_process(warehouse, table, checks, parameters, row_count, query)
+
+
+def serve(connection: Connection) -> None:
+    """The worker: import GX at once, then validate each request until the pipe closes."""
+    import great_expectations  # noqa: F401
+
+    from kpiwatch.quality import gx_row_queries  # noqa: F401
+
+    while True:
+        try:
+            arguments = connection.recv()
+        except EOFError:
+            return
+        try:
+            connection.send(("ok", run_suite_in_process(*arguments)))
+        except Exception as error:  # handed back and raised in the caller, with its message
+            connection.send(("error", error))
+
+
+class SuiteWorker:
+    """`with SuiteWorker() as worker:` one worker interpreter, warming up from the moment it is created;
+    `worker.run_suite` has run_suite's signature. Leaving the block closes the pipe and the worker exits
+    by itself (nobody waits for GX's teardown)."""
+
+    def __init__(self) -> None:
+        parent_end, child_end = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(child_end.fileno())],
+            pass_fds=[child_end.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            # Failures come back through the pipe; library chatter at the worker's exit stays out of the terminal.
+            stderr=subprocess.DEVNULL,
+        )
+        child_end.close()
+        self._connection = Connection(parent_end.detach())
+
+    def run_suite(
+        self,
+        warehouse: Warehouse,
+        table: str,
+        checks: list[CheckSettings],
+        parameters: Mapping[str, Any],
+        row_count: int,
+        query: str = "",
+    ) -> list[CheckOutcome]:
+        self._connection.send((warehouse, table, checks, parameters, row_count, query))
+        try:
+            status, value = self._connection.recv()
+        except EOFError:
+            raise RuntimeError(f"the GX suite worker stopped (exit code {self._process.poll()})") from None
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> SuiteWorker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])))
