@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -20,6 +21,7 @@ from unittest import mock
 from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
+from kpiwatch.dbt_worker import DbtWorker, shim_executable
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.quality.suite_worker import InProcessSuites, SuiteValidator
 from kpiwatch.settings import PushTarget, Settings, SnowflakeSettings, today_utc
@@ -162,6 +164,8 @@ class KpiwatchDbtCli(DbtCliResource):
             return version.parse(installed_version("dbt-core"))
         return super()._cli_version
 
+    worker_env: dict[str, str] = {}  # where a pre-started dbt worker listens (kpiwatch/dbt_worker.py)
+
     def _initialize_dbt_core_adapter(self, args):
         return None
 
@@ -175,22 +179,40 @@ class KpiwatchDbtCli(DbtCliResource):
         `cli`); `env` is laid over it only for that call, and echoing its events to stdout is captured
         only while they stream, so neither outlives the step. `env` rather than `--vars`: changed vars
         make dbt re-parse the whole project on every run."""
-        with mock.patch.dict(os.environ, env):
+        with mock.patch.dict(os.environ, {**env, **self.worker_env}):
             invocation = self.cli(args, context=context, target_path=target)
         with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
             yield from invocation.stream()
 
 
-def dbt_resource(settings: Settings, project: DbtProject) -> KpiwatchDbtCli:
-    return KpiwatchDbtCli(project_dir=project, target=settings.target, dbt_executable=beside_interpreter("dbt"))
+@dataclass(frozen=True)
+class Prestarted:
+    """Processes `kpiwatch run` starts before anything else, so their imports overlap Dagster's start-up:
+    a GX suite worker and a dbt worker. Runs started elsewhere have neither and do the same work inline."""
+
+    suites: SuiteValidator | None = None
+    dbt: DbtWorker | None = None
 
 
-def build_resources(settings: Settings, project: DbtProject, suites: SuiteValidator | None = None) -> dict[str, Any]:
-    """The resource map for the configured target; `suites` validates GX suites (default: in process)."""
+NOTHING_PRESTARTED = Prestarted()
+
+
+def dbt_resource(settings: Settings, project: DbtProject, worker: DbtWorker | None = None) -> KpiwatchDbtCli:
+    if worker is None:
+        return KpiwatchDbtCli(project_dir=project, target=settings.target, dbt_executable=beside_interpreter("dbt"))
+    return KpiwatchDbtCli(
+        project_dir=project, target=settings.target, dbt_executable=shim_executable(), worker_env=worker.env()
+    )
+
+
+def build_resources(
+    settings: Settings, project: DbtProject, prestarted: Prestarted = NOTHING_PRESTARTED
+) -> dict[str, Any]:
+    """The resource map for the configured target."""
     return {
-        "suites": suites or InProcessSuites(),
+        "suites": prestarted.suites or InProcessSuites(),
         "pushgateway": pushgateway_resource(settings.push),
-        "dbt": dbt_resource(settings, project),
+        "dbt": dbt_resource(settings, project, prestarted.dbt),
         "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),
         "warehouse": warehouse_resource(settings),
     }

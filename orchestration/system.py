@@ -3,17 +3,16 @@
 from dagster import Definitions
 
 from kpiwatch.quality.config import load_checks_config
-from kpiwatch.quality.suite_worker import SuiteValidator
 from kpiwatch.settings import Settings
 from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
 from orchestration.dbt_project import dbt_project, manifest_path
-from orchestration.resources import build_resources
+from orchestration.resources import NOTHING_PRESTARTED, Prestarted, build_resources
 from orchestration.run_window import daily_partitions
 
 
-def build_definitions(settings: Settings, suites: SuiteValidator | None = None) -> Definitions:
+def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PRESTARTED) -> Definitions:
     """Everything Dagster runs; the dbt manifest must have been prepared (orchestration.dbt_project).
-    `suites`: where GX suites validate (kpiwatch run passes a warm SuiteWorker; default: in process)."""
+    `prestarted`: the workers `kpiwatch run` starts ahead (default: none, the work runs inline)."""
     project = dbt_project(settings)
     partitions = daily_partitions(settings.partitions_start)
     models = dbt_models.build_dbt_assets(settings, project, manifest_path(settings), partitions)
@@ -26,5 +25,5 @@ def build_definitions(settings: Settings, suites: SuiteValidator | None = None) 
         jobs=[daily, backfill],
         schedules=[schedules.daily_schedule(daily)],
         sensors=[failure_sensor],
-        resources=build_resources(settings, project, suites),
+        resources=build_resources(settings, project, prestarted),
     )

@@ -9,11 +9,11 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
-from kpiwatch.quality.suite_worker import SuiteValidator
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
 from orchestration.dbt_project import prepare_dbt_manifest
 from orchestration.publish import publish_failed_run
+from orchestration.resources import NOTHING_PRESTARTED, Prestarted
 from orchestration.run_window import AS_OF_TAG, FULL_REFRESH_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.schedules import BACKFILL_JOB_NAME, JOB_NAME
 from orchestration.system import build_definitions
@@ -37,7 +37,7 @@ def run_once(
     as_of: dt.date,
     log_level: str = "CRITICAL",
     full_refresh: bool | None = None,
-    suites: SuiteValidator | None = None,
+    prestarted: Prestarted = NOTHING_PRESTARTED,
 ) -> RunOutcome:
     """Run the daily job for the partition `as_of`, in-process, and summarise what failed, without raising.
 
@@ -49,7 +49,7 @@ def run_once(
     if full_refresh is None:
         full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
     tags = {AS_OF_TAG: str(as_of)}
-    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), suites)
+    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), prestarted)
 
 
 def run_backfill(
@@ -57,7 +57,7 @@ def run_backfill(
     start: dt.date,
     end: dt.date,
     log_level: str = "CRITICAL",
-    suites: SuiteValidator | None = None,
+    prestarted: Prestarted = NOTHING_PRESTARTED,
 ) -> RunOutcome:
     """Re-process the days start..end of the event models in one run of the backfill job."""
     if end < start:
@@ -68,7 +68,7 @@ def run_backfill(
             "(KPIWATCH_PARTITIONS_START)."
         )
     tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat(), AS_OF_TAG: str(end)}
-    return _execute(settings, BACKFILL_JOB_NAME, end, tags, log_level, False, None, suites)
+    return _execute(settings, BACKFILL_JOB_NAME, end, tags, log_level, False, None, prestarted)
 
 
 def _execute(
@@ -79,11 +79,11 @@ def _execute(
     log_level: str,
     full_refresh: bool,
     partition_key: str | None,
-    suites: SuiteValidator | None,
+    prestarted: Prestarted,
 ) -> RunOutcome:
     prepare_dbt_manifest(settings)
     instance = prepare_instance(settings.dagster_home)
-    job = build_definitions(settings, suites).resolve_job_def(job_name)
+    job = build_definitions(settings, prestarted).resolve_job_def(job_name)
     started = dt.datetime.now()
     # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}

@@ -1,0 +1,192 @@
+"""A dbt process started ahead of time, so dbt's 2 s import overlaps with the checks that run before it.
+
+`kpiwatch run` starts the worker first thing (`DbtWorker`): a second interpreter imports dbt and the
+target's adapter, listens on a Unix socket in a private directory, and serves exactly one dbt command.
+dagster-dbt still starts "dbt" as a subprocess and reads its JSON log lines; the program it starts is
+`kpiwatch-dbt` (`shim_main`), which hands its arguments, environment and directory to the waiting worker
+and relays what dbt writes, then exits with dbt's exit code. Without a worker (the UI, the daemon, a
+second dbt call) `kpiwatch-dbt` simply becomes the real dbt (exec).
+
+The worker dies with the process that started it (Linux parent-death signal) and with the shim (a closed
+socket), so a killed run never leaves dbt writing to the warehouse.
+
+This module imports only the standard library at the top: `kpiwatch-dbt` starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+SOCKET_VARIABLE = "KPIWATCH_DBT_WORKER_SOCKET"  # set only in the environment of the dbt child
+EXIT_MARKER = b"\x00kpiwatch-dbt-exit:"  # dbt's JSON log lines never hold a NUL byte
+ADAPTERS = {"dev": "dbt.adapters.duckdb", "snowflake": "dbt.adapters.snowflake"}
+PR_SET_PDEATHSIG = 1
+CONNECT_WAIT_SECONDS = 60  # the worker may still be importing dbt when the run reaches its dbt step
+
+
+def real_dbt() -> str:
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def _connect(value: str) -> socket.socket | None:
+    """Connect to the worker named by "PID:PATH", waiting while it still imports dbt; None if it is gone."""
+    pid, _, address = value.partition(":")
+    deadline = time.monotonic() + CONNECT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(address)
+            return connection
+        except OSError:
+            connection.close()
+        try:
+            os.kill(int(pid), 0)
+        except (OSError, ValueError):
+            return None
+        time.sleep(0.02)
+    return None
+
+
+def shim_main() -> None:
+    """`kpiwatch-dbt ARGS`: run ARGS on the waiting worker, or be the real dbt when there is none."""
+    value = os.environ.get(SOCKET_VARIABLE)
+    connection = _connect(value) if value else None
+    if connection is None:
+        os.execv(real_dbt(), ["dbt", *sys.argv[1:]])
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_VARIABLE}
+    request = {"argv": sys.argv[1:], "env": environment, "cwd": os.getcwd()}
+    connection.sendall(json.dumps(request).encode() + b"\n")
+    sys.exit(relay(connection, sys.stdout.buffer))
+
+
+def relay(connection: socket.socket, out) -> int:
+    """Copy the worker's output to `out` until the worker has exited (end of stream, so its warehouse
+    connections are closed too); its exit code, or 1 if it vanished without one."""
+    pending, code = b"", 1
+    while chunk := connection.recv(65536):
+        pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.startswith(EXIT_MARKER):
+                code = int(line[len(EXIT_MARKER) :])
+            else:
+                out.write(line + b"\n")
+        out.flush()
+    out.write(pending)
+    out.flush()
+    return code
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL this process when `parent` dies (Linux); if it is already gone, exit now."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _exit_when_closed(connection: socket.socket) -> None:
+    """The shim sends nothing after its request: end of stream means it is gone, and so is the run."""
+    try:
+        connection.recv(1)
+    finally:
+        os._exit(143)
+
+
+def serve(address: str, target: str, parent: int) -> None:
+    """The worker: import dbt and the adapter, then run the one command a shim sends."""
+    _die_with_parent(parent)
+    from dbt.cli.main import dbtRunner
+
+    __import__(ADAPTERS.get(target, ADAPTERS["dev"]))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(1)
+    connection, _ = listener.accept()
+    listener.close()
+    os.unlink(address)
+    request = json.loads(connection.makefile("rb").readline())
+    threading.Thread(target=_exit_when_closed, args=(connection,), daemon=True).start()
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.stdout.flush()
+    os.dup2(connection.fileno(), 1)
+    os.dup2(connection.fileno(), 2)
+    sys.stdout.reconfigure(line_buffering=True)  # each log line reaches Dagster as dbt writes it
+    try:
+        result = dbtRunner().invoke(request["argv"])
+        code = 0 if result.success else (2 if result.exception is not None else 1)
+    except BaseException:  # reported by dbt's own logging; the exit code tells the caller
+        code = 2
+    _close_warehouse(target)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(1, b"\n" + EXIT_MARKER + str(code).encode() + b"\n")
+    os._exit(0)  # the shim returns once this process is gone
+
+
+def _close_warehouse(target: str) -> None:
+    """dbt-duckdb keeps its database open for the process's life; close (and checkpoint) it now."""
+    if target != "dev":
+        return
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
+class DbtWorker:
+    """`with DbtWorker(target) as worker:` a dbt interpreter warming up from now on; pass `worker.env()` to
+    the dbt child's environment and run `kpiwatch-dbt` instead of `dbt`. Leaving the block ends it."""
+
+    def __init__(self, target: str) -> None:
+        self._directory = tempfile.mkdtemp(prefix="kpiwatch-dbt-")
+        self.address = os.path.join(self._directory, "worker.sock")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, self.address, target, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def env(self) -> dict[str, str]:
+        return {SOCKET_VARIABLE: f"{self._process.pid}:{self.address}"}
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+    def __enter__(self) -> DbtWorker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def shim_executable() -> str:
+    """The `kpiwatch-dbt` console script installed beside this Python."""
+    return str(Path(sys.executable).with_name("kpiwatch-dbt"))
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))
