@@ -97,7 +97,7 @@ def build_dbt_assets(
         window = evaluation.window(context.run.tags)
         # buildable: when a run selects only some models (the backfill job), a test runs only if all of its
         # parents are built or upstream, never against a model this run did not build.
-        args = ["build", "--indirect-selection", "buildable"]
+        args = ["build", "--indirect-selection", "buildable", "--no-write-json"]
         if config.full_refresh:
             args.append("--full-refresh")
         target = target_with_parse_state(target_root, context.run_id)
