@@ -7,14 +7,14 @@ should not pay seconds of imports for a job it does not run.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kpiwatch.dbt_worker import DbtWorker
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.quality.suite_worker import SuiteWorker
+from kpiwatch.prestart import Prestarted, prestarted_for_day
 from kpiwatch.settings import Settings, load_settings, parse_date
 from kpiwatch.stack import Stack, StackSettings, active_alerts, where_to_look
 
@@ -57,24 +57,23 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings()
+    as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
     # First of all: GX's and dbt's imports start in their own interpreters while Dagster's runs here.
-    with SuiteWorker() as suites, DbtWorker(settings.target) as dbt:
-        return _run_with(args, settings, suites, dbt)
+    with prestarted_for_day(settings, as_of) as prestarted:
+        return _run_with(args, settings, as_of, prestarted)
 
 
-def _run_with(args: argparse.Namespace, settings: Settings, suites: SuiteWorker, dbt: DbtWorker) -> int:
+def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, prestarted: Prestarted) -> int:
     from kpiwatch.headline import format_headline, headline
     from kpiwatch.hosting.launch import run_once
     from kpiwatch.warehouse import DuckDBWarehouse
-    from orchestration.resources import Prestarted
 
-    as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
     warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
     if settings.target == "dev":
         warehouse.query("select 1")  # a missing file fails here, with the fix named
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
     full_refresh = True if args.full_refresh else None
-    outcome = run_once(settings, as_of, full_refresh=full_refresh, prestarted=Prestarted(suites, dbt))
+    outcome = run_once(settings, as_of, full_refresh=full_refresh, prestarted=prestarted)
     if not _report(outcome, settings):
         return 1
     print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from kpiwatch.paths import DBT_PROJECT_DIR
+
 SOCKET_VARIABLE = "KPIWATCH_DBT_WORKER_SOCKET"  # set only in the environment of the dbt child
 EXIT_MARKER = b"\x00kpiwatch-dbt-exit:"  # dbt's JSON log lines never hold a NUL byte
 ADAPTERS = {"dev": "dbt.adapters.duckdb", "snowflake": "dbt.adapters.snowflake"}
@@ -108,12 +110,36 @@ def _exit_when_closed(connection: socket.socket) -> None:
         os._exit(143)
 
 
+def parse_inputs(env: dict[str, str], argv: list[str]) -> tuple:
+    """What a parsed manifest depends on besides the project's files: the variables env_var() reads
+    (all KPIWATCH_*) and the target."""
+    variables = sorted((k, v) for k, v in env.items() if k.startswith("KPIWATCH_") and k != SOCKET_VARIABLE)
+    target = argv[argv.index("--target") + 1] if "--target" in argv[:-1] else None
+    return tuple(variables), target
+
+
+def _parse_ahead(dbt_runner, plan: dict):
+    """`dbt parse` with the environment the build will have; its manifest, or None when parsing failed
+    (the build then parses for itself and reports the problem)."""
+    os.environ.clear()
+    os.environ.update(plan["env"])
+    os.chdir(plan["cwd"])
+    try:
+        result = dbt_runner().invoke(plan["argv"])
+    except BaseException:
+        return None
+    return result.result if result.success else None
+
+
 def serve(address: str, target: str, parent: int) -> None:
-    """The worker: import dbt and the adapter, then run the one command a shim sends."""
+    """The worker: import dbt and the adapter, parse ahead if the parent sent a plan on stdin, then run
+    the one command a shim sends (with the parsed manifest when its inputs are the same)."""
     _die_with_parent(parent)
     from dbt.cli.main import dbtRunner
 
     __import__(ADAPTERS.get(target, ADAPTERS["dev"]))
+    plan = json.loads(sys.stdin.read() or "null")
+    manifest = _parse_ahead(dbtRunner, plan) if plan else None
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(1)
@@ -129,8 +155,11 @@ def serve(address: str, target: str, parent: int) -> None:
     os.dup2(connection.fileno(), 1)
     os.dup2(connection.fileno(), 2)
     sys.stdout.reconfigure(line_buffering=True)  # each log line reaches Dagster as dbt writes it
+    reuse = manifest is not None and parse_inputs(plan["env"], plan["argv"]) == parse_inputs(
+        request["env"], request["argv"]
+    )
     try:
-        result = dbtRunner().invoke(request["argv"])
+        result = dbtRunner(manifest=manifest if reuse else None).invoke(request["argv"])
         code = 0 if result.success else (2 if result.exception is not None else 1)
     except BaseException:  # reported by dbt's own logging; the exit code tells the caller
         code = 2
@@ -157,15 +186,22 @@ class DbtWorker:
     """`with DbtWorker(target) as worker:` a dbt interpreter warming up from now on; pass `worker.env()` to
     the dbt child's environment and run `kpiwatch-dbt` instead of `dbt`. Leaving the block ends it."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, parse_env: dict[str, str] | None = None, parse_argv: list[str] | None = None):
+        """With parse_env and parse_argv (`parse ...`), the worker also parses the project while it waits."""
         self._directory = tempfile.mkdtemp(prefix="kpiwatch-dbt-")
         self.address = os.path.join(self._directory, "worker.sock")
         self._process = subprocess.Popen(
             [sys.executable, "-m", __name__, self.address, target, str(os.getpid())],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        plan = None
+        if parse_env is not None and parse_argv is not None:
+            plan = {"env": parse_env, "argv": parse_argv, "cwd": str(DBT_PROJECT_DIR)}
+        # Through a pipe, not argv: the environment may hold a warehouse password.
+        self._process.stdin.write(json.dumps(plan).encode())
+        self._process.stdin.close()
 
     def env(self) -> dict[str, str]:
         return {SOCKET_VARIABLE: f"{self._process.pid}:{self.address}"}

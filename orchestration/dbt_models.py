@@ -22,10 +22,10 @@ from dagster import (
 )
 from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
+from kpiwatch.dbt_profile import dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
-from orchestration.dbt_project import dbt_environment
 from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseResource
 
 DAILY_SELECTION = "tag:daily"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from kpiwatch.dbt_profile import dbt_environment, project_arguments
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
@@ -33,32 +34,6 @@ def dbt_project(settings: Settings) -> DbtProject:
 
 def manifest_path(settings: Settings) -> Path:
     return settings.dbt_target_dir / "manifest.json"
-
-
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    """What profiles.yml reads, from the settings, plus dbt's own switches: no usage statistics leave the
-    machine, from any dbt call kpiwatch makes. The same mapping for the parse and for runs, so runs reuse
-    the parse (dbt's partial-parse state is keyed by the profile's values)."""
-    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    if settings.target == "dev":
-        env.update(
-            KPIWATCH_DUCKDB_PATH=str(settings.duckdb_path), KPIWATCH_DUCKDB_MEMORY_LIMIT=settings.duckdb_memory_limit
-        )
-    elif settings.snowflake is not None:
-        s = settings.snowflake
-        values = {
-            "ACCOUNT": s.account,
-            "USER": s.user,
-            "DATABASE": s.database,
-            "SCHEMA": s.schema,
-            "ROLE": s.role,
-            "WAREHOUSE": s.warehouse,
-            "PASSWORD": s.password,
-            "PRIVATE_KEY_PATH": s.private_key_path,
-            "PRIVATE_KEY_PASSPHRASE": s.private_key_passphrase,
-        }
-        env.update({f"KPIWATCH_SNOWFLAKE_{k}": v for k, v in values.items() if v})
-    return env
 
 
 def manifest_is_stale(settings: Settings) -> bool:
@@ -81,12 +56,7 @@ def prepare_dbt_manifest(settings: Settings) -> Path:
             beside_interpreter("dbt"),
             "parse",
             "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            settings.target,
+            *project_arguments(settings),
             "--target-path",
             str(settings.dbt_target_dir),
             "--log-path",

@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -23,7 +22,8 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from kpiwatch.dbt_worker import DbtWorker, shim_executable
 from kpiwatch.executables import beside_interpreter
-from kpiwatch.quality.suite_worker import InProcessSuites, SuiteValidator
+from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
+from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.settings import PushTarget, Settings, SnowflakeSettings, today_utc
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
@@ -183,18 +183,6 @@ class KpiwatchDbtCli(DbtCliResource):
             invocation = self.cli(args, context=context, target_path=target)
         with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
             yield from invocation.stream()
-
-
-@dataclass(frozen=True)
-class Prestarted:
-    """Processes `kpiwatch run` starts before anything else, so their imports overlap Dagster's start-up:
-    a GX suite worker and a dbt worker. Runs started elsewhere have neither and do the same work inline."""
-
-    suites: SuiteValidator | None = None
-    dbt: DbtWorker | None = None
-
-
-NOTHING_PRESTARTED = Prestarted()
 
 
 def dbt_resource(settings: Settings, project: DbtProject, worker: DbtWorker | None = None) -> KpiwatchDbtCli:

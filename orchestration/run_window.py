@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dagster import DailyPartitionsDefinition
 
+from kpiwatch.dbt_profile import window_environment
 from kpiwatch.settings import parse_date
 
 PARTITION_TAG = "dagster/partition"
@@ -40,11 +41,7 @@ class RunWindow:
 
     def dbt_env(self) -> dict[str, str]:
         """The run settings dbt reads (dbt_project/macros/evaluation_window.sql)."""
-        return {
-            "KPIWATCH_DBT_AS_OF": self.as_of.isoformat(),
-            "KPIWATCH_DBT_WINDOW_START": self.start.isoformat(),
-            "KPIWATCH_DBT_LOOKBACK_DAYS": str(self.lookback_days),
-        }
+        return window_environment(self.start, self.as_of, self.lookback_days)
 
 
 def window_from_tags(tags: Mapping[str, str], default_as_of: dt.date, lookback_days: int) -> RunWindow:

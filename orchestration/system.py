@@ -2,11 +2,12 @@
 
 from dagster import Definitions
 
+from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.settings import Settings
 from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
 from orchestration.dbt_project import dbt_project, manifest_path
-from orchestration.resources import NOTHING_PRESTARTED, Prestarted, build_resources
+from orchestration.resources import build_resources
 from orchestration.run_window import daily_partitions
 
 

@@ -8,12 +8,12 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
+from kpiwatch.dbt_profile import dbt_environment
 from kpiwatch.errors import ConfigError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
-from orchestration.dbt_project import dbt_environment
 
 SETTING = "select current_setting('memory_limit') as memory_limit"
 

@@ -9,11 +9,11 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
+from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
 from orchestration.dbt_project import prepare_dbt_manifest
 from orchestration.publish import publish_failed_run
-from orchestration.resources import NOTHING_PRESTARTED, Prestarted
 from orchestration.run_window import AS_OF_TAG, FULL_REFRESH_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.schedules import BACKFILL_JOB_NAME, JOB_NAME
 from orchestration.system import build_definitions

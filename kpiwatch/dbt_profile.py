@@ -1,0 +1,56 @@
+"""What the dbt project reads from its environment (profiles.yml and the run-window macros), built from
+the settings. Standard library only: `kpiwatch run` computes it before any heavy import."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.settings import Settings
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """profiles.yml's values, plus dbt's own switches: no usage statistics leave the machine, from any dbt
+    call kpiwatch makes. The same mapping for the parse and for runs, so runs reuse the parse (dbt's
+    partial-parse state is keyed by the profile's values)."""
+    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if settings.target == "dev":
+        env.update(
+            KPIWATCH_DUCKDB_PATH=str(settings.duckdb_path), KPIWATCH_DUCKDB_MEMORY_LIMIT=settings.duckdb_memory_limit
+        )
+    elif settings.snowflake is not None:
+        s = settings.snowflake
+        values = {
+            "ACCOUNT": s.account,
+            "USER": s.user,
+            "DATABASE": s.database,
+            "SCHEMA": s.schema,
+            "ROLE": s.role,
+            "WAREHOUSE": s.warehouse,
+            "PASSWORD": s.password,
+            "PRIVATE_KEY_PATH": s.private_key_path,
+            "PRIVATE_KEY_PASSPHRASE": s.private_key_passphrase,
+        }
+        env.update({f"KPIWATCH_SNOWFLAKE_{k}": v for k, v in values.items() if v})
+    return env
+
+
+def window_environment(start: dt.date, as_of: dt.date, lookback_days: int) -> dict[str, str]:
+    """The run settings dbt reads (dbt_project/macros/evaluation_window.sql)."""
+    return {
+        "KPIWATCH_DBT_AS_OF": as_of.isoformat(),
+        "KPIWATCH_DBT_WINDOW_START": start.isoformat(),
+        "KPIWATCH_DBT_LOOKBACK_DAYS": str(lookback_days),
+    }
+
+
+def project_arguments(settings: Settings) -> list[str]:
+    """Where dbt finds the project, its profile and target, for commands kpiwatch runs itself."""
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        settings.target,
+    ]
