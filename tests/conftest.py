@@ -145,3 +145,28 @@ def d(text: str) -> dt.date:
 def money(value: Any) -> Decimal | None:
     """Compare money exactly at 6 decimal places, as stored."""
     return None if value is None else Decimal(value).quantize(Decimal("0.000001"))
+
+
+COMPARED_SCHEMAS = ("intermediate", "marts")
+
+
+def differing_rows(left, right) -> dict[str, int]:
+    """Rows of each table present in one warehouse and not the other (0 everywhere when equal)."""
+    con = duckdb.connect(str(left), read_only=True)
+    try:
+        con.execute(f"attach '{right}' as other (read_only)")
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            f"where table_catalog = current_database() and table_schema in {COMPARED_SCHEMAS} and "
+            f"table_type = 'BASE TABLE'"
+        ).fetchall()
+        counts = {}
+        for (table,) in tables:
+            one = f"select * from {table} except all select * from other.{table}"
+            two = f"select * from other.{table} except all select * from {table}"
+            counts[table] = con.execute(
+                f"select (select count(*) from ({one})) + (select count(*) from ({two}))"
+            ).fetchone()[0]
+        return counts
+    finally:
+        con.close()

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
+from tests.conftest import differing_rows
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -97,13 +99,15 @@ def test_missing_raw_table_fails_the_run_with_the_contract_message(tmp_path, gen
 
 
 def test_a_fresh_clone_run_from_a_shell_without_the_venv_builds_the_manifest_and_exits_quietly(
-    tmp_path, generated, cli_env
+    tmp_path, generated, outcome, cli_env
 ):
     """A clean checkout has no dbt target yet, and `.venv/bin/kpiwatch run` may be typed in a shell whose PATH
     lacks the venv: the run parses the project with the dbt beside it, succeeds, and writes nothing to stderr
     (no library noise such as duckdb's `nanobind: leaked` lines)."""
     target = tmp_path / "fresh_target"
-    env = cli_env(generated.duckdb_path, tmp_path / "home", KPIWATCH_DBT_TARGET_DIR=str(target))
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(generated.duckdb_path, copy)
+    env = cli_env(copy, tmp_path / "home", KPIWATCH_DBT_TARGET_DIR=str(target))
     env["PATH"] = "/usr/bin:/bin"
     done = subprocess.run(
         [str(Path(sys.executable).with_name("kpiwatch")), "run", "--as-of", "2024-03-31"],
@@ -116,6 +120,9 @@ def test_a_fresh_clone_run_from_a_shell_without_the_venv_builds_the_manifest_and
     assert "succeeded" in done.stdout
     assert (target / "manifest.json").exists()
     assert done.stderr == ""
+    # The CLI validates in its pre-started GX and dbt workers (dbt reusing the parse it made ahead):
+    # the same marts as the in-process run of the same day.
+    assert set(differing_rows(copy, generated.duckdb_path).values()) == {0}
 
 
 def test_cli_names_a_missing_warehouse_file(tmp_path):

@@ -13,33 +13,11 @@ import pytest
 
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_backfill, run_once
+from tests.conftest import differing_rows
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 DAY = dt.timedelta(days=1)
-COMPARED_SCHEMAS = ("intermediate", "marts")
-
-
-def differing_rows(left, right) -> dict[str, int]:
-    """Rows of each table present in one warehouse and not the other (0 everywhere when equal)."""
-    con = duckdb.connect(str(left), read_only=True)
-    try:
-        con.execute(f"attach '{right}' as other (read_only)")
-        tables = con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            f"where table_catalog = current_database() and table_schema in {COMPARED_SCHEMAS} and "
-            f"table_type = 'BASE TABLE'"
-        ).fetchall()
-        counts = {}
-        for (table,) in tables:
-            one = f"select * from {table} except all select * from other.{table}"
-            two = f"select * from other.{table} except all select * from {table}"
-            counts[table] = con.execute(
-                f"select (select count(*) from ({one})) + (select count(*) from ({two}))"
-            ).fetchone()[0]
-        return counts
-    finally:
-        con.close()
 
 
 def query_one(db, sql):
