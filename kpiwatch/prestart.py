@@ -36,7 +36,11 @@ NOTHING_PRESTARTED = Prestarted()
 @contextlib.contextmanager
 def prestarted_for_day(settings: Settings, as_of: dt.date) -> Iterator[Prestarted]:
     """A GX suite worker, and a dbt worker that also parses the project for the daily run of `as_of`
-    (same environment as that run's `dbt build`, so the build reuses the parse)."""
+    (same environment as that run's `dbt build`, so the build reuses the parse); nothing when the
+    settings turn pre-starting off (KPIWATCH_PRESTART=off)."""
+    if not settings.prestart:
+        yield NOTHING_PRESTARTED
+        return
     warm_target = settings.dbt_target_dir / f"warm-{os.getpid()}"
     warm_target.mkdir(parents=True, exist_ok=True)
     state = settings.dbt_target_dir / PARTIAL_PARSE_FILE

@@ -46,6 +46,7 @@ KNOWN_VARIABLES = {
     "KPIWATCH_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use per process before it spills to disk (default: 3GB)",
     "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: expectations/checks.yml)",
     "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
+    "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
     "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
     "KPIWATCH_PUSHGATEWAY_USERNAME": "basic-auth user for the Pushgateway",
     "KPIWATCH_PUSHGATEWAY_PASSWORD": "basic-auth password for the Pushgateway",
@@ -126,6 +127,7 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     checks_config: Path = DEFAULT_CHECKS_FILE
     dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
+    prestart: bool = True
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
@@ -162,7 +164,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lookback_days=parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS)),
         duckdb_memory_limit=parse_memory_limit(env.get("KPIWATCH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT),
         checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
-        dbt_target_dir=_path(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
+        dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
+        prestart=_switch(env, "KPIWATCH_PRESTART", True),
         push=push_target_from_env(env),
         snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
         unknown_variables=unknown,
@@ -171,6 +174,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(env.get(name) or default).expanduser().resolve()
+
+
+def _directory(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """A directory kpiwatch may create; an existing file of that name is a mistake to report now."""
+    path = _path(env, name, default)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{name}={str(path)!r} is a file; point it at a directory (it is created if missing).")
+    return path
 
 
 def parse_memory_limit(value: str) -> str:
@@ -241,6 +252,16 @@ def snowflake_settings_from_env(env: Mapping[str, str]) -> SnowflakeSettings:
             env, SNOWFLAKE_PREFIX + "CONNECT_DEADLINE_SECONDS", DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS
         ),
     )
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if not raw:
+        return default
+    value = raw.strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name}={raw!r} must be on or off.")
+    return value == "on"
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

@@ -1,0 +1,94 @@
+"""Settings and arguments added with the runtime redesign, given malformed values through the real CLI:
+exit code 2 and one line naming the setting, never a traceback. Fast: each fails before any run starts."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.monitoring_helpers import free_port
+
+
+def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", *args], capture_output=True, text=True, env={**env, **variables}
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"KPIWATCH_PRESTART": "sometimes"}, "kpiwatch: KPIWATCH_PRESTART='sometimes' must be on or off.\n"),
+        (
+            {"KPIWATCH_PUSHGATEWAY_URL": "gw:9091"},
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_URL='gw:9091' must start with http:// or https:// (or be 'off').\n",
+        ),
+        (
+            {"KPIWATCH_PUSHGATEWAY_ATTEMPTS": "many"},
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_ATTEMPTS='many' is not a number.\n",
+        ),
+        (
+            {"KPIWATCH_TARGET": "oracle"},
+            "kpiwatch: KPIWATCH_TARGET='oracle' is not a known target; use one of: duckdb (dev), snowflake.\n",
+        ),
+    ],
+)
+def test_a_malformed_setting_stops_the_run_with_one_line(variables, message):
+    done = kpiwatch("run", **variables)
+    assert (done.returncode, done.stderr, done.stdout) == (2, message, "")
+
+
+def test_a_dbt_target_dir_that_is_a_file_is_reported(tmp_path):
+    file = tmp_path / "target"
+    file.write_text("not a directory")
+    done = kpiwatch("run", KPIWATCH_DBT_TARGET_DIR=str(file))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"kpiwatch: KPIWATCH_DBT_TARGET_DIR='{file}' is a file; point it at a directory (it is created if missing).\n"
+    )
+
+
+def test_an_unknown_variable_is_reported_before_the_command_goes_on(tmp_path):
+    done = kpiwatch("run", KPIWATCH_LOOKBAK_DAYS="3", KPIWATCH_DUCKDB_PATH=str(tmp_path / "none.duckdb"))
+    assert done.returncode == 2
+    first, second = done.stderr.splitlines()
+    assert first == "kpiwatch: warning: ignoring unknown variables: KPIWATCH_LOOKBAK_DAYS"
+    assert second.startswith(f"kpiwatch: DuckDB file {tmp_path / 'none.duckdb'} does not exist.")
+
+
+def test_variables_read_by_the_postgres_instance_config_are_known(tmp_path):
+    done = kpiwatch("run", KPIWATCH_DAGSTER_PG_HOST="127.0.0.1", KPIWATCH_DUCKDB_PATH=str(tmp_path / "none.duckdb"))
+    assert "unknown variables" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "ftp://127.0.0.1:9093",
+            "kpiwatch: --url 'ftp://127.0.0.1:9093' must start with http:// or https://, e.g. http://127.0.0.1:9093.\n",
+        ),
+        ("not a url", "kpiwatch: --url 'not a url' must start with http:// or https://, e.g. http://127.0.0.1:9093.\n"),
+    ],
+)
+def test_alerts_rejects_a_malformed_url(url, message):
+    done = kpiwatch("alerts", "--url", url)
+    assert (done.returncode, done.stderr) == (2, message)
+
+
+def test_alerts_names_an_alertmanager_that_does_not_answer():
+    url = f"http://127.0.0.1:{free_port()}"
+    done = kpiwatch("alerts", "--url", url)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"kpiwatch: Alertmanager at {url} did not answer (")
+    assert done.stderr.endswith("start the local stack with `kpiwatch stack up` or pass --url.\n")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_stack_rejects_an_unknown_action():
+    done = kpiwatch("stack", "sideways")
+    assert done.returncode == 2
+    assert "invalid choice: 'sideways'" in done.stderr
+    assert "Traceback" not in done.stderr
