@@ -169,13 +169,13 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from kpiwatch.hosting.instance import write_instance_config
+    from kpiwatch.hosting.instance import initialize_instance
     from kpiwatch.hosting.webserver import serve_ui
     from orchestration.dbt_project import prepare_dbt_manifest
 
     settings = _settings()
     prepare_dbt_manifest(settings)
-    write_instance_config(settings.dagster_home)
+    initialize_instance(settings.dagster_home)
     return serve_ui(settings.dagster_home, args.host, args.port)
 
 

@@ -49,6 +49,14 @@ def write_instance_config(home: Path) -> Path:
     return config
 
 
+def initialize_instance(home: Path) -> None:
+    """Create the instance's storage before several processes open it at once: a webserver, a daemon
+    and a code server starting together on an empty SQLite home race to create the schema (seen here:
+    "alembic_version has more than one head")."""
+    with prepare_instance(home):
+        pass
+
+
 def prepare_instance(home: Path) -> DagsterInstance:
     """The instance under `home` (settings.dagster_home), shared with `kpiwatch ui`; the process
     environment is left as it is (no DAGSTER_HOME written)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
+from kpiwatch.hosting.instance import initialize_instance
 from kpiwatch.paths import REPO_ROOT, WORKSPACE_FILE
 
 STOP_SECONDS = 20  # what a process tree gets to stop on SIGTERM before SIGKILL
@@ -116,6 +117,8 @@ class Webserver:
         return process
 
     def __enter__(self) -> Webserver:
+        if "DAGSTER_HOME" in self.env:
+            initialize_instance(Path(self.env["DAGSTER_HOME"]))
         workspace = str(WORKSPACE_FILE)
         self.log = open(self.log_path, "wb")
         self.process = self._start("dagster-webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(self.port))
