@@ -26,8 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
+from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 
 SOCKET_VARIABLE = "KPIWATCH_DBT_WORKER_SOCKET"  # set only in the environment of the dbt child
@@ -35,11 +35,6 @@ EXIT_MARKER = b"\x00kpiwatch-dbt-exit:"  # dbt's JSON log lines never hold a NUL
 ADAPTERS = {"dev": "dbt.adapters.duckdb", "snowflake": "dbt.adapters.snowflake"}
 PR_SET_PDEATHSIG = 1
 CONNECT_WAIT_SECONDS = 60  # the worker may still be importing dbt when the run reaches its dbt step
-
-
-def real_dbt() -> str:
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
 def _connect(value: str) -> socket.socket | None:
@@ -66,7 +61,7 @@ def shim_main() -> None:
     value = os.environ.get(SOCKET_VARIABLE)
     connection = _connect(value) if value else None
     if connection is None:
-        os.execv(real_dbt(), ["dbt", *sys.argv[1:]])
+        os.execv(beside_interpreter("dbt"), ["dbt", *sys.argv[1:]])
     environment = {k: v for k, v in os.environ.items() if k != SOCKET_VARIABLE}
     request = {"argv": sys.argv[1:], "env": environment, "cwd": os.getcwd()}
     connection.sendall(json.dumps(request).encode() + b"\n")
@@ -221,7 +216,7 @@ class DbtWorker:
 
 def shim_executable() -> str:
     """The `kpiwatch-dbt` console script installed beside this Python."""
-    return str(Path(sys.executable).with_name("kpiwatch-dbt"))
+    return beside_interpreter("kpiwatch-dbt")
 
 
 if __name__ == "__main__":

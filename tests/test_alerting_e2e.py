@@ -8,6 +8,8 @@ import contextlib
 import datetime as dt
 import json
 import shutil
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -18,9 +20,9 @@ import yaml
 from kpiwatch.faults import inject
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
-from kpiwatch.paths import MONITORING_DIR
+from kpiwatch.paths import MONITORING_DIR, REPO_ROOT
 from kpiwatch.quality.config import load_checks_config
-from kpiwatch.stack import Stack
+from kpiwatch.stack import Stack, where_to_look
 from metrics.catalog import GAUGES
 from metrics.push import JOB, PushTarget, push
 from metrics.samples import Sample
@@ -156,6 +158,14 @@ def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(
     assert alert["labels"]["severity"] == "error" and alert["labels"]["asset"] == "raw/events"
     assert "unique_event_id" in alert["annotations"]["summary"]
     notified(hook, "KpiwatchRunFailed")
+    # The terminal's view of the same alerts (Debian's Alertmanager has no web UI): `kpiwatch alerts`.
+    listed = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "alerts", "--url", stack.settings.url("alertmanager")],
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "KpiwatchCheckFailed [error]" in listed.stdout and "check=unique_event_id" in listed.stdout
 
     shutil.copy(clean_db, broken)  # the loader re-delivers clean data
     assert run_job(stack, broken, tmp_path).success
@@ -237,6 +247,17 @@ def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tm
 
 
 DASHBOARDS = sorted((MONITORING_DIR / "grafana" / "dashboards").glob("*.json"))
+
+
+def test_every_url_the_quickstart_prints_answers_on_a_running_stack(clean_stack):
+    """quickstart.sh prints `kpiwatch stack where`: each of its pages exists on Debian's servers."""
+    stack, _ = clean_stack
+    assert "kpiwatch stack where" in (REPO_ROOT / "scripts" / "quickstart.sh").read_text()
+    for label, url in where_to_look(stack.settings):
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = response.read().decode(errors="replace")
+        assert response.status == 200 and body, (label, url)
+        assert "404 page not found" not in body, (label, url)
 
 
 def test_dashboards_cover_business_quality_and_pipeline():

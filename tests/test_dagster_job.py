@@ -30,7 +30,10 @@ def generated(tmp_path_factory, job_settings):
 
 @pytest.fixture(scope="module")
 def outcome(generated):
-    return run_once(generated, AS_OF)
+    before = dict(os.environ)
+    result = run_once(generated, AS_OF)
+    assert dict(os.environ) == before, "a run must leave this process's environment as it was"
+    return result
 
 
 def test_job_succeeds_and_records_the_run(generated, outcome):
