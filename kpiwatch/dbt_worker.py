@@ -16,6 +16,7 @@ This module imports only the standard library at the top: `kpiwatch-dbt` starts 
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import shutil
@@ -130,6 +131,8 @@ def serve(address: str, target: str, parent: int) -> None:
     """The worker: import dbt and the adapter, parse ahead if the parent sent a plan on stdin, then run
     the one command a shim sends (with the parsed manifest when its inputs are the same)."""
     _die_with_parent(parent)
+    # One command and then exit: no cyclic collection at all, during the imports, the parse or the build.
+    gc.disable()
     from dbt.cli.main import dbtRunner
 
     __import__(ADAPTERS.get(target, ADAPTERS["dev"]))

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.warehouse import Warehouse
@@ -69,9 +70,10 @@ class InProcessSuites:
 
 def serve(connection: Connection) -> None:
     """The worker: import GX at once, then validate each request until the pipe closes."""
-    import great_expectations  # noqa: F401
+    with bulk_imports():
+        import great_expectations  # noqa: F401
 
-    from kpiwatch.quality import gx_row_queries  # noqa: F401
+        from kpiwatch.quality import gx_row_queries  # noqa: F401
 
     while True:
         try:
@@ -86,8 +88,7 @@ def serve(connection: Connection) -> None:
 
 class SuiteWorker:
     """`with SuiteWorker() as worker:` one worker interpreter, warming up from the moment it is created;
-    `worker.run_suite` has run_suite's signature. Leaving the block closes the pipe and the worker exits
-    by itself (nobody waits for GX's teardown)."""
+    `worker.run_suite` has run_suite's signature. Leaving the block stops the worker."""
 
     def __init__(self) -> None:
         parent_end, child_end = socket.socketpair()
@@ -121,7 +122,11 @@ class SuiteWorker:
         return value
 
     def close(self) -> None:
+        """Idle and holding no connection once the checks are done: stopped at once (GX's own teardown
+        takes most of a second) and reaped, so no zombie is left behind."""
         self._connection.close()
+        self._process.kill()
+        self._process.wait()
 
     def __enter__(self) -> SuiteWorker:
         return self
