@@ -131,6 +131,26 @@ FAULTS = {
             ),
             "an event points to a user that does not exist",
         ),
+        Fault(
+            "ancient_signup",
+            "users",
+            "timestamps_after_earliest",
+            (
+                "update raw.users set created_at = timestamp '1900-01-01' "
+                "where user_id = (select min(user_id) from raw.users)",
+            ),
+            "a signup is dated 1900-01-01 (a default value, not history)",
+        ),
+        Fault(
+            "ancient_event",
+            "events",
+            "timestamps_after_earliest",
+            (
+                "insert into raw.events select event_id || '-1900', user_id, event_name, timestamp '1900-01-01 12:00' "
+                "from raw.events order by occurred_at desc, event_id limit 1",
+            ),
+            "one event is loaded with the date 1900-01-01",
+        ),
     )
 }
 

@@ -144,3 +144,14 @@ GAUGES_BY_NAME = {g.name: g for g in GAUGES}
 ACTIVE_USER_WINDOWS = {"1d": "dau", "7d": "wau", "30d": "mau"}
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation", "net_new")
 RETENTION_MONTHS = (1, 2, 3, 6, 12)
+
+# Business series a successful run on valid data always has: the marts hold a row for the evaluation
+# month and day whenever the error checks passed (no rates here: a zero denominator is a real absence).
+# A run missing one fails instead of publishing a silent gap; KpiwatchBusinessGaugeMissing backs it up.
+REQUIRED_SERIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("kpiwatch_mrr_usd", ()),
+    ("kpiwatch_arr_usd", ()),
+    ("kpiwatch_paying_customers", ()),
+    *(("kpiwatch_mrr_movement_usd", (("movement", m),)) for m in MOVEMENTS),
+    *(("kpiwatch_active_users", (("window", w),)) for w in ACTIVE_USER_WINDOWS),
+)

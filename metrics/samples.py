@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, MOVEMENTS
+from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, MOVEMENTS, REQUIRED_SERIES
 from metrics.snapshot import BusinessSnapshot
 
 
@@ -41,6 +41,16 @@ def _sample(name: str, value: Any, **labels: str) -> Sample | None:
     spec = GAUGES_BY_NAME[name]
     assert set(labels) == set(spec.labels), f"{name} takes labels {spec.labels}, got {sorted(labels)}"
     return None if value is None else Sample(name, dict(labels), float(value))
+
+
+def missing_required(samples: Iterable[Sample]) -> list[str]:
+    """The REQUIRED_SERIES that `samples` lack, as `name{label="value"}`."""
+    present = {(s.name, tuple(sorted(s.labels.items()))) for s in samples}
+    return [
+        name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}" if labels else "")
+        for name, labels in REQUIRED_SERIES
+        if (name, tuple(sorted(labels))) not in present
+    ]
 
 
 def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:

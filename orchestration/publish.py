@@ -14,6 +14,7 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
+    Failure,
     MaterializeResult,
     RunFailureSensorContext,
     SensorDefinition,
@@ -23,7 +24,14 @@ from dagster import (
 
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
-from metrics.samples import CheckRecord, business_samples, last_success_samples, quality_samples, run_samples
+from metrics.samples import (
+    CheckRecord,
+    business_samples,
+    last_success_samples,
+    missing_required,
+    quality_samples,
+    run_samples,
+)
 from metrics.snapshot import read_snapshot
 from orchestration.resources import EvaluationWindow, PushgatewayResource, WarehouseResource
 from orchestration.run_window import AS_OF_TAG, window_from_tags
@@ -94,7 +102,17 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
             True, run_seconds(context.instance, context.run_id), valid, as_of
         )
         if valid:
-            samples += business_samples(read_snapshot(warehouse.client(), as_of))
+            business = business_samples(read_snapshot(warehouse.client(), as_of))
+            missing = missing_required(business)
+            if missing:
+                # A success that publishes no MRR or DAU is the worst failure: say so, and let the
+                # failure path record run_success=0 so KpiwatchRunFailed reaches a person.
+                raise Failure(
+                    description=f"The marts hold no value for {', '.join(missing)} as of {as_of}: nothing was "
+                    "published. Every error check passed, so the models miss the evaluation day or month; "
+                    "run `kpiwatch run --full-refresh` and report the case if it persists."
+                )
+            samples += business
         pushing.push(target, pushing.JOB, samples)
         pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(dt.datetime.now(dt.UTC)))
         return MaterializeResult(

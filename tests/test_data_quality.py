@@ -32,11 +32,20 @@ EXPECTED_MESSAGE = {
     "wrong_type": "column raw.marketing_spend.amount has type VARCHAR, expected number",
     "empty_table": "raw.subscriptions has no rows.",
     "orphan_user_id": "rows fail expect_no_unexpected_rows(every event belongs to a known user)",
+    "ancient_signup": "rows fail expect_column_values_to_be_between(created_at)",
+    "ancient_event": "rows fail expect_column_values_to_be_between(occurred_at)",
 }
 
 
 # Faults whose number of offending rows is known exactly.
-COUNTED = {"null_user_id": 5, "duplicate_event_id": 6, "future_events": 3, "orphan_user_id": 1}
+COUNTED = {
+    "null_user_id": 5,
+    "duplicate_event_id": 6,
+    "future_events": 3,
+    "orphan_user_id": 1,
+    "ancient_signup": 1,
+    "ancient_event": 1,
+}
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from kpiwatch.paths import DOCS_DIR
-from metrics.catalog import GAUGES
-from metrics.samples import CheckRecord, business_samples, quality_samples, run_samples
+from metrics.catalog import GAUGES, GAUGES_BY_NAME, REQUIRED_SERIES
+from metrics.samples import CheckRecord, Sample, business_samples, missing_required, quality_samples, run_samples
 from metrics.snapshot import BusinessSnapshot
 
 
@@ -84,3 +84,16 @@ def test_run_samples_mark_a_failed_run_and_invalid_metrics():
         "kpiwatch_metrics_valid": 0.0,
         "kpiwatch_evaluation_date_timestamp_seconds": 1716163200.0,
     }
+
+
+def test_a_run_missing_a_required_business_series_is_named():
+    """MRR, ARR, paying customers, every movement and every active-user window: all present, or named."""
+    complete = [Sample(name, dict(labels), 1.0) for name, labels in REQUIRED_SERIES]
+    assert missing_required(complete) == []
+    without_dau = [s for s in complete if s.labels != {"window": "1d"}]
+    assert missing_required(without_dau) == ['kpiwatch_active_users{window="1d"}']
+    assert missing_required([]) == [
+        name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}" if labels else "")
+        for name, labels in REQUIRED_SERIES
+    ]
+    assert all(GAUGES_BY_NAME[name].group == "business" for name, _ in REQUIRED_SERIES)

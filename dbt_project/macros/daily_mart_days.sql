@@ -21,10 +21,11 @@ from (
 ) as first_activity
 {%- endmacro %}
 
-{#- One row per day from bounds.read_from to bounds.last_day (at most 100 years). -#}
+{#- One row per day from bounds.read_from to bounds.last_day, counted back from last_day (at most 100
+    years), so the evaluation day is always there even when a stray timestamp lies decades back. -#}
 {% macro daily_mart_spine() -%}
-select cast({{ dbt.dateadd('day', 'series.n', 'bounds.read_from') }} as date) as activity_date
+select cast({{ dbt.dateadd('day', '-series.n', 'bounds.last_day') }} as date) as activity_date
 from bounds
 cross join ({{ integer_series(36600) }}) as series
-where {{ dbt.dateadd('day', 'series.n', 'bounds.read_from') }} <= bounds.last_day
+where {{ dbt.dateadd('day', '-series.n', 'bounds.last_day') }} >= bounds.read_from
 {%- endmacro %}

@@ -16,6 +16,10 @@ from kpiwatch.warehouse import Warehouse, raw_columns
 # Append-only tables that daily runs process a window of: their row checks (GX) look at the processed
 # days only (plus rows with no timestamp), so a daily run's cost follows a day of data, not all history.
 WINDOWED_TABLES = {"events"}
+# Nothing real in a SaaS company's raw tables is older: earlier timestamps are defaults (the epoch's
+# neighbours, 1900-01-01) or typos. Checked on every table (timestamps_after_earliest, error), so they
+# cannot silently fall outside the metric spines, which reach 100 years back from the evaluation date.
+EARLIEST_DATE = dt.date(1970, 1, 1)
 
 
 def run_table_checks(
@@ -51,15 +55,17 @@ def run_table_checks(
         "cutoff": facts.cutoff.isoformat(sep=" "),
         "future_after": future_after.isoformat(sep=" "),
         "as_of": as_of.isoformat(),
+        "earliest": EARLIEST_DATE.isoformat(),
         "fx_currencies": fx_currencies(),
     }
     query, rows = f"select * from raw.{table}", facts.row_count()
     if table in WINDOWED_TABLES and first_processed_day is not None:
-        # The processed days, plus the rows no day owns: future-stamped and untimed ones.
+        # The processed days, plus the rows no day owns: future-stamped, implausibly old and untimed ones.
         column, start = facts.time_column, dt.datetime.combine(first_processed_day, dt.time())
+        earliest = dt.datetime.combine(EARLIEST_DATE, dt.time())
         query += (
             f" where ({column} >= {_timestamp(start)} and {column} < {_timestamp(facts.cutoff)})"
-            f" or {column} >= {_timestamp(future_after)} or {column} is null"
+            f" or {column} >= {_timestamp(future_after)} or {column} < {_timestamp(earliest)} or {column} is null"
         )
         rows = warehouse.query(f"select count(*) as n from ({query}) as processed")[0]["n"]
     return sql_outcomes + run_suite(warehouse, table, gx_settings, parameters, int(rows), query)

@@ -17,11 +17,13 @@ series as (
     {{ integer_series(1200) }}
 ),
 
+-- Counted back from the evaluation month, so the newest months are always there: a stray timestamp
+-- decades back (caught by the timestamps_after_earliest check) can cut off old months, never this one.
 months as (
-    select cast({{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} as date) as month
+    select cast({{ dbt.dateadd('month', '-series.n', 'bounds.last_month') }} as date) as month
     from bounds
     cross join series
-    where {{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} <= bounds.last_month
+    where {{ dbt.dateadd('month', '-series.n', 'bounds.last_month') }} >= bounds.first_month
 ),
 
 final as (
