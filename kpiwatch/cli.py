@@ -13,9 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kpiwatch.errors import KpiwatchError
+from kpiwatch.errors import ConfigError, KpiwatchError, RunError
 from kpiwatch.prestart import Prestarted, prestarted_for_day
-from kpiwatch.settings import Settings, load_settings, parse_date
+from kpiwatch.quality.config import load_checks_config
+from kpiwatch.settings import Settings, load_settings, parse_date, today_utc
 from kpiwatch.stack import Stack, StackSettings, active_alerts, where_to_look
 
 DAGSTER_UI_HINT = "Dagster UI (lineage, checks, runs): kpiwatch ui  ->  http://127.0.0.1:3000"
@@ -61,6 +62,8 @@ def _run(args: argparse.Namespace) -> int:
     gc.disable()
     settings = _settings()
     as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
+    _refuse_future(as_of, "--as-of" if args.as_of else "KPIWATCH_AS_OF")
+    load_checks_config(settings.checks_config)  # a broken checks file stops here, before any worker starts
     # First of all: GX's and dbt's imports start in their own interpreters while Dagster's runs here.
     with prestarted_for_day(settings, as_of) as prestarted:
         return _run_with(args, settings, as_of, prestarted)
@@ -85,11 +88,22 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     return 0
 
 
+def _refuse_future(day: dt.date, name: str) -> None:
+    """Days are UTC: east of UTC, today's local date can be tomorrow's, which has no data and no partition."""
+    today = today_utc()
+    if day > today:
+        raise ConfigError(
+            f"{name} {day} is in the future: the newest day is today in UTC, {today} (kpiwatch's days are UTC days)."
+        )
+
+
 def _backfill(args: argparse.Namespace) -> int:
     from kpiwatch.hosting.launch import run_backfill
 
     settings = _settings()
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
+    _refuse_future(end, "--end")
+    load_checks_config(settings.checks_config)
     print(f"Backfilling the daily event models for {start}..{end} on {settings.target}...", flush=True)
     outcome = run_backfill(settings, start, end)
     if not _report(outcome, settings):
@@ -117,9 +131,11 @@ def _report(outcome, settings: Settings) -> bool:
         if outcome.failure_recorded:
             print(f"  {outcome.failure_recorded}.", file=sys.stderr)
         if outcome.skipped_steps:
+            data_problem = any(" (error): " in check for check in outcome.failed_checks)
+            then = "fix the data and run again" if data_problem else "run again once the problem above is fixed"
             print(
                 f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
-                "The marts keep their last valid values; fix the data and run again.",
+                f"The marts keep their last valid values; {then}.",
                 file=sys.stderr,
             )
         return False
@@ -242,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except RunError as error:
+        print(f"kpiwatch: {error}", file=sys.stderr)
+        return 1
     except KpiwatchError as error:
         print(f"kpiwatch: {error}", file=sys.stderr)
         return 2

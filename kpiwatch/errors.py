@@ -9,5 +9,10 @@ class ConfigError(KpiwatchError):
     """An environment variable or option has a value kpiwatch cannot use."""
 
 
+class RunError(KpiwatchError):
+    """The run could not go on for a reason outside the data and the configuration: the warehouse is
+    locked by another process, memory or disk ran out, a file cannot be written. The CLI exits 1."""
+
+
 class ContractError(KpiwatchError):
     """The raw tables do not match docs/data-contract.md."""

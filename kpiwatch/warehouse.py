@@ -6,6 +6,7 @@ opened per query batch and closed at once, never held across steps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 import duckdb
 
 from kpiwatch.contract import RAW_SCHEMA, observed_columns, raise_for_contract
-from kpiwatch.errors import KpiwatchError
+from kpiwatch.errors import ConfigError, KpiwatchError, RunError
 from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 
@@ -50,7 +51,11 @@ class DuckDBWarehouse:
                 f"DuckDB file {self.path} does not exist. Create sample data with "
                 f"`kpiwatch generate --out {self.path}` or point KPIWATCH_DUCKDB_PATH at your warehouse file."
             )
-        con = duckdb.connect(str(self.path), read_only=self.read_only, config={"memory_limit": self.memory_limit})
+        try:
+            con = duckdb.connect(str(self.path), read_only=self.read_only, config={"memory_limit": self.memory_limit})
+        except duckdb.Error as error:
+            problem = duckdb_open_problem(self.path, error)
+            raise (RunError if LOCK_HOLDER.search(str(error)) else ConfigError)(problem) from None
         try:
             yield con
         finally:
@@ -65,6 +70,25 @@ class DuckDBWarehouse:
             cursor = con.execute(sql, params or [])
             names = [d[0] for d in cursor.description] if cursor.description else []
             return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+
+
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def duckdb_open_problem(path: Path, error: Exception) -> str:
+    """One sentence for why DuckDB could not open `path`, and what to do."""
+    text = str(error)
+    holder = LOCK_HOLDER.search(text)
+    if holder:
+        return (
+            f"DuckDB file {path} is in use by another process ({holder.group(1)}, PID {holder.group(2)}): "
+            "wait for it to finish (another kpiwatch run, a notebook, the DuckDB CLI) or stop it, then run again."
+        )
+    if path.is_dir():
+        return f"KPIWATCH_DUCKDB_PATH={str(path)!r} is a directory; point it at a DuckDB database file."
+    if "not a valid DuckDB database file" in text:
+        return f"KPIWATCH_DUCKDB_PATH={str(path)!r} is not a DuckDB database file; point it at your warehouse file."
+    return f"DuckDB could not open {path}: {' '.join(text.split())}"
 
 
 def open_warehouse(settings: Settings) -> Warehouse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
@@ -120,8 +121,35 @@ def _failures(result: ExecuteInProcessResult) -> tuple[list[str], list[str]]:
             message = user_message.description if user_message and user_message.description else error.message
             # "module.ClassName: text" -> "text": the class name helps nobody reading a terminal.
             message = message.split(f"{error.cls_name}: ", 1)[-1].strip()
-            failures.append(f"{event.step_key}: {' '.join(message.split())}")
+            failures.append(f"{event.step_key}: {readable_failure(message)}")
     return failed_checks, failures
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+DUCKDB_LOCK = re.compile(r'Could not set lock on file "([^"]+)": Conflicting lock is held in (.*?) \(PID (\d+)\)')
+DBT_ERRORS = "Errors parsed from dbt logs:"
+MESSAGE_CHARACTERS = 400
+
+
+def readable_failure(message: str) -> str:
+    """One line a person can act on: colour codes gone, a DuckDB lock named as such, dbt's own error
+    instead of dagster-dbt's preamble, and never kilobytes of flattened traceback."""
+    text = ANSI_ESCAPE.sub("", message)
+    lock = DUCKDB_LOCK.search(text)
+    if lock:
+        return (
+            f"DuckDB file {lock.group(1)} is in use by another process ({lock.group(2)}, PID {lock.group(3)}): "
+            "wait for it to finish or stop it, then run again."
+        )
+    if DBT_ERRORS in text:
+        text = text.split(DBT_ERRORS, 1)[1]
+    line = " ".join(text.split())
+    if len(line) > MESSAGE_CHARACTERS or "Traceback" in text:
+        lines = [part.strip() for part in text.splitlines() if part.strip() and not part.strip().startswith("File ")]
+        line = " ".join((lines[0] if lines else line).split())
+    if len(line) > MESSAGE_CHARACTERS:
+        line = line[: MESSAGE_CHARACTERS - 1] + "… (the full text is in the Dagster UI and the run's dbt_output.log)"
+    return line
 
 
 def _record_failure(instance: DagsterInstance, settings: Settings, run_id: str, as_of: dt.date) -> str:

@@ -54,10 +54,10 @@ class ChecksConfig:
 def load_checks_config(path: Path = DEFAULT_CHECKS_FILE) -> ChecksConfig:
     """Parse and validate the file (settings.checks_config); every unknown table, check or parameter is an
     error naming it."""
-    if not path.exists():
-        raise ConfigError(f"Checks configuration {path} does not exist (KPIWATCH_CHECKS_CONFIG).")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = _read_yaml(path)
     where = str(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with `version: 1` and `tables`, got {type(raw).__name__}.")
     if raw.get("version") != 1:
         raise ConfigError(f"{where}: expected `version: 1`.")
     unknown_top = set(raw) - {"version", "tables"}
@@ -67,9 +67,37 @@ def load_checks_config(path: Path = DEFAULT_CHECKS_FILE) -> ChecksConfig:
     for table, entries in (raw.get("tables") or {}).items():
         if table not in RAW_TABLES_BY_NAME:
             raise ConfigError(f"{where}: unknown table {table!r}; known: {sorted(RAW_TABLES_BY_NAME)}.")
+        if not isinstance(entries or {}, dict):
+            raise ConfigError(f"{where}: tables.{table} must map check names to settings, got {entries!r}.")
         for name, entry in (entries or {}).items():
+            if not isinstance(entry or {}, dict):
+                raise ConfigError(
+                    f"{where}: tables.{table}.{name} must be a mapping such as {{severity: error}}, got {entry!r}."
+                )
             checks.append(_check_settings(where, table, name, entry or {}))
     return ChecksConfig(path=path, checks=tuple(checks))
+
+
+def _read_yaml(path: Path) -> object:
+    """The file's YAML, or one ConfigError naming the file and what is wrong with it."""
+    where = f"Checks configuration {path} (KPIWATCH_CHECKS_CONFIG)"
+    if not path.exists():
+        raise ConfigError(f"{where} does not exist.")
+    if path.is_dir():
+        raise ConfigError(f"{where} is a directory; point it at a YAML file like expectations/checks.yml.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{where} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+    except OSError as error:
+        raise ConfigError(f"{where} cannot be read: {error.strerror}.") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where} is not valid YAML{at}: {problem}.") from None
 
 
 def _check_settings(where: str, table: str, name: str, entry: Mapping[str, Any]) -> CheckSettings:

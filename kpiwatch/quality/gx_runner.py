@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.pool import StaticPool
 
+from kpiwatch.errors import RunError
 from kpiwatch.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.outcome import CheckOutcome
@@ -103,6 +105,12 @@ def _verdict(table: str, settings: CheckSettings, results: list, row_count: int)
         config = result.expectation_config
         label = _label(config)
         error = _exception_message(result.exception_info)
+        if error and ENVIRONMENT_FAILURE.search(error):
+            # Not a verdict on the data: the run fails as a run, and the check is not reported as failed.
+            raise RunError(
+                f"raw.{table} {settings.name} could not run: {' '.join(error.split())[:300]}. This is the machine, "
+                "not the data: free memory (or raise KPIWATCH_DUCKDB_MEMORY_LIMIT), disk or the lock, then run again."
+            )
         if error:
             failures.append(f"{label} could not be evaluated: {error}")
             continue
@@ -144,6 +152,12 @@ def _verdict(table: str, settings: CheckSettings, results: list, row_count: int)
         f"all {row_count:,} rows pass {metadata['expectations']}.",
         metadata,
     )
+
+
+# Errors of the machine running the check, not of the data checked.
+ENVIRONMENT_FAILURE = re.compile(
+    r"out of memory|could not set lock|no space left on device|permission denied|disk full", re.IGNORECASE
+)
 
 
 def _exception_message(info: Mapping[str, Any] | None) -> str | None:
