@@ -75,8 +75,8 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     from kpiwatch.warehouse import DuckDBWarehouse
 
     warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
-    if settings.target == "dev":
-        warehouse.query("select 1")  # a missing file fails here, with the fix named
+    if settings.target == "dev" and not settings.duckdb_path.exists():
+        warehouse.query("select 1")  # fails with the fix named; an existing file is opened under the run lock
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
     full_refresh = True if args.full_refresh else None
     outcome = run_once(settings, as_of, full_refresh=full_refresh, prestarted=prestarted)

@@ -58,11 +58,13 @@ def _connect(value: str) -> socket.socket | None:
 
 
 def shim_main() -> None:
-    """`kpiwatch-dbt ARGS`: run ARGS on the waiting worker, or be the real dbt when there is none."""
+    """`kpiwatch-dbt ARGS`: run ARGS on the waiting worker, or be the real dbt when there is none. Either
+    way it dies with the run's process (and the worker with it), so a killed run leaves no dbt writing."""
+    _die_with_parent(os.getppid())
     value = os.environ.get(SOCKET_VARIABLE)
     connection = _connect(value) if value else None
     if connection is None:
-        os.execv(beside_interpreter("dbt"), ["dbt", *sys.argv[1:]])
+        os.execv(beside_interpreter("dbt"), ["dbt", *sys.argv[1:]])  # the parent-death signal survives exec
     environment = {k: v for k, v in os.environ.items() if k != SOCKET_VARIABLE}
     request = {"argv": sys.argv[1:], "env": environment, "cwd": os.getcwd()}
     connection.sendall(json.dumps(request).encode() + b"\n")

@@ -32,6 +32,8 @@ DEFAULT_ENVIRONMENT = "local"
 DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
 DEFAULT_PUSH_ATTEMPTS = 4
 DEFAULT_PUSH_BACKOFF_SECONDS = 1.0
+DEFAULT_RUN_LOCK_WAIT_SECONDS = 60.0
+MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
 DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
 SNOWFLAKE_PREFIX = "KPIWATCH_SNOWFLAKE_"
@@ -46,6 +48,7 @@ KNOWN_VARIABLES = {
     "KPIWATCH_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use per process before it spills to disk (default: 3GB)",
     "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: expectations/checks.yml)",
     "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
+    "KPIWATCH_RUN_LOCK_WAIT_SECONDS": "how long a run waits for another run on the same warehouse (default: 60)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
     "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
     "KPIWATCH_PUSHGATEWAY_USERNAME": "basic-auth user for the Pushgateway",
@@ -128,6 +131,7 @@ class Settings:
     checks_config: Path = DEFAULT_CHECKS_FILE
     dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
     prestart: bool = True
+    run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
@@ -166,6 +170,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
         dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
         prestart=_switch(env, "KPIWATCH_PRESTART", True),
+        run_lock_wait_seconds=_bounded(
+            env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
+        ),
         push=push_target_from_env(env),
         snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
         unknown_variables=unknown,
@@ -252,6 +259,19 @@ def snowflake_settings_from_env(env: Mapping[str, str]) -> SnowflakeSettings:
             env, SNOWFLAKE_PREFIX + "CONNECT_DEADLINE_SECONDS", DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS
         ),
     )
+
+
+def _bounded(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low:g} and {high:g}.")
+    return value
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

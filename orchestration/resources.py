@@ -21,7 +21,6 @@ from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
 from kpiwatch.dbt_worker import DbtWorker, shim_executable
-from kpiwatch.executables import beside_interpreter
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.settings import PushTarget, Settings, SnowflakeSettings, today_utc
@@ -186,10 +185,11 @@ class KpiwatchDbtCli(DbtCliResource):
 
 
 def dbt_resource(settings: Settings, project: DbtProject, worker: DbtWorker | None = None) -> KpiwatchDbtCli:
-    if worker is None:
-        return KpiwatchDbtCli(project_dir=project, target=settings.target, dbt_executable=beside_interpreter("dbt"))
+    """dbt is started as `kpiwatch-dbt`, which dies with the run's process, then runs the command on the
+    pre-started worker if there is one, else becomes the real dbt."""
+    worker_env = worker.env() if worker is not None else {}
     return KpiwatchDbtCli(
-        project_dir=project, target=settings.target, dbt_executable=shim_executable(), worker_env=worker.env()
+        project_dir=project, target=settings.target, dbt_executable=shim_executable(), worker_env=worker_env
     )
 
 

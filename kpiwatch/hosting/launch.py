@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import uuid
 from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
+from kpiwatch.hosting.run_lock import PID_TAG, exclusive_run, fail_abandoned_runs
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
@@ -47,8 +50,6 @@ def run_once(
         raise KpiwatchError(
             f"{as_of} is before the first daily partition, {settings.partitions_start} (KPIWATCH_PARTITIONS_START)."
         )
-    if full_refresh is None:
-        full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
     tags = {AS_OF_TAG: str(as_of)}
     return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), prestarted)
 
@@ -78,13 +79,35 @@ def _execute(
     as_of: dt.date,
     tags: dict[str, str],
     log_level: str,
-    full_refresh: bool,
+    full_refresh: bool | None,
     partition_key: str | None,
     prestarted: Prestarted,
 ) -> RunOutcome:
+    run_id = str(uuid.uuid4())
+    with exclusive_run(settings, run_id):
+        return _execute_locked(
+            settings, job_name, as_of, tags, log_level, full_refresh, partition_key, prestarted, run_id
+        )
+
+
+def _execute_locked(
+    settings: Settings,
+    job_name: str,
+    as_of: dt.date,
+    tags: dict[str, str],
+    log_level: str,
+    full_refresh: bool | None,
+    partition_key: str | None,
+    prestarted: Prestarted,
+    run_id: str,
+) -> RunOutcome:
+    if full_refresh is None:  # the first run builds the incremental models from all history
+        full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
     prepare_dbt_manifest(settings)
     instance = prepare_instance(settings.dagster_home)
+    fail_abandoned_runs(instance)  # safe: this process holds the warehouse's run lock
     job = build_definitions(settings, prestarted).resolve_job_def(job_name)
+    tags = {**tags, PID_TAG: str(os.getpid())}
     started = dt.datetime.now()
     # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
@@ -92,7 +115,12 @@ def _execute(
         run_config["ops"] = {DBT_ASSETS_OP: {"config": {"full_refresh": True}}}
         tags = {**tags, FULL_REFRESH_TAG: "true"}
     result = job.execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags=tags, partition_key=partition_key
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+        tags=tags,
+        partition_key=partition_key,
+        run_id=run_id,
     )
     ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
     skipped = sorted(name for name in job.graph.node_names() if name not in ran)

@@ -1,0 +1,112 @@
+"""`kill -9` of a run, and two runs at once: no dbt left writing, no run left "started", a clear refusal."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.hosting.run_lock import exclusive_run, lock_path
+from kpiwatch.hosting.webserver import descendants
+from kpiwatch.settings import load_settings
+from tests.monitoring_helpers import wait_until
+
+AS_OF = dt.date(2024, 3, 31)
+KPIWATCH = str(Path(sys.executable).with_name("kpiwatch"))
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prestart", ["on", "off"])
+def test_a_killed_run_leaves_no_process_behind_and_the_next_run_fails_it_and_succeeds(tmp_path, cli_env, prestart):
+    """With or without the pre-started workers, dbt dies with the run at once (it would otherwise go on
+    writing to the warehouse), the next run is not blocked, and it marks the killed run failed."""
+    db = tmp_path / "w.duckdb"
+    generate(GenerateOptions(out=db, as_of=AS_OF, users=300, days=60, seed=8), progress=False, log=lambda _: None)
+    env = cli_env(db, tmp_path / "home", KPIWATCH_PRESTART=prestart)
+    with open(tmp_path / "killed.log", "wb") as log:
+        victim = subprocess.Popen([KPIWATCH, "run", "--as-of", str(AS_OF)], env=env, stdout=log, stderr=log)
+    try:
+        # Kill it while dbt builds: the program dagster-dbt starts (kpiwatch-dbt) is running.
+        wait_until(
+            lambda: any("kpiwatch-dbt build" in command_line(pid) for pid in descendants(victim.pid)),
+            timeout=180,
+            every=0.05,
+            what="the run to reach its dbt step",
+        )
+        tree = descendants(victim.pid)
+        dbt = [pid for pid in tree if "dbt" in command_line(pid)]
+        holder = lock_path(load_settings(env)).read_text()
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        wait_until(lambda: not [p for p in dbt if running(p)], timeout=3, every=0.05, what="dbt to die with the run")
+        wait_until(lambda: not [p for p in tree if running(p)], timeout=30, what="every child of the run to end")
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    killed_run_id = holder.split()[1]
+
+    done = subprocess.run([KPIWATCH, "run", "--as-of", str(AS_OF)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    instance = DagsterInstance.from_config(str(tmp_path / "home"))
+    assert instance.get_run_by_id(killed_run_id).status == DagsterRunStatus.FAILURE
+
+
+def test_a_second_run_on_the_same_warehouse_is_refused_with_who_holds_it(tmp_path):
+    db = tmp_path / "w.duckdb"
+    db.write_bytes(b"")  # never opened: the refusal comes first
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    env.update(KPIWATCH_DUCKDB_PATH=str(db), KPIWATCH_RUN_LOCK_WAIT_SECONDS="0.5", DAGSTER_HOME=str(tmp_path / "h"))
+    with exclusive_run(load_settings(env), "first-run-id"):
+        done = subprocess.run(
+            [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        "kpiwatch: another kpiwatch run is in progress on this warehouse: "
+        f"run first-run-id (pid {os.getpid()}, started "
+    )
+    assert done.stderr.splitlines()[-1].endswith(
+        "Waited 0.5 s (KPIWATCH_RUN_LOCK_WAIT_SECONDS); run again once it has finished."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("soon", "kpiwatch: KPIWATCH_RUN_LOCK_WAIT_SECONDS='soon' is not a number.\n"),
+        ("-1", "kpiwatch: KPIWATCH_RUN_LOCK_WAIT_SECONDS='-1' must be between 0 and 21600.\n"),
+        ("86400", "kpiwatch: KPIWATCH_RUN_LOCK_WAIT_SECONDS='86400' must be between 0 and 21600.\n"),
+    ],
+)
+def test_a_malformed_lock_wait_is_refused(value, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run"],
+        env={**env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS": value},
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stderr) == (2, message)
