@@ -16,7 +16,7 @@ from pathlib import Path
 from kpiwatch.errors import ConfigError, KpiwatchError, RunError
 from kpiwatch.prestart import Prestarted, prestarted_for_day
 from kpiwatch.quality.config import load_checks_config
-from kpiwatch.settings import Settings, load_settings, parse_date, today_utc
+from kpiwatch.settings import Settings, duckdb_file, load_settings, parse_date, today_utc
 from kpiwatch.stack import Stack, StackSettings, active_alerts, where_to_look
 
 DAGSTER_UI_HINT = "Dagster UI (lineage, checks, runs): kpiwatch ui  ->  http://127.0.0.1:3000"
@@ -36,7 +36,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     options = GenerateOptions(
-        out=Path(args.out or settings.duckdb_path).resolve(),
+        out=duckdb_file(Path(args.out).resolve(), "--out") if args.out else settings.duckdb_path,
         as_of=parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of,
         users=args.users,
         days=args.days,

@@ -160,7 +160,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"KPIWATCH_TARGET={target_raw!r} is not a known target; use one of: duckdb (dev), snowflake.")
     start_raw = env.get("KPIWATCH_PARTITIONS_START")
     return Settings(
-        duckdb_path=_path(env, "KPIWATCH_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
+        duckdb_path=duckdb_file(_path(env, "KPIWATCH_DUCKDB_PATH", DEFAULT_DUCKDB_PATH), "KPIWATCH_DUCKDB_PATH"),
         as_of=parse_date(as_of_raw, "KPIWATCH_AS_OF") if as_of_raw else today_utc(),
         target=target,
         dagster_home=_path(env, "DAGSTER_HOME", DEFAULT_DAGSTER_HOME),
@@ -177,6 +177,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
         unknown_variables=unknown,
     )
+
+
+# Characters a DuckDB warehouse path cannot hold, and who misreads them.
+UNUSABLE_IN_DUCKDB_PATHS = {
+    # DuckDB reads what follows as options: the write-ahead log of `a?b.duckdb` becomes `a.wal?b.duckdb`.
+    "?": "which DuckDB reads as the start of options",
+    # dbt-duckdb parses the path as a URL to name the database: `we#x/w.duckdb` becomes the catalog `we`.
+    "#": "which dbt-duckdb reads as the start of a URL fragment",
+}
+
+
+def duckdb_file(path: Path, name: str) -> Path:
+    """A DuckDB path the whole stack reads the same way; refused by name otherwise, before anything opens it."""
+    for character, reader in UNUSABLE_IN_DUCKDB_PATHS.items():
+        if character in str(path):
+            raise ConfigError(f"{name}={str(path)!r} contains '{character}', {reader}; rename it.")
+    return path
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -87,12 +87,14 @@ class SnowflakeWarehouse:
         finally:
             connection.close()
 
-    def sqlalchemy_url(self) -> str:
-        """For Great Expectations (snowflake-sqlalchemy); the secret stays in the URL object, never in logs."""
+    def sqlalchemy_engine(self) -> tuple[str, dict[str, Any]]:
+        """URL and create_engine arguments for Great Expectations (snowflake-sqlalchemy); every part is
+        escaped, and the URL is never logged (it holds the password)."""
         s = self.settings
-        url = f"snowflake://{quote(s.user)}:{quote(s.password or '')}@{s.account}/{s.database}/{s.schema}"
-        query = "&".join(f"{k}={quote(v)}" for k, v in (("warehouse", s.warehouse), ("role", s.role)) if v)
-        return url + (f"?{query}" if query else "")
+        parts = [quote(value, safe="") for value in (s.user, s.password or "", s.account, s.database, s.schema)]
+        url = "snowflake://{}:{}@{}/{}/{}".format(*parts)
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in (("warehouse", s.warehouse), ("role", s.role)) if v)
+        return url + (f"?{query}" if query else ""), {}
 
 
 def _with_deadline(call, seconds: float):

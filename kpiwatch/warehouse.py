@@ -29,7 +29,7 @@ class Warehouse(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]: ...
 
-    def sqlalchemy_url(self) -> str: ...
+    def sqlalchemy_engine(self) -> tuple[str, dict[str, Any]]: ...
 
 
 class DuckDBWarehouse:
@@ -61,9 +61,12 @@ class DuckDBWarehouse:
         finally:
             con.close()
 
-    def sqlalchemy_url(self) -> str:
-        """For Great Expectations; read-only, so checks can never change the data they check."""
-        return f"duckdb:///{self.path}?access_mode=read_only&memory_limit={self.memory_limit}"
+    def sqlalchemy_engine(self) -> tuple[str, dict[str, Any]]:
+        """URL and create_engine arguments for Great Expectations; read-only, so checks can never change the
+        data they check. The path and settings travel as connection arguments, never pasted into the URL,
+        where a `?` or `#` in a file name would start a query string or a fragment."""
+        arguments = {"database": str(self.path), "read_only": True, "config": {"memory_limit": self.memory_limit}}
+        return "duckdb://", {"connect_args": arguments}
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         with self.connect() as con:

@@ -36,7 +36,8 @@ def test_the_limit_is_read_and_checked_from_the_environment():
 def test_kpiwatch_and_great_expectations_connections_get_the_limit(warehouse_file):
     warehouse = DuckDBWarehouse(warehouse_file, memory_limit="1GiB")
     assert warehouse.query(SETTING)[0]["memory_limit"] == "1.0 GiB"
-    engine = sa.create_engine(warehouse.sqlalchemy_url())
+    url, arguments = warehouse.sqlalchemy_engine()
+    engine = sa.create_engine(url, **arguments)
     with engine.connect() as connection:
         assert connection.execute(sa.text(SETTING)).scalar() == "1.0 GiB"
     engine.dispose()

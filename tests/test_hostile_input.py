@@ -38,6 +38,32 @@ def warehouse(tmp_path):
     return path
 
 
+@pytest.mark.parametrize("command", [["run"], ["generate", "--force"]])
+@pytest.mark.parametrize(
+    ("name", "reader"),
+    [
+        ("w.duckdb?access_mode=read_write", "'?', which DuckDB reads as the start of options"),
+        ("we#ird/w.duckdb", "'#', which dbt-duckdb reads as the start of a URL fragment"),
+    ],
+)
+def test_a_warehouse_path_the_stack_would_misread_is_refused(tmp_path, command, name, reader):
+    """DuckDB reads `?` in a path as options, dbt-duckdb `#` as a URL fragment: refused before anything opens it."""
+    path = tmp_path / name
+    done = kpiwatch(*command, KPIWATCH_DUCKDB_PATH=str(path))
+    assert done.returncode == 2
+    assert one_line(done) == f"kpiwatch: KPIWATCH_DUCKDB_PATH='{path}' contains {reader}; rename it."
+    assert not list(tmp_path.iterdir())
+
+
+def test_generate_refuses_an_out_path_with_a_question_mark(tmp_path):
+    path = tmp_path / "w.duckdb?x"
+    done = kpiwatch("generate", "--out", str(path))
+    assert done.returncode == 2
+    assert one_line(done) == (
+        f"kpiwatch: --out='{path}' contains '?', which DuckDB reads as the start of options; rename it."
+    )
+
+
 def test_a_warehouse_path_that_is_a_directory(tmp_path):
     done = kpiwatch("run", KPIWATCH_DUCKDB_PATH=str(tmp_path))
     assert done.returncode == 2
@@ -134,3 +160,45 @@ def test_a_backfill_ending_in_the_future_is_refused(warehouse):
     )
     assert done.returncode == 2
     assert one_line(done).startswith(f"kpiwatch: --end {tomorrow} is in the future")
+
+
+@pytest.mark.slow
+def test_a_warehouse_path_with_url_and_sql_characters_is_used_as_it_is(tmp_path, cli_env):
+    """`&`, `=`, `%`, quotes, spaces and SQL in a file path stay a file path: in Great Expectations' connection
+    (no query string, no second statement) and in dbt's profile."""
+    folder = tmp_path / "we&ird=name%20 ;COPY (SELECT 42) TO 'x.csv'; SELECT 1 --"
+    folder.mkdir()
+    db = folder / "w&threads=1.duckdb"
+    env = cli_env(db, tmp_path / "home")
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpiwatch.cli",
+            "generate",
+            "--out",
+            str(db),
+            "--users",
+            "200",
+            "--days",
+            "40",
+            "--as-of",
+            "2024-03-31",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", "2024-03-31"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "succeeded" in done.stdout
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".duckdb") == [db.name]  # no second database
+    assert not list(tmp_path.rglob("x.csv"))

@@ -72,8 +72,9 @@ def run_suite(
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # One connection for the whole suite (opening a DuckDB file per metric query cost more than the
     # queries), closed in `finally` so the file is free again for other readers and for dbt.
+    url, engine_arguments = warehouse.sqlalchemy_engine()
     datasource = context.data_sources.add_sql(
-        name="warehouse", connection_string=warehouse.sqlalchemy_url(), kwargs={"poolclass": StaticPool}
+        name="warehouse", connection_string=url, kwargs={**engine_arguments, "poolclass": StaticPool}
     )
     try:
         asset = datasource.add_query_asset(name=table, query=query or f"select * from raw.{table}")
