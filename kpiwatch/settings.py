@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kpiwatch.errors import ConfigError
 from kpiwatch.paths import DEFAULT_CHECKS_FILE, DEFAULT_DAGSTER_HOME, DEFAULT_DBT_TARGET_DIR, DEFAULT_DUCKDB_PATH
@@ -32,6 +33,10 @@ DEFAULT_ENVIRONMENT = "local"
 DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
 DEFAULT_PUSH_ATTEMPTS = 4
 DEFAULT_PUSH_BACKOFF_SECONDS = 1.0
+# Backoff doubles per attempt: 10 attempts from 60 s would wait over 8 hours; these bound a push to minutes.
+MAX_PUSH_ATTEMPTS = 10
+MAX_PUSH_TIMEOUT_SECONDS = 300.0
+MAX_PUSH_BACKOFF_SECONDS = 60.0
 DEFAULT_RUN_LOCK_WAIT_SECONDS = 60.0
 MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
@@ -232,15 +237,25 @@ def push_target_from_env(env: Mapping[str, str]) -> PushTarget:
     url = (env.get("KPIWATCH_PUSHGATEWAY_URL") or DEFAULT_PUSHGATEWAY_URL).strip().rstrip("/")
     if url != PUSH_DISABLED and not url.startswith(("http://", "https://")):
         raise ConfigError(f"KPIWATCH_PUSHGATEWAY_URL={url!r} must start with http:// or https:// (or be 'off').")
+    if url != PUSH_DISABLED and "@" in urlsplit(url).netloc:
+        # Never echo the value: it holds a secret. Credentials in a URL end up in logs and the event log.
+        raise ConfigError(
+            "KPIWATCH_PUSHGATEWAY_URL contains credentials (user:password@); put them in "
+            "KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD instead."
+        )
     username, password = env.get("KPIWATCH_PUSHGATEWAY_USERNAME"), env.get("KPIWATCH_PUSHGATEWAY_PASSWORD")
     if bool(username) != bool(password):
         raise ConfigError("Set both KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD, or neither.")
     return PushTarget(
         url=url,
         environment=env.get("KPIWATCH_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
-        timeout_seconds=_positive(env, "KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS", DEFAULT_PUSH_TIMEOUT_SECONDS),
-        attempts=int(_positive(env, "KPIWATCH_PUSHGATEWAY_ATTEMPTS", DEFAULT_PUSH_ATTEMPTS)),
-        backoff_seconds=_positive(env, "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS", DEFAULT_PUSH_BACKOFF_SECONDS),
+        timeout_seconds=_bounded(
+            env, "KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS", DEFAULT_PUSH_TIMEOUT_SECONDS, 0.1, MAX_PUSH_TIMEOUT_SECONDS
+        ),
+        attempts=_whole(env, "KPIWATCH_PUSHGATEWAY_ATTEMPTS", DEFAULT_PUSH_ATTEMPTS, 1, MAX_PUSH_ATTEMPTS),
+        backoff_seconds=_bounded(
+            env, "KPIWATCH_PUSHGATEWAY_BACKOFF_SECONDS", DEFAULT_PUSH_BACKOFF_SECONDS, 0.01, MAX_PUSH_BACKOFF_SECONDS
+        ),
         username=username or None,
         password=password or None,
         ca_file=env.get("KPIWATCH_PUSHGATEWAY_CA_FILE") or None,
@@ -289,6 +304,15 @@ def _bounded(env: Mapping[str, str], name: str, default: float, low: float, high
     if not low <= value <= high:
         raise ConfigError(f"{name}={raw!r} must be between {low:g} and {high:g}.")
     return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name}={raw!r} must be a whole number from {low} to {high}.")
+    return int(raw)
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -97,7 +97,10 @@ def push(target: PushTarget, job: str, samples: list[Sample], sleep=time.sleep) 
                 break  # the gateway refused the content: retrying cannot help
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            last_error = f"cannot connect: {reason}"
+            if isinstance(reason, TimeoutError):
+                last_error = f"no answer within {target.timeout_seconds:g} s (KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS)"
+            else:
+                last_error = f"cannot connect: {reason}"
         if attempt < target.attempts:
             sleep(target.backoff_seconds * 2 ** (attempt - 1))
     raise PushError(

@@ -27,7 +27,24 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
         ),
         (
             {"KPIWATCH_PUSHGATEWAY_ATTEMPTS": "many"},
-            "kpiwatch: KPIWATCH_PUSHGATEWAY_ATTEMPTS='many' is not a number.\n",
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_ATTEMPTS='many' must be a whole number from 1 to 10.\n",
+        ),
+        (
+            {"KPIWATCH_PUSHGATEWAY_ATTEMPTS": "2.7"},
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_ATTEMPTS='2.7' must be a whole number from 1 to 10.\n",
+        ),
+        (
+            {"KPIWATCH_PUSHGATEWAY_ATTEMPTS": "20"},
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_ATTEMPTS='20' must be a whole number from 1 to 10.\n",
+        ),
+        (
+            {"KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS": "3600"},
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS='3600' must be between 0.1 and 300.\n",
+        ),
+        (
+            {"KPIWATCH_PUSHGATEWAY_URL": "http://kpi:s3cret-pw@127.0.0.1:9091"},
+            "kpiwatch: KPIWATCH_PUSHGATEWAY_URL contains credentials (user:password@); put them in "
+            "KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD instead.\n",
         ),
         (
             {"KPIWATCH_TARGET": "oracle"},

@@ -1,12 +1,14 @@
 """The push: a fresh registry, exact PUT paths and bodies, retries on 5xx and connection errors only."""
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from kpiwatch.dbt_profile import dbt_environment
 from kpiwatch.errors import ConfigError
-from kpiwatch.settings import PushTarget, push_target_from_env
+from kpiwatch.settings import PushTarget, load_settings, push_target_from_env
 from metrics.push import JOB, PushError, build_registry, push
 from metrics.samples import Sample
 
@@ -119,3 +121,37 @@ def test_configuration_comes_from_the_environment_without_leaking_the_password()
         push_target_from_env({"KPIWATCH_PUSHGATEWAY_USERNAME": "u"})
     with pytest.raises(ConfigError, match="must start with http:// or https://"):
         push_target_from_env({"KPIWATCH_PUSHGATEWAY_URL": "gw:9091"})
+
+
+def test_a_gateway_that_never_answers_is_reported_as_a_timeout_not_a_refused_connection():
+    """The socket accepts but nothing answers: the message names the timeout setting."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    try:
+        target = PushTarget(
+            url=f"http://127.0.0.1:{listener.getsockname()[1]}", environment="prod", attempts=1, timeout_seconds=0.3
+        )
+        with pytest.raises(PushError) as error:
+            push(target, JOB, SAMPLES)
+    finally:
+        listener.close()
+    assert str(error.value).endswith(
+        "after 1 attempt(s): no answer within 0.3 s (KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS). Start it with "
+        "`kpiwatch stack up` or point KPIWATCH_PUSHGATEWAY_URL at yours; re-running the job pushes the full state."
+    )
+
+
+def test_dbt_is_never_asked_to_send_usage_statistics():
+    """Every dbt call kpiwatch makes (the parse, the build, the worker) gets this environment."""
+    for target in (
+        {},
+        {
+            "KPIWATCH_TARGET": "snowflake",
+            "KPIWATCH_SNOWFLAKE_ACCOUNT": "a",
+            "KPIWATCH_SNOWFLAKE_USER": "u",
+            "KPIWATCH_SNOWFLAKE_DATABASE": "d",
+            "KPIWATCH_SNOWFLAKE_PASSWORD": "p",
+        },
+    ):
+        assert dbt_environment(load_settings(target))["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"

@@ -4,7 +4,8 @@ with source as (
 
 renamed as (
     select
-        cast(channel as varchar) as channel,
+        -- A blank channel is no channel: 'unknown', as for signups (Prometheus reads channel="" as no label).
+        case when trim(cast(channel as varchar)) = '' then 'unknown' else cast(channel as varchar) end as channel,
         upper(cast(currency as varchar)) as currency,
         cast(amount as decimal(18, 2)) as amount,
         cast(spend_date as date) as spend_date

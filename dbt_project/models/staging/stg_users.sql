@@ -6,8 +6,11 @@ renamed as (
     select
         cast(user_id as varchar) as user_id,
         cast(country as varchar) as country,
-        -- A signup without a channel still counts in every total, under 'unknown'.
-        coalesce(cast(acquisition_channel as varchar), 'unknown') as acquisition_channel,
+        -- A signup without a channel (null or blank) still counts in every total, under 'unknown'.
+        case
+            when acquisition_channel is null or trim(cast(acquisition_channel as varchar)) = '' then 'unknown'
+            else cast(acquisition_channel as varchar)
+        end as acquisition_channel,
         cast(created_at as timestamp) as created_at
     from source
 ),
