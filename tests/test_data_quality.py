@@ -4,6 +4,7 @@ import datetime as dt
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -139,3 +140,31 @@ def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(bas
     assert "Not run, so the business metrics were not rebuilt: kpiwatch_dbt_models, prometheus_push." in done.stderr
     assert "Failure recorded in Prometheus" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_an_implausible_amount_warns_and_is_still_counted_exactly(base, tmp_path, job_settings):
+    """An amount of 2.5e8 (DECIMAL(18) overflowed on it inside dbt) builds, is counted to the cent, and the
+    amount_plausible warning names it: real for an enterprise deal, more often a misplaced decimal point."""
+    big = tmp_path / "big.duckdb"
+    shutil.copy(base, big)
+    con = duckdb.connect(str(big))
+    subscription, interval, currency = con.execute(
+        "select subscription_id, billing_interval, currency from raw.subscriptions "
+        "where ended_at is null and currency = 'USD' order by subscription_id limit 1"
+    ).fetchone()
+    con.execute("update raw.subscriptions set amount = 250000000.01 where subscription_id = ?", [subscription])
+    con.close()
+
+    outcome = run_once(job_settings(big, tmp_path / "home"), AS_OF)
+
+    assert outcome.success, outcome.failures
+    warned = [c for c in outcome.failed_checks if c.startswith("raw/subscriptions amount_plausible (warn): ")]
+    assert warned and "250,000,000.01" in warned[0] and subscription in warned[0]
+    con = duckdb.connect(str(big), read_only=True)
+    mrr = con.execute(
+        "select mrr_usd from intermediate.int_subscription_periods_usd where subscription_id = ? and ended_at is null",
+        [subscription],
+    ).fetchone()[0]
+    con.close()
+    expected = Decimal("250000000.01") / (12 if interval == "year" else 1)
+    assert Decimal(mrr).quantize(Decimal("0.000001")) == expected.quantize(Decimal("0.000001"))

@@ -23,6 +23,7 @@ SQL_CHECK_PARAMETERS: dict[str, dict[str, Any]] = {
     "freshness": {"max_lag_hours": 36},
     "volume": {"min_ratio": 0.3, "max_ratio": 3.0},
     "missing_days": {"lookback_days": 90},
+    "amount_plausible": {"max_amount": 1_000_000},
 }
 GX_CHECK_PARAMETERS = {"max_unexpected_ratio": 0.0}
 

@@ -193,6 +193,33 @@ def missing_days(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
     return _outcome(facts, settings, True, f"a row on every day from {first} to {facts.as_of}.", metadata)
 
 
+def amount_plausible(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    """Amounts above max_amount (in the row's own currency): possible, but more often a misplaced decimal point
+    or cents loaded as units, which would multiply MRR or spend without failing anything else."""
+    limit = float(settings.params["max_amount"])
+    keys = ", ".join(KEY_COLUMNS[facts.table.name])
+    table = facts.table.qualified_name
+    found = facts.warehouse.query(
+        f"select count(*) as n, max(amount) as largest from {table} where amount > ?", [limit]
+    )[0]
+    count = int(found["n"])
+    metadata = {"max_amount": limit, "rows_above": count, "largest": float(found["largest"] or 0)}
+    if count:
+        sample = facts.warehouse.query(
+            f"select {keys}, amount, currency from {table} where amount > ? order by amount desc limit 5", [limit]
+        )
+        metadata["sample"] = ", ".join(str(row) for row in sample)
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"{count:,} row(s) of {table} have an amount above {limit:,.0f} (largest {float(found['largest']):,.2f}), "
+            f"e.g. {sample[0]}. Check for a misplaced decimal point.",
+            metadata,
+        )
+    return _outcome(facts, settings, True, f"no amount above {limit:,.0f}.", metadata)
+
+
 def _outcome(
     facts: TableFacts, settings: CheckSettings, passed: bool, description: str, metadata: dict
 ) -> CheckOutcome:
@@ -206,6 +233,15 @@ SQL_CHECKS: dict[str, Callable[[TableFacts, CheckSettings], CheckOutcome]] = {
     "freshness": freshness,
     "volume": volume,
     "missing_days": missing_days,
+    "amount_plausible": amount_plausible,
+}
+
+# Columns that identify a row in a sample shown to a person.
+KEY_COLUMNS = {
+    "users": ["user_id"],
+    "subscriptions": ["subscription_id", "started_at"],
+    "events": ["event_id"],
+    "marketing_spend": ["spend_date", "channel"],
 }
 
 # Checks that need the table and its time column to exist; others report the schema problem instead.

@@ -7,7 +7,7 @@ renamed as (
         -- A blank channel is no channel: 'unknown', as for signups (Prometheus reads channel="" as no label).
         case when trim(cast(channel as varchar)) = '' then 'unknown' else cast(channel as varchar) end as channel,
         upper(cast(currency as varchar)) as currency,
-        cast(amount as decimal(18, 2)) as amount,
+        cast(amount as decimal(38, 6)) as amount,  -- 38 digits, as for subscription amounts
         cast(spend_date as date) as spend_date
     from source
 ),

@@ -9,7 +9,8 @@ renamed as (
         cast(plan as varchar) as plan,
         lower(cast(billing_interval as varchar)) as billing_interval,
         upper(cast(currency as varchar)) as currency,
-        cast(amount as decimal(18, 2)) as amount,
+        -- 38 digits: an amount times an exchange rate must not overflow (DECIMAL(18) did at 1e8).
+        cast(amount as decimal(38, 6)) as amount,
         cast(started_at as timestamp) as started_at,
         cast(ended_at as timestamp) as ended_at
     from source
