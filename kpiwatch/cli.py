@@ -83,6 +83,8 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     if not _report(outcome, settings):
         return 1
     print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
+    for notice in outcome.notices:
+        print(f"Note: {notice}")
     if settings.target == "dev":
         print(format_headline(headline(warehouse, as_of), as_of))
     return 0

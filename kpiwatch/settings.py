@@ -38,6 +38,10 @@ MAX_PUSH_ATTEMPTS = 10
 MAX_PUSH_TIMEOUT_SECONDS = 300.0
 MAX_PUSH_BACKOFF_SECONDS = 60.0
 DEFAULT_RUN_LOCK_WAIT_SECONDS = 60.0
+# Label values pushed per segment label (e.g. channel): the top N by spend, the rest as "other". Prometheus
+# stores one series per value, so a data-derived label must stay bounded (docs/metrics-catalog.md).
+DEFAULT_SEGMENT_TOP_N = 20
+MAX_SEGMENT_TOP_N = 500
 MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
 DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
@@ -54,6 +58,7 @@ KNOWN_VARIABLES = {
     "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: expectations/checks.yml)",
     "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
     "KPIWATCH_RUN_LOCK_WAIT_SECONDS": "how long a run waits for another run on the same warehouse (default: 60)",
+    "KPIWATCH_SEGMENT_TOP_N": "values of a segment label pushed, the top N by spend, the rest as other (default: 20)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
     "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
     "KPIWATCH_PUSHGATEWAY_USERNAME": "basic-auth user for the Pushgateway",
@@ -137,6 +142,7 @@ class Settings:
     dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
     prestart: bool = True
     run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
+    segment_top_n: int = DEFAULT_SEGMENT_TOP_N
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
@@ -175,6 +181,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
         dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
         prestart=_switch(env, "KPIWATCH_PRESTART", True),
+        segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),
         run_lock_wait_seconds=_bounded(
             env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
         ),

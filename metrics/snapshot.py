@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from kpiwatch.settings import DEFAULT_SEGMENT_TOP_N
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse
 from metrics.catalog import RETENTION_MONTHS
 
@@ -23,6 +24,7 @@ class BusinessSnapshot:
     baseline_months: list[dict[str, Any]] = field(default_factory=list)  # the months before it, newest first
     cac_by_channel: dict[str, Any] = field(default_factory=dict)
     cac_baseline: dict[str, float] = field(default_factory=dict)
+    channels_in_other: int = 0  # channels folded into channel="other" (beyond the top N by spend)
     active_users: dict[str, Any] | None = None
     active_users_baseline: dict[str, Any] | None = None
     retention: dict[int, float] = field(default_factory=dict)
@@ -39,7 +41,40 @@ def add_months(month: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def read_snapshot(warehouse: Warehouse, as_of: dt.date) -> BusinessSnapshot:
+# Channels of the last complete month ranked by spend; the top N keep their label, the rest are summed
+# into `other` (spend and new customers, so other's CAC is their blended CAC), in the warehouse.
+CAPPED_CAC_SQL = """
+with months as (
+    select month, channel, spend_usd, new_customers from {marts}.fct_cac_monthly where month <= ? and month >= ?
+),
+ranked as (
+    select channel, row_number() over (order by spend_usd desc, channel) as spend_rank
+    from months where month = ? and channel <> 'all'
+),
+labelled as (
+    select
+        months.month,
+        months.channel as source_channel,
+        case
+            when months.channel = 'all' then 'all'
+            when ranked.spend_rank <= ? then months.channel
+            else 'other'
+        end as channel,
+        months.spend_usd,
+        months.new_customers
+    from months left join ranked on ranked.channel = months.channel
+)
+select
+    month,
+    channel,
+    sum(spend_usd) / nullif(sum(new_customers), 0) as cac_usd,
+    count(distinct source_channel) as channels
+from labelled
+group by month, channel
+"""
+
+
+def read_snapshot(warehouse: Warehouse, as_of: dt.date, segment_top_n: int = DEFAULT_SEGMENT_TOP_N) -> BusinessSnapshot:
     m = MARTS_SCHEMA
     current_month = month_start(as_of)
     mrr_rows = warehouse.query(
@@ -55,12 +90,13 @@ def read_snapshot(warehouse: Warehouse, as_of: dt.date) -> BusinessSnapshot:
     last_month = economics[0]["month"] if economics else None
     cac_rows = (
         warehouse.query(
-            f"select month, channel, cac_usd from {m}.fct_cac_monthly where month <= ? and month >= ?",
-            [last_month, add_months(last_month, -BASELINE_MONTHS)],
+            CAPPED_CAC_SQL.format(marts=m),
+            [last_month, add_months(last_month, -BASELINE_MONTHS), last_month, segment_top_n],
         )
         if last_month
         else []
     )
+    folded = next((int(r["channels"]) for r in cac_rows if r["month"] == last_month and r["channel"] == "other"), 0)
     week_ago = as_of - dt.timedelta(days=BASELINE_DAYS)
     active = {
         r["activity_date"]: r
@@ -87,6 +123,7 @@ def read_snapshot(warehouse: Warehouse, as_of: dt.date) -> BusinessSnapshot:
         last_complete_month=economics[0] if economics else None,
         baseline_months=economics[1:],
         cac_by_channel={r["channel"]: r["cac_usd"] for r in cac_rows if r["month"] == last_month},
+        channels_in_other=folded,
         cac_baseline=_mean_by_channel([r for r in cac_rows if r["month"] != last_month]),
         active_users=active.get(as_of),
         active_users_baseline=active.get(week_ago),

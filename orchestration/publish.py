@@ -96,13 +96,23 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
             )
             return MaterializeResult(metadata={"published": False})
         checks = check_records(context.instance, context.run_id)
+        notices: list[str] = []
         # Only reached when no error-severity check stopped the models; stated explicitly for the dashboards.
         valid = not any(c.severity == "error" and not c.passed for c in checks)
         samples = quality_samples(checks) + run_samples(
             True, run_seconds(context.instance, context.run_id), valid, as_of
         )
         if valid:
-            business = business_samples(read_snapshot(warehouse.client(), as_of))
+            snapshot = read_snapshot(warehouse.client(), as_of, pushgateway.segment_top_n)
+            business = business_samples(snapshot)
+            if snapshot.channels_in_other:
+                notice = (
+                    f"kpiwatch_cac_usd: {snapshot.channels_in_other:,} channels beyond the top "
+                    f'{pushgateway.segment_top_n} by spend were pushed together as channel="other" '
+                    "(KPIWATCH_SEGMENT_TOP_N)."
+                )
+                context.log.warning(notice)
+                notices.append(notice)
             missing = missing_required(business)
             if missing:
                 # A success that publishes no MRR or DAU is the worst failure: say so, and let the
@@ -122,6 +132,7 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
                 "gateway": target.url,
                 "environment": target.environment,
                 "metrics_valid": valid,
+                "notice": " ".join(notices),
             }
         )
 

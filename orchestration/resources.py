@@ -23,7 +23,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from kpiwatch.dbt_worker import DbtWorker, shim_executable
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
-from kpiwatch.settings import PushTarget, Settings, SnowflakeSettings, today_utc
+from kpiwatch.settings import DEFAULT_SEGMENT_TOP_N, PushTarget, Settings, SnowflakeSettings, today_utc
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
 from orchestration.run_window import RunWindow, window_from_tags
@@ -114,6 +114,7 @@ class PushgatewayResource(ConfigurableResource):
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    segment_top_n: int  # values of a segment label pushed; the rest are summed as "other"
 
     def target(self) -> PushTarget:
         return PushTarget(
@@ -130,8 +131,9 @@ class PushgatewayResource(ConfigurableResource):
         )
 
 
-def pushgateway_resource(push: PushTarget) -> PushgatewayResource:
+def pushgateway_resource(push: PushTarget, segment_top_n: int = DEFAULT_SEGMENT_TOP_N) -> PushgatewayResource:
     return PushgatewayResource(
+        segment_top_n=segment_top_n,
         url=push.url,
         environment=push.environment,
         timeout_seconds=push.timeout_seconds,
@@ -199,7 +201,7 @@ def build_resources(
     """The resource map for the configured target."""
     return {
         "suites": prestarted.suites or InProcessSuites(),
-        "pushgateway": pushgateway_resource(settings.push),
+        "pushgateway": pushgateway_resource(settings.push, settings.segment_top_n),
         "dbt": dbt_resource(settings, project, prestarted.dbt),
         "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),
         "warehouse": warehouse_resource(settings),

@@ -38,6 +38,14 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "kpiwatch: KPIWATCH_PUSHGATEWAY_ATTEMPTS='20' must be a whole number from 1 to 10.\n",
         ),
         (
+            {"KPIWATCH_SEGMENT_TOP_N": "0"},
+            "kpiwatch: KPIWATCH_SEGMENT_TOP_N='0' must be a whole number from 1 to 500.\n",
+        ),
+        (
+            {"KPIWATCH_SEGMENT_TOP_N": "all"},
+            "kpiwatch: KPIWATCH_SEGMENT_TOP_N='all' must be a whole number from 1 to 500.\n",
+        ),
+        (
             {"KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS": "3600"},
             "kpiwatch: KPIWATCH_PUSHGATEWAY_TIMEOUT_SECONDS='3600' must be between 0.1 and 300.\n",
         ),

@@ -4,6 +4,7 @@ import datetime as dt
 import urllib.request
 from dataclasses import replace
 
+import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
@@ -49,3 +50,40 @@ def test_failure_sensor_records_a_blocked_run(tmp_path, session_pushgateway, job
     assert 'kpiwatch_metrics_valid{environment="sensor-test",instance="",job="kpiwatch"} 0' in exposed
     assert 'kpiwatch_mrr_usd{environment="sensor-test"' not in exposed  # no business numbers from bad data
     assert 'job="kpiwatch_last_success",environment="sensor-test"' not in exposed
+
+
+def test_a_channel_label_with_thousands_of_values_is_capped_to_the_top_n_and_other(
+    tmp_path, session_pushgateway, job_settings
+):
+    """300 spend channels push 5 + other + all CAC series; other's CAC is its channels' blended CAC."""
+    db = tmp_path / "w.duckdb"
+    generate(GenerateOptions(out=db, as_of=AS_OF, users=300, days=60, seed=2), progress=False, log=lambda _: None)
+    con = duckdb.connect(str(db))
+    con.execute(
+        "insert into raw.marketing_spend select date '2024-03-10', 'affiliate_' || i, 1 + i, 'USD' from range(300) t(i)"
+    )
+    con.close()
+    environment = "capped-labels"
+    settings = job_settings(db, tmp_path / "home", env={"KPIWATCH_ENVIRONMENT": environment}, segment_top_n=5)
+
+    outcome = run_once(settings, AS_OF)
+
+    assert outcome.success, outcome.failures
+    assert any(
+        'channels beyond the top 5 by spend were pushed together as channel="other"' in n for n in outcome.notices
+    )
+    gateway = session_pushgateway.settings.url("pushgateway")
+    with urllib.request.urlopen(f"{gateway}/metrics") as response:
+        exposed = [line for line in response.read().decode().splitlines() if line.startswith("kpiwatch_cac_usd{")]
+    channels = [line.split('channel="')[1].split('"')[0] for line in exposed if f'environment="{environment}"' in line]
+    assert len(channels) == 7 and {"all", "other"} <= set(channels)
+    con = duckdb.connect(str(db), read_only=True)
+    spend, new = con.execute(
+        "select sum(spend_usd), sum(new_customers) from marts.fct_cac_monthly where month = '2024-03-01' "
+        "and channel <> 'all' and channel not in (select channel from marts.fct_cac_monthly where month = "
+        "'2024-03-01' and channel <> 'all' order by spend_usd desc, channel limit 5)"
+    ).fetchone()
+    con.close()
+    other = next(line for line in exposed if f'environment="{environment}"' in line and 'channel="other"' in line)
+    assert new  # the generated channels beyond the top 5 by spend won customers in March
+    assert float(other.rsplit(" ", 1)[1]) == pytest.approx(float(spend) / new)

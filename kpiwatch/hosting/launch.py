@@ -34,6 +34,7 @@ class RunOutcome:
     skipped_steps: list[str]  # steps not run because a blocking check or an upstream step failed
     seconds: float
     failure_recorded: str = ""  # a sentence: how the failure reached Prometheus, or why it could not
+    notices: tuple[str, ...] = ()  # things a person should know about a successful run (e.g. capped labels)
 
 
 def run_once(
@@ -128,7 +129,14 @@ def _execute_locked(
     monitored = job_name == JOB_NAME
     recorded = "" if result.success or not monitored else _record_failure(instance, settings, result.run_id, as_of)
     failed_checks, failures = _failures(result)
-    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded)
+    notices = tuple(
+        str(event.materialization.metadata["notice"].value)
+        for event in result.all_events
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+        and "notice" in event.materialization.metadata
+        and event.materialization.metadata["notice"].value
+    )
+    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices)
 
 
 def _failures(result: ExecuteInProcessResult) -> tuple[list[str], list[str]]:
