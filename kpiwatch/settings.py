@@ -294,8 +294,8 @@ def snowflake_settings_from_env(env: Mapping[str, str]) -> SnowflakeSettings:
         password=get("PASSWORD"),
         private_key_path=get("PRIVATE_KEY_PATH"),
         private_key_passphrase=get("PRIVATE_KEY_PASSPHRASE"),
-        connect_deadline_seconds=_positive(
-            env, SNOWFLAKE_PREFIX + "CONNECT_DEADLINE_SECONDS", DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS
+        connect_deadline_seconds=_bounded(
+            env, SNOWFLAKE_PREFIX + "CONNECT_DEADLINE_SECONDS", DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS, 1, 600
         ),
     )
 
@@ -330,16 +330,3 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value not in ("on", "off"):
         raise ConfigError(f"{name}={raw!r} must be on or off.")
     return value == "on"
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number.") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive.")
-    return value

@@ -75,7 +75,7 @@ def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
         full = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         first_day = None if full else window.first_processed_day
         outcomes = run_table_checks(
-            warehouse.client(), config, table, window.as_of, first_processed_day=first_day, run_suite=suites.run_suite
+            warehouse.client(), config, table, window.as_of, first_processed_day=first_day, suites=suites
         )
         for outcome in outcomes:
             if not outcome.passed:

@@ -86,57 +86,41 @@ def _execute(
 ) -> RunOutcome:
     run_id = str(uuid.uuid4())
     with exclusive_run(settings, run_id):
-        return _execute_locked(
-            settings, job_name, as_of, tags, log_level, full_refresh, partition_key, prestarted, run_id
+        if full_refresh is None:  # the first run builds the incremental models from all history
+            full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
+        prepare_dbt_manifest(settings)
+        instance = prepare_instance(settings.dagster_home)
+        fail_abandoned_runs(instance)  # safe: this process holds the warehouse's run lock
+        job = build_definitions(settings, prestarted).resolve_job_def(job_name)
+        tags = {**tags, PID_TAG: str(os.getpid())}
+        started = dt.datetime.now()
+        # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
+        run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        if full_refresh:
+            run_config["ops"] = {DBT_ASSETS_OP: {"config": {"full_refresh": True}}}
+            tags = {**tags, FULL_REFRESH_TAG: "true"}
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            tags=tags,
+            partition_key=partition_key,
+            run_id=run_id,
         )
-
-
-def _execute_locked(
-    settings: Settings,
-    job_name: str,
-    as_of: dt.date,
-    tags: dict[str, str],
-    log_level: str,
-    full_refresh: bool | None,
-    partition_key: str | None,
-    prestarted: Prestarted,
-    run_id: str,
-) -> RunOutcome:
-    if full_refresh is None:  # the first run builds the incremental models from all history
-        full_refresh = not relation_exists(open_warehouse(settings), MARTS_SCHEMA, "fct_active_users_daily")
-    prepare_dbt_manifest(settings)
-    instance = prepare_instance(settings.dagster_home)
-    fail_abandoned_runs(instance)  # safe: this process holds the warehouse's run lock
-    job = build_definitions(settings, prestarted).resolve_job_def(job_name)
-    tags = {**tags, PID_TAG: str(os.getpid())}
-    started = dt.datetime.now()
-    # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    if full_refresh:
-        run_config["ops"] = {DBT_ASSETS_OP: {"config": {"full_refresh": True}}}
-        tags = {**tags, FULL_REFRESH_TAG: "true"}
-    result = job.execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        raise_on_error=False,
-        tags=tags,
-        partition_key=partition_key,
-        run_id=run_id,
-    )
-    ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
-    skipped = sorted(name for name in job.graph.node_names() if name not in ran)
-    seconds = (dt.datetime.now() - started).total_seconds()
-    monitored = job_name == JOB_NAME
-    recorded = "" if result.success or not monitored else _record_failure(instance, settings, result.run_id, as_of)
-    failed_checks, failures = _failures(result)
-    notices = tuple(
-        str(event.materialization.metadata["notice"].value)
-        for event in result.all_events
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
-        and "notice" in event.materialization.metadata
-        and event.materialization.metadata["notice"].value
-    )
-    return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices)
+        ran = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+        skipped = sorted(name for name in job.graph.node_names() if name not in ran)
+        seconds = (dt.datetime.now() - started).total_seconds()
+        monitored = job_name == JOB_NAME
+        recorded = "" if result.success or not monitored else _record_failure(instance, settings, result.run_id, as_of)
+        failed_checks, failures = _failures(result)
+        notices = tuple(
+            str(event.materialization.metadata["notice"].value)
+            for event in result.all_events
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+            and "notice" in event.materialization.metadata
+            and event.materialization.metadata["notice"].value
+        )
+        return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices)
 
 
 def _failures(result: ExecuteInProcessResult) -> tuple[list[str], list[str]]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.quality.config import ChecksConfig
 from kpiwatch.quality.gx_runner import fx_currencies
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
-from kpiwatch.quality.suite_worker import run_suite_in_process
+from kpiwatch.quality.suite_worker import InProcessSuites, SuiteRequest, SuiteValidator
 from kpiwatch.warehouse import Warehouse, raw_columns
 
 # Append-only tables that daily runs process a window of: their row checks (GX) look at the processed
@@ -29,7 +28,7 @@ def run_table_checks(
     as_of: dt.date,
     columns: dict[str, str] | None = None,
     first_processed_day: dt.date | None = None,
-    run_suite: Callable[..., list[CheckOutcome]] = run_suite_in_process,
+    suites: SuiteValidator | None = None,
 ) -> list[CheckOutcome]:
     """SQL checks first; the GX suite runs only on a table that matches the contract.
 
@@ -68,7 +67,8 @@ def run_table_checks(
             f" or {column} >= {_timestamp(future_after)} or {column} < {_timestamp(earliest)} or {column} is null"
         )
         rows = warehouse.query(f"select count(*) as n from ({query}) as processed")[0]["n"]
-    return sql_outcomes + run_suite(warehouse, table, gx_settings, parameters, int(rows), query)
+    request = SuiteRequest(warehouse, table, gx_settings, parameters, int(rows), query)
+    return sql_outcomes + (suites or InProcessSuites()).validate(request)
 
 
 def _timestamp(value: dt.datetime) -> str:

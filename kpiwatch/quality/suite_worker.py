@@ -5,7 +5,7 @@ Importing GX costs about 3 s (it loads every core expectation, scipy and altair)
 importing Dagster and building the definitions. `kpiwatch run` starts a `SuiteWorker` before anything
 else: a second interpreter imports GX on the second core while the first starts Dagster, and the raw
 checks then hand their suites to it. Runs launched elsewhere (the UI, the daemon, tests) validate in
-their own process (`InProcessSuites`). Both give the same outcomes: the worker calls the same `run_suite`.
+their own process (`InProcessSuites`). Both give the same outcomes: both run the same `SuiteRequest.run`.
 
 The worker is a new interpreter (never a fork of a process that may hold threads and connections)
 talking over a socket pair; when the parent dies, the pipe closes and the worker exits.
@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -26,46 +27,34 @@ from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.warehouse import Warehouse
 
 
+@dataclass(frozen=True)
+class SuiteRequest:
+    """One table's suite to validate: gx_runner.run_suite's arguments, picklable for the worker."""
+
+    warehouse: Warehouse
+    table: str
+    checks: list[CheckSettings]
+    parameters: Mapping[str, Any]
+    row_count: int
+    query: str = ""
+
+    def run(self) -> list[CheckOutcome]:
+        from kpiwatch.quality.gx_runner import run_suite  # GX's import is paid by the first suite only
+
+        return run_suite(self.warehouse, self.table, self.checks, self.parameters, self.row_count, self.query)
+
+
 class SuiteValidator(Protocol):
     """What the raw checks are given to validate a suite: the in-process default, or a SuiteWorker."""
 
-    def run_suite(
-        self,
-        warehouse: Warehouse,
-        table: str,
-        checks: list[CheckSettings],
-        parameters: Mapping[str, Any],
-        row_count: int,
-        query: str = "",
-    ) -> list[CheckOutcome]: ...
-
-
-def run_suite_in_process(
-    warehouse: Warehouse,
-    table: str,
-    checks: list[CheckSettings],
-    parameters: Mapping[str, Any],
-    row_count: int,
-    query: str = "",
-) -> list[CheckOutcome]:
-    from kpiwatch.quality.gx_runner import run_suite  # GX's import is paid by the first suite only
-
-    return run_suite(warehouse, table, checks, parameters, row_count, query)
+    def validate(self, request: SuiteRequest) -> list[CheckOutcome]: ...
 
 
 class InProcessSuites:
     """The default: suites validate in the process that runs the check."""
 
-    def run_suite(
-        self,
-        warehouse: Warehouse,
-        table: str,
-        checks: list[CheckSettings],
-        parameters: Mapping[str, Any],
-        row_count: int,
-        query: str = "",
-    ) -> list[CheckOutcome]:
-        return run_suite_in_process(warehouse, table, checks, parameters, row_count, query)
+    def validate(self, request: SuiteRequest) -> list[CheckOutcome]:
+        return request.run()
 
 
 def serve(connection: Connection) -> None:
@@ -77,18 +66,18 @@ def serve(connection: Connection) -> None:
 
     while True:
         try:
-            arguments = connection.recv()
+            request = connection.recv()
         except EOFError:
             return
         try:
-            connection.send(("ok", run_suite_in_process(*arguments)))
+            connection.send(("ok", request.run()))
         except Exception as error:  # handed back and raised in the caller, with its message
             connection.send(("error", error))
 
 
 class SuiteWorker:
     """`with SuiteWorker() as worker:` one worker interpreter, warming up from the moment it is created;
-    `worker.run_suite` has run_suite's signature. Leaving the block stops the worker."""
+    `worker.validate(request)` runs a SuiteRequest there. Leaving the block stops the worker."""
 
     def __init__(self) -> None:
         parent_end, child_end = socket.socketpair()
@@ -103,16 +92,8 @@ class SuiteWorker:
         child_end.close()
         self._connection = Connection(parent_end.detach())
 
-    def run_suite(
-        self,
-        warehouse: Warehouse,
-        table: str,
-        checks: list[CheckSettings],
-        parameters: Mapping[str, Any],
-        row_count: int,
-        query: str = "",
-    ) -> list[CheckOutcome]:
-        self._connection.send((warehouse, table, checks, parameters, row_count, query))
+    def validate(self, request: SuiteRequest) -> list[CheckOutcome]:
+        self._connection.send(request)
         try:
             status, value = self._connection.recv()
         except EOFError:
