@@ -199,6 +199,14 @@ def amount_plausible(facts: TableFacts, settings: CheckSettings) -> CheckOutcome
     limit = float(settings.params["max_amount"])
     keys = ", ".join(KEY_COLUMNS[facts.table.name])
     table = facts.table.qualified_name
+    if table_problems(facts.table, facts.columns):  # e.g. amount loaded as text: cannot be compared
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"not evaluated: {table} does not match the contract (see schema_matches_contract).",
+            {},
+        )
     found = facts.warehouse.query(
         f"select count(*) as n, max(amount) as largest from {table} where amount > ?", [limit]
     )[0]
