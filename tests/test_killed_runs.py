@@ -45,9 +45,10 @@ def test_a_killed_run_leaves_no_process_behind_and_the_next_run_fails_it_and_suc
     with open(tmp_path / "killed.log", "wb") as log:
         victim = subprocess.Popen([KPIWATCH, "run", "--as-of", str(AS_OF)], env=env, stdout=log, stderr=log)
     try:
-        # Kill it while dbt builds: the program dagster-dbt starts (kpiwatch-dbt) is running.
+        # Kill it while dbt builds: the program dagster-dbt starts is running (`kpiwatch-dbt build ...`, which
+        # without a worker becomes `dbt build ...` at once).
         wait_until(
-            lambda: any("kpiwatch-dbt build" in command_line(pid) for pid in descendants(victim.pid)),
+            lambda: any(" build --indirect-selection" in command_line(pid) for pid in descendants(victim.pid)),
             timeout=180,
             every=0.05,
             what="the run to reach its dbt step",
