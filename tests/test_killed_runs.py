@@ -54,7 +54,8 @@ def test_a_killed_run_leaves_no_process_behind_and_the_next_run_fails_it_and_suc
             what="the run to reach its dbt step",
         )
         tree = descendants(victim.pid)
-        dbt = [pid for pid in tree if "dbt" in command_line(pid)]
+        dbt_names = ("kpiwatch.dbt_worker", "kpiwatch-dbt", "/dbt ")
+        dbt = [pid for pid in tree if any(name in command_line(pid) for name in dbt_names)]
         holder = lock_path(load_settings(env)).read_text()
         victim.send_signal(signal.SIGKILL)
         victim.wait()
