@@ -155,8 +155,10 @@ def _stack(args: argparse.Namespace) -> int:
     if args.action in ("up", "status"):
         for service, state in stack.status().items():
             print(f"  {service:13} {state}")
-    if args.action in ("up", "where"):
+    if args.action == "where":
         print(_where(stack.settings))
+    elif args.action == "up":
+        print("Pages to open: kpiwatch stack where")
     return 0
 
 
