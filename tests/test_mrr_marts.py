@@ -1,5 +1,7 @@
 """MRR, movements, CAC, unit economics, revenue cohorts and conversion on a hand-worked company."""
 
+import math
+
 import pytest
 
 from tests.conftest import build_world, money, rows
@@ -139,3 +141,23 @@ def test_an_unknown_currency_stops_the_revenue_marts_instead_of_undercounting(tm
     assert done.returncode != 0
     assert "FAIL 1 relationships_stg_subscriptions_currency__currency__ref_fx_rates_" in done.stdout
     assert "SKIP relation marts.fct_mrr_monthly" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "table", ["fct_mrr_monthly", "fct_unit_economics_monthly", "fct_cac_monthly", "fct_customer_mrr_monthly"]
+)
+def test_month_to_date_rows_are_flagged_as_incomplete(db, table):
+    """As of 2024-04-15, April is month-to-date: is_complete is false for it and true for every earlier month."""
+    flags = {
+        str(r["month"]): r["is_complete"] for r in rows(db, f"select distinct month, is_complete from marts.{table}")
+    }
+    assert flags["2024-04-01"] is False and flags["2024-03-01"] is True
+    assert all(flag == (month < "2024-04-01") for month, flag in flags.items())
+
+
+def test_a_month_without_revenue_churn_shows_zero_not_minus_zero(db):
+    zero = rows(
+        db, "select month, revenue_churn_rate from marts.fct_unit_economics_monthly where revenue_churn_rate = 0"
+    )
+    assert zero, "the hand-worked company has a month without churn or contraction"
+    assert all(math.copysign(1.0, r["revenue_churn_rate"]) == 1.0 for r in zero)

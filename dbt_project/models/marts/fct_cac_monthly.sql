@@ -67,17 +67,20 @@ blended as (
 
 final as (
     select
-        month,
-        channel,
-        spend_usd,
-        new_customers,
+        combined.month,
+        -- False for the running month: spend and new customers so far, not the month's.
+        months.is_complete,
+        combined.channel,
+        combined.spend_usd,
+        combined.new_customers,
         -- Undefined (null) when a month has spend but no new customer; zero for unpaid channels.
-        cast(spend_usd / nullif(new_customers, 0) as decimal(38, 6)) as cac_usd
+        cast(combined.spend_usd / nullif(combined.new_customers, 0) as decimal(38, 6)) as cac_usd
     from (
         select * from per_channel
         union all
         select * from blended
     ) as combined
+    inner join months on months.month = combined.month
 )
 
 select * from final

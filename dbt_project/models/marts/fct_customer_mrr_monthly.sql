@@ -2,6 +2,10 @@ with customer_months as (
     select * from {{ ref('int_customer_mrr_monthly') }}
 ),
 
+months as (
+    select * from {{ ref('int_month_spine') }}
+),
+
 with_history as (
     select
         user_id,
@@ -36,9 +40,14 @@ classified as (
 ),
 
 final as (
-    select * from classified
+    select
+        classified.*,
+        -- False for the running month: MRR as of the evaluation cutoff, not the month's end.
+        months.is_complete
+    from classified
+    inner join months on months.month = classified.month
     -- Keep paying months and the month a customer churns; drop the zero months in between.
-    where mrr_usd > 0 or previous_mrr_usd > 0
+    where classified.mrr_usd > 0 or classified.previous_mrr_usd > 0
 )
 
 select * from final

@@ -18,10 +18,12 @@ with_start as (
 rates as (
     select
         month,
+        is_complete,
         arpa_usd,
         starting_mrr_usd,
         cast(churned_customers as double) / nullif(starting_customers, 0) as logo_churn_rate,
-        -cast(churned_mrr_usd + contraction_mrr_usd as double) / nullif(starting_mrr_usd, 0) as revenue_churn_rate,
+        -- 0.0 - x, not -x: a month without churn is 0.0, never -0.0.
+        (0.0 - cast(churned_mrr_usd + contraction_mrr_usd as double)) / nullif(starting_mrr_usd, 0) as revenue_churn_rate,
         cast(starting_mrr_usd + expansion_mrr_usd + contraction_mrr_usd + churned_mrr_usd as double)
             / nullif(starting_mrr_usd, 0) as net_revenue_retention,
         cast(starting_mrr_usd + contraction_mrr_usd + churned_mrr_usd as double)
@@ -46,6 +48,8 @@ lifetime as (
 final as (
     select
         lifetime.month,
+        -- False for the running month: its rates are month-to-date, not a month's result.
+        lifetime.is_complete,
         lifetime.arpa_usd,
         lifetime.logo_churn_rate,
         lifetime.revenue_churn_rate,
