@@ -84,3 +84,11 @@ def test_a_company_with_no_revenue_or_activity_gets_zero_rows_not_errors(empty_d
     assert all(r == {"logo_churn_rate": None, "ltv_usd": None, "quick_ratio": None} for r in economics)
     conversion = rows(empty_db, "select * from marts.fct_conversion_monthly where acquisition_channel = 'all'")
     assert [(r["signups"], r["converted_30d"]) for r in conversion] == [(1, 0)]
+
+
+def test_retention_cohort_months_still_running_are_flagged(db):
+    """As of 2024-02-10, February is month-to-date: the January cohort's month 1 is not complete yet."""
+    found = rows(db, "select cohort_month, months_since_signup, is_complete from marts.fct_retention_cohorts")
+    flags = {(str(r["cohort_month"]), r["months_since_signup"]): r["is_complete"] for r in found}
+    assert flags[("2024-01-01", 0)] is True
+    assert flags[("2024-01-01", 1)] is False and flags[("2024-02-01", 0)] is False

@@ -161,3 +161,13 @@ def test_a_month_without_revenue_churn_shows_zero_not_minus_zero(db):
     )
     assert zero, "the hand-worked company has a month without churn or contraction"
     assert all(math.copysign(1.0, r["revenue_churn_rate"]) == 1.0 for r in zero)
+
+
+def test_revenue_cohort_months_still_running_are_flagged(db):
+    found = rows(
+        db, "select cohort_month, months_since_first_payment, is_complete from marts.fct_revenue_retention_cohorts"
+    )
+    assert found
+    for r in found:
+        observed = r["cohort_month"].month + r["months_since_first_payment"]  # all within 2024
+        assert r["is_complete"] == (observed < 4), r

@@ -14,7 +14,7 @@ cohorts as (
 ),
 
 months as (
-    select month from {{ ref('int_month_spine') }}
+    select month, is_complete from {{ ref('int_month_spine') }}
 ),
 
 grid as (
@@ -22,6 +22,7 @@ grid as (
         cohorts.cohort_month,
         cohorts.cohort_size,
         months.month as activity_month,
+        months.is_complete,
         {{ months_between('cohorts.cohort_month', 'months.month') }} as months_since_signup
     from cohorts
     inner join months on months.month >= cohorts.cohort_month
@@ -42,6 +43,8 @@ final as (
     select
         grid.cohort_month,
         grid.months_since_signup,
+        -- False while the cohort's month N is the running month: retention so far, not the month's.
+        grid.is_complete,
         grid.cohort_size,
         cast(coalesce(retained.retained_users, 0) as bigint) as retained_users,
         cast(coalesce(retained.retained_users, 0) as double) / grid.cohort_size as retention_rate

@@ -24,10 +24,15 @@ per_month as (
     select
         cohort_month,
         months_since_first_payment,
+        month,
         cast(sum(case when mrr_usd > 0 then 1 else 0 end) as bigint) as retained_customers,
         sum(mrr_usd) as mrr_usd
     from cohort_months
-    group by cohort_month, months_since_first_payment
+    group by cohort_month, months_since_first_payment, month
+),
+
+months as (
+    select month, is_complete from {{ ref('int_month_spine') }}
 ),
 
 cohort_start as (
@@ -40,6 +45,8 @@ final as (
     select
         per_month.cohort_month,
         per_month.months_since_first_payment,
+        -- False while the cohort's month N is the running month: MRR as of the cutoff, not the month's end.
+        months.is_complete,
         cohort_start.cohort_customers,
         per_month.retained_customers,
         cast(cohort_start.starting_mrr_usd as decimal(38, 6)) as starting_mrr_usd,
@@ -49,6 +56,7 @@ final as (
         cast(per_month.mrr_usd as double) / nullif(cohort_start.starting_mrr_usd, 0) as revenue_retention_rate
     from per_month
     inner join cohort_start on cohort_start.cohort_month = per_month.cohort_month
+    inner join months on months.month = per_month.month
 )
 
 select * from final
