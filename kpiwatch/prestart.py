@@ -14,12 +14,10 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kpiwatch.dbt_profile import dbt_environment, project_arguments, window_environment
+from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
 from kpiwatch.dbt_worker import DbtWorker
 from kpiwatch.quality.suite_worker import SuiteValidator, SuiteWorker
 from kpiwatch.settings import Settings
-
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,13 @@ from dagster import (
 )
 from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
-from kpiwatch.dbt_profile import dbt_environment
+from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
 from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseResource
 
 DAILY_SELECTION = "tag:daily"
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_RUN_TARGETS = 5  # the newest runs' compiled SQL and run_results.json stay for debugging
 
 
