@@ -59,7 +59,7 @@ def test_a_killed_run_leaves_no_process_behind_and_the_next_run_fails_it_and_suc
         holder = lock_path(load_settings(env)).read_text()
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        wait_until(lambda: not [p for p in dbt if running(p)], timeout=3, every=0.05, what="dbt to die with the run")
+        wait_until(lambda: not [p for p in dbt if running(p)], timeout=10, every=0.05, what="dbt to die with the run")
         wait_until(lambda: not [p for p in tree if running(p)], timeout=30, what="every child of the run to end")
     finally:
         if victim.poll() is None:
