@@ -76,6 +76,18 @@ FAULTS = {
             "a subscription period ends a day before it starts",
         ),
         Fault(
+            "overlapping_period",
+            "subscriptions",
+            "periods_do_not_overlap",
+            (
+                "insert into raw.subscriptions select subscription_id, user_id, plan, billing_interval, amount + 10, "
+                "currency, started_at + interval 1 day, ended_at + interval 1 day from raw.subscriptions where "
+                "subscription_id = (select min(subscription_id) from raw.subscriptions where ended_at is not null) "
+                "order by started_at limit 1",
+            ),
+            "a second copy of a priced period, a day later and at another price, overlaps the first",
+        ),
+        Fault(
             "future_events",
             "events",
             "no_future_timestamps",

@@ -1,8 +1,9 @@
 """Data-quality checks on the raw tables, as Dagster asset checks on the tables they guard.
 
-Every check spec is blocking, so all checks of a table run before the dbt models; the result's severity
-decides what a failure does: ERROR stops the dbt models (the business metrics are not rebuilt from bad
-data), WARN is reported and the run goes on.
+Every check spec is blocking, so all checks run before the dbt models; the result's severity decides what
+a failure does: ERROR stops the dbt models (the business metrics are not rebuilt from bad data), WARN is
+reported and the run goes on. All tables' checks are one step: one look at the warehouse's columns, and
+each table's GX suite validates while the SQL checks of the next tables run (kpiwatch.quality.runner).
 """
 
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from kpiwatch.errors import ConfigError
 from kpiwatch.quality.config import ChecksConfig
 from kpiwatch.quality.gx_runner import suite_check_names
 from kpiwatch.quality.outcome import CheckOutcome
-from kpiwatch.quality.runner import run_table_checks
+from kpiwatch.quality.runner import run_raw_checks
 from kpiwatch.quality.sql_checks import SQL_CHECKS
 from kpiwatch.quality.suite_worker import SuiteValidator
 from orchestration.resources import EvaluationWindow, WarehouseResource
@@ -57,14 +58,18 @@ def check_result(outcome: CheckOutcome) -> AssetCheckResult:
     )
 
 
-def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
-    key = AssetKey([RAW_SCHEMA, table])
+def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
     specs = [
-        AssetCheckSpec(name=c.name, asset=key, blocking=True, description=f"{c.name} ({c.severity})")
-        for c in config.for_table(table)
+        AssetCheckSpec(
+            name=c.name, asset=AssetKey([RAW_SCHEMA, table.name]), blocking=True, description=f"{c.name} ({c.severity})"
+        )
+        for table in RAW_TABLES
+        for c in config.for_table(table.name)
     ]
 
-    @multi_asset_check(specs=specs, name=f"{table}_quality_checks", description=f"Data-quality checks on raw.{table}.")
+    @multi_asset_check(
+        specs=specs, name="raw_quality_checks", description="Data-quality checks on the raw tables.", can_subset=True
+    )
     def checks(
         context: AssetCheckExecutionContext,
         warehouse: WarehouseResource,
@@ -73,13 +78,24 @@ def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
     ) -> Iterator[AssetCheckResult]:
         window = evaluation.window(context.run.tags)
         full = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        first_day = None if full else window.first_processed_day
-        outcomes = run_table_checks(
-            warehouse.client(), config, table, window.as_of, first_processed_day=first_day, suites=suites
+        # A run may select some checks only (the backfill job: those of raw.events; the UI: any).
+        selected = {(key.asset_key.path[-1], key.name) for key in context.selected_asset_check_keys}
+        tables = [table.name for table in RAW_TABLES if any(t == table.name for t, _ in selected)]
+        outcomes = run_raw_checks(
+            warehouse.client(),
+            config,
+            tables,
+            window.as_of,
+            first_processed_day=None if full else window.first_processed_day,
+            suites=suites,
         )
         for outcome in outcomes:
+            if (outcome.table, outcome.check) not in selected:
+                continue
             if not outcome.passed:
-                context.log.warning(f"raw.{table} {outcome.check} ({outcome.severity}) failed: {outcome.description}")
+                context.log.warning(
+                    f"raw.{outcome.table} {outcome.check} ({outcome.severity}) failed: {outcome.description}"
+                )
             yield check_result(outcome)
 
     return checks
@@ -87,4 +103,4 @@ def _table_checks(config: ChecksConfig, table: str) -> AssetChecksDefinition:
 
 def build_raw_checks(config: ChecksConfig) -> list[AssetChecksDefinition]:
     ensure_suites_match(config)
-    return [_table_checks(config, table.name) for table in RAW_TABLES]
+    return [_raw_checks(config)]

@@ -35,6 +35,7 @@ EXPECTED_MESSAGE = {
     "orphan_user_id": "rows fail expect_no_unexpected_rows(every event belongs to a known user)",
     "ancient_signup": "rows fail expect_column_values_to_be_between(created_at)",
     "ancient_event": "rows fail expect_column_values_to_be_between(occurred_at)",
+    "overlapping_period": "overlapping pair(s) of priced periods in 1 subscription(s) of raw.subscriptions, e.g. ",
 }
 
 

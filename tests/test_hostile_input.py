@@ -120,6 +120,10 @@ def test_a_warehouse_locked_by_another_process_names_it_and_exits_1(warehouse):
             "tables.users must map check names to settings, got ['not_empty']",
         ),
         ("version: 1\n# caf\xe9\n".encode("latin-1"), "is not UTF-8 text (byte 16); save it as UTF-8"),
+        (
+            b"version: 1\ntables:\n  events:\n    periods_do_not_overlap: {severity: error}\n",
+            "tables.events.periods_do_not_overlap applies to subscriptions only",
+        ),
     ],
 )
 def test_a_malformed_checks_file_is_one_sentence(tmp_path, warehouse, content, problem):

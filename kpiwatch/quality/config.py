@@ -24,8 +24,14 @@ SQL_CHECK_PARAMETERS: dict[str, dict[str, Any]] = {
     "volume": {"min_ratio": 0.3, "max_ratio": 3.0},
     "missing_days": {"lookback_days": 90},
     "amount_plausible": {"max_amount": 1_000_000},
+    "periods_do_not_overlap": {},
 }
 GX_CHECK_PARAMETERS = {"max_unexpected_ratio": 0.0}
+# SQL checks that read columns only some tables have.
+SQL_CHECK_TABLES = {
+    "amount_plausible": ("subscriptions", "marketing_spend"),
+    "periods_do_not_overlap": ("subscriptions",),
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ def _check_settings(where: str, table: str, name: str, entry: Mapping[str, Any])
     severity = entry.get("severity")
     if severity not in SEVERITIES:
         raise ConfigError(f"{where}: tables.{table}.{name}.severity must be one of {SEVERITIES}, got {severity!r}.")
+    if table not in SQL_CHECK_TABLES.get(name, (table,)):
+        raise ConfigError(f"{where}: tables.{table}.{name} applies to {' and '.join(SQL_CHECK_TABLES[name])} only.")
     defaults = SQL_CHECK_PARAMETERS.get(name, GX_CHECK_PARAMETERS)
     params = {k: v for k, v in entry.items() if k != "severity"}
     unknown = set(params) - set(defaults)

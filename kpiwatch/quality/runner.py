@@ -1,8 +1,10 @@
-"""All checks of one raw table, SQL and GX, in the order a person reads them."""
+"""All checks of the raw tables, SQL and GX, in the order a person reads them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.quality.config import ChecksConfig
@@ -30,11 +32,52 @@ def run_table_checks(
     first_processed_day: dt.date | None = None,
     suites: SuiteValidator | None = None,
 ) -> list[CheckOutcome]:
-    """SQL checks first; the GX suite runs only on a table that matches the contract.
+    """Every check of one table: SQL checks first; the GX suite runs only on a table that matches the contract.
 
     first_processed_day: for WINDOWED_TABLES, the first day of the rows the run processes; None checks
     every row (full refresh)."""
     columns = raw_columns(warehouse).get(table, {}) if columns is None else columns
+    outcomes, request = plan_table_checks(warehouse, config, table, as_of, columns, first_processed_day)
+    return outcomes + ((suites or InProcessSuites()).validate(request) if request else [])
+
+
+def run_raw_checks(
+    warehouse: Warehouse,
+    config: ChecksConfig,
+    tables: Sequence[str],
+    as_of: dt.date,
+    first_processed_day: dt.date | None = None,
+    suites: SuiteValidator | None = None,
+) -> Iterator[CheckOutcome]:
+    """Every check of every table, table by table. With a suite worker, each table's GX suite validates
+    there (waited on by a second thread) while the SQL checks of the next tables run here."""
+    columns = raw_columns(warehouse)
+    validator = suites or InProcessSuites()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpiwatch-gx") as gx:
+        planned: list[tuple[list[CheckOutcome], Future[list[CheckOutcome]] | None]] = []
+        for table in tables:
+            outcomes, request = plan_table_checks(
+                warehouse, config, table, as_of, columns.get(table, {}), first_processed_day
+            )
+            if request is not None and not validator.concurrent:
+                outcomes, request = outcomes + validator.validate(request), None
+            planned.append((outcomes, gx.submit(validator.validate, request) if request else None))
+        for outcomes, suite in planned:
+            yield from outcomes
+            if suite is not None:
+                yield from suite.result()
+
+
+def plan_table_checks(
+    warehouse: Warehouse,
+    config: ChecksConfig,
+    table: str,
+    as_of: dt.date,
+    columns: dict[str, str],
+    first_processed_day: dt.date | None,
+) -> tuple[list[CheckOutcome], SuiteRequest | None]:
+    """The table's SQL check outcomes, and its GX suite to validate (None when it has none, or when the
+    table does not match the contract: then its GX checks are outcomes saying they were not evaluated)."""
     settings = config.for_table(table)
     # volume compares the evaluation day with the 7 before it; missing_days looks back lookback_days.
     history_days = max([8] + [int(s.params["lookback_days"]) for s in settings if s.name == "missing_days"])
@@ -42,11 +85,11 @@ def run_table_checks(
     sql_outcomes = [run_sql_check(facts, s) for s in settings if s.name in SQL_CHECKS]
     gx_settings = [s for s in settings if s.name not in SQL_CHECKS]
     if not gx_settings:
-        return sql_outcomes
+        return sql_outcomes, None
     schema = next((o for o in sql_outcomes if o.check == "schema_matches_contract"), None)
     if not facts.exists or (schema is not None and not schema.passed):
         reason = f"not evaluated: raw.{table} does not match the contract (see schema_matches_contract)."
-        return sql_outcomes + [CheckOutcome(table, s.name, s.severity, False, reason, {}) for s in gx_settings]
+        return sql_outcomes + [CheckOutcome(table, s.name, s.severity, False, reason, {}) for s in gx_settings], None
     # A run at 06:00 sees the first hours of today (after the evaluation day): only a timestamp later than
     # both the evaluation day and the check itself cannot be real.
     future_after = max(facts.cutoff, dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
@@ -67,8 +110,7 @@ def run_table_checks(
             f" or {column} >= {_timestamp(future_after)} or {column} < {_timestamp(earliest)} or {column} is null"
         )
         rows = warehouse.query(f"select count(*) as n from ({query}) as processed")[0]["n"]
-    request = SuiteRequest(warehouse, table, gx_settings, parameters, int(rows), query)
-    return sql_outcomes + (suites or InProcessSuites()).validate(request)
+    return sql_outcomes, SuiteRequest(warehouse, table, gx_settings, parameters, int(rows), query)
 
 
 def _timestamp(value: dt.datetime) -> str:

@@ -228,6 +228,53 @@ def amount_plausible(facts: TableFacts, settings: CheckSettings) -> CheckOutcome
     return _outcome(facts, settings, True, f"no amount above {limit:,.0f}.", metadata)
 
 
+def periods_do_not_overlap(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    """Two priced periods of one subscription that overlap (half-open [started_at, ended_at)) would both be
+    counted in MRR; (subscription_id, started_at) stays unique, so no other check sees a shifted copy."""
+    table = facts.table.qualified_name
+    if table_problems(facts.table, facts.columns):
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"not evaluated: {table} does not match the contract (see schema_matches_contract).",
+            {},
+        )
+    # Each later period of the same subscription that starts before an earlier one ends (or while an
+    # earlier one is still running).
+    overlaps = (
+        f"from {table} as earlier join {table} as later on later.subscription_id = earlier.subscription_id "
+        "and later.started_at > earlier.started_at "
+        "and (earlier.ended_at is null or earlier.ended_at > later.started_at)"
+    )
+    found = facts.warehouse.query(
+        f"select count(*) as n, count(distinct earlier.subscription_id) as subscriptions {overlaps}"
+    )[0]
+    count, subscriptions = int(found["n"]), int(found["subscriptions"])
+    metadata = {"overlapping_pairs": count, "subscriptions": subscriptions}
+    if count:
+        sample = facts.warehouse.query(
+            "select earlier.subscription_id as subscription_id, earlier.started_at as started_at, "
+            f"earlier.ended_at as ended_at, later.started_at as overlapped_by {overlaps} "
+            "order by earlier.subscription_id, earlier.started_at, later.started_at limit 5"
+        )
+        shown = [
+            f"{r['subscription_id']} [{r['started_at']}, {r['ended_at'] or 'running'}) overlapped by the period "
+            f"starting {r['overlapped_by']}"
+            for r in sample
+        ]
+        metadata["sample"] = "; ".join(shown)
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"{count:,} overlapping pair(s) of priced periods in {subscriptions:,} subscription(s) of {table}, "
+            f"e.g. {shown[0]}. MRR would count both; close the earlier period when the later one starts.",
+            metadata,
+        )
+    return _outcome(facts, settings, True, "no two periods of a subscription overlap.", metadata)
+
+
 def _outcome(
     facts: TableFacts, settings: CheckSettings, passed: bool, description: str, metadata: dict
 ) -> CheckOutcome:
@@ -242,6 +289,7 @@ SQL_CHECKS: dict[str, Callable[[TableFacts, CheckSettings], CheckOutcome]] = {
     "volume": volume,
     "missing_days": missing_days,
     "amount_plausible": amount_plausible,
+    "periods_do_not_overlap": periods_do_not_overlap,
 }
 
 # Columns that identify a row in a sample shown to a person.

@@ -13,6 +13,7 @@ talking over a socket pair; when the parent dies, the pipe closes and the worker
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -47,14 +48,27 @@ class SuiteRequest:
 class SuiteValidator(Protocol):
     """What the raw checks are given to validate a suite: the in-process default, or a SuiteWorker."""
 
+    # True when suites validate in another process, so that the checks may go on while one validates
+    # (DuckDB refuses a second, differently configured connection to a file from the same process).
+    concurrent: bool
+
     def validate(self, request: SuiteRequest) -> list[CheckOutcome]: ...
 
 
 class InProcessSuites:
     """The default: suites validate in the process that runs the check."""
 
+    concurrent = False
+
     def validate(self, request: SuiteRequest) -> list[CheckOutcome]:
-        return request.run()
+        before = dict(os.environ)
+        try:
+            return request.run()
+        finally:
+            # GX's SQL engine sets SF_PARTNER for the rest of the process; a run leaves no such trace.
+            for name in os.environ.keys() - before.keys():
+                del os.environ[name]
+            os.environ.update({k: v for k, v in before.items() if os.environ.get(k) != v})
 
 
 def serve(connection: Connection) -> None:
@@ -78,6 +92,8 @@ def serve(connection: Connection) -> None:
 class SuiteWorker:
     """`with SuiteWorker() as worker:` one worker interpreter, warming up from the moment it is created;
     `worker.validate(request)` runs a SuiteRequest there. Leaving the block stops the worker."""
+
+    concurrent = True
 
     def __init__(self) -> None:
         parent_end, child_end = socket.socketpair()
