@@ -2,9 +2,17 @@ with users as (
     select * from {{ ref('stg_users') }}
 ),
 
+{#- Closed months from the monthly activity; the evaluation month from its days up to the evaluation date.
+    The incremental activity tables may hold later days, built by a run of a later date: a re-run of a
+    past date must not count them (tests/test_past_dates.py). -#}
 activity_months as (
     select user_id, activity_month
     from {{ ref('int_user_activity_monthly') }}
+    where activity_month < {{ month_start(as_of_date()) }}
+    union all
+    select distinct user_id, {{ month_start('activity_date') }} as activity_month
+    from {{ ref('int_user_activity_daily') }}
+    where activity_date >= {{ month_start(as_of_date()) }} and activity_date <= {{ as_of_date() }}
 ),
 
 cohorts as (
