@@ -73,6 +73,7 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     from kpiwatch.headline import format_headline, headline
     from kpiwatch.hosting.launch import run_once
     from kpiwatch.warehouse import DuckDBWarehouse
+    from metrics.catalog import METRICS
 
     warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
     if settings.target == "dev" and not settings.duckdb_path.exists():
@@ -82,9 +83,26 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     outcome = run_once(settings, as_of, full_refresh=full_refresh, prestarted=prestarted)
     if not _report(outcome, settings):
         return 1
-    print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
     for notice in outcome.notices:
         print(f"Note: {notice}")
+    if outcome.withheld:
+        # A data problem a person must act on: exit 1, though everything else was published fresh.
+        withheld = {part.split(" (", 1)[0] for part in outcome.withheld}
+        print(
+            f"kpiwatch run {outcome.run_id} finished in {outcome.seconds:.1f} s with metrics withheld:", file=sys.stderr
+        )
+        published = [m.name for m in METRICS if m.name not in withheld]
+        print(f"  Published fresh: {', '.join(published) or 'none'}", file=sys.stderr)
+        for part in outcome.withheld:
+            metric, _, reasons = part.partition(" (")
+            print(
+                f"  Withheld: {metric}, built from data that failed {reasons.rstrip(')')} (error); "
+                "its marts keep their last values.",
+                file=sys.stderr,
+            )
+        print("  Fix the data and run again (kpiwatch_metric_valid is 0 for these in Prometheus).", file=sys.stderr)
+        return 1
+    print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
     if settings.target == "dev":
         print(format_headline(headline(warehouse, as_of), as_of))
     return 0
@@ -109,6 +127,13 @@ def _backfill(args: argparse.Namespace) -> int:
     print(f"Backfilling the daily event models for {start}..{end} on {settings.target}...", flush=True)
     outcome = run_backfill(settings, start, end)
     if not _report(outcome, settings):
+        return 1
+    if any(" (error): " in check for check in outcome.failed_checks):
+        print(
+            f"Backfill run {outcome.run_id}: raw.events failed an error check, so no day was re-processed; the "
+            "models keep their values. Fix the data and run the backfill again.",
+            file=sys.stderr,
+        )
         return 1
     print(
         f"Backfill run {outcome.run_id} succeeded in {outcome.seconds:.1f} s. The monthly marts and the gauges "

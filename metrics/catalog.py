@@ -117,9 +117,17 @@ GAUGES: tuple[GaugeSpec, ...] = (
     GaugeSpec("kpiwatch_run_duration_seconds", "Wall time of the last run.", "seconds", (), "run"),
     GaugeSpec(
         "kpiwatch_metrics_valid",
-        "1 if the business gauges in this push come from data that passed every error check.",
+        "1 if every business metric was published fresh (no raw table failed an error check).",
         "boolean",
         (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_metric_valid",
+        "1 if the metric was published fresh; 0 if withheld because a raw table it is built from failed an error "
+        "check.",
+        "boolean",
+        ("metric",),
         "run",
     ),
     GaugeSpec(
@@ -139,6 +147,55 @@ GAUGES: tuple[GaugeSpec, ...] = (
 )
 
 GAUGES_BY_NAME = {g.name: g for g in GAUGES}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A business metric as gating and alerts see it (the `metric` label): the gauges it publishes and the
+    marts metrics/snapshot.py reads them from. Which raw tables it depends on comes from the dbt lineage
+    of those marts (orchestration/lineage.py), never from a list kept here."""
+
+    name: str
+    gauges: tuple[str, ...]
+    marts: tuple[str, ...]
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "mrr",
+        (
+            "kpiwatch_mrr_usd",
+            "kpiwatch_arr_usd",
+            "kpiwatch_mrr_movement_usd",
+            "kpiwatch_mrr_growth_ratio",
+            "kpiwatch_paying_customers",
+            "kpiwatch_arpa_usd",
+        ),
+        ("fct_mrr_monthly",),
+    ),
+    MetricSpec(
+        "unit_economics",
+        (
+            "kpiwatch_ltv_usd",
+            "kpiwatch_ltv_to_cac_ratio",
+            "kpiwatch_logo_churn_rate",
+            "kpiwatch_logo_churn_baseline_rate",
+            "kpiwatch_net_revenue_retention_ratio",
+        ),
+        ("fct_unit_economics_monthly", "fct_mrr_monthly"),
+    ),
+    MetricSpec("cac", ("kpiwatch_cac_usd", "kpiwatch_cac_baseline_usd"), ("fct_cac_monthly",)),
+    MetricSpec(
+        "active_users", ("kpiwatch_active_users", "kpiwatch_active_users_baseline"), ("fct_active_users_daily",)
+    ),
+    MetricSpec("retention", ("kpiwatch_retention_rate",), ("fct_retention_cohorts",)),
+    MetricSpec(
+        "feature_adoption",
+        ("kpiwatch_feature_adoption_ratio", "kpiwatch_feature_adoption_baseline_ratio"),
+        ("fct_feature_adoption_daily",),
+    ),
+)
+METRIC_OF_GAUGE = {gauge: metric.name for metric in METRICS for gauge in metric.gauges}
 
 # Label values used by the business gauges (bounded sets).
 ACTIVE_USER_WINDOWS = {"1d": "dau", "7d": "wau", "30d": "mau"}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, MOVEMENTS, REQUIRED_SERIES
+from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, METRIC_OF_GAUGE, METRICS, MOVEMENTS, REQUIRED_SERIES
 from metrics.snapshot import BusinessSnapshot
 
 
@@ -43,14 +43,26 @@ def _sample(name: str, value: Any, **labels: str) -> Sample | None:
     return None if value is None else Sample(name, dict(labels), float(value))
 
 
-def missing_required(samples: Iterable[Sample]) -> list[str]:
-    """The REQUIRED_SERIES that `samples` lack, as `name{label="value"}`."""
+def missing_required(samples: Iterable[Sample], withheld: Collection[str] = ()) -> list[str]:
+    """The REQUIRED_SERIES that `samples` lack, as `name{label="value"}`; those of withheld metrics are not due."""
     present = {(s.name, tuple(sorted(s.labels.items()))) for s in samples}
     return [
         name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}" if labels else "")
         for name, labels in REQUIRED_SERIES
-        if (name, tuple(sorted(labels))) not in present
+        if (name, tuple(sorted(labels))) not in present and METRIC_OF_GAUGE[name] not in withheld
     ]
+
+
+def fresh_samples(samples: Iterable[Sample], withheld: Collection[str]) -> list[Sample]:
+    """The business samples of the metrics that are published: a withheld metric's marts were not rebuilt
+    from the run's data, so its values are left out (absent), never pushed stale."""
+    return [s for s in samples if METRIC_OF_GAUGE.get(s.name) not in withheld]
+
+
+def validity_samples(withheld: Collection[str]) -> list[Sample]:
+    """kpiwatch_metric_valid per metric, and kpiwatch_metrics_valid for all of them."""
+    samples = [_sample("kpiwatch_metric_valid", 0 if m.name in withheld else 1, metric=m.name) for m in METRICS]
+    return [s for s in samples if s is not None] + [Sample("kpiwatch_metrics_valid", {}, 0.0 if withheld else 1.0)]
 
 
 def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
@@ -137,12 +149,11 @@ def quality_samples(checks: Iterable[CheckRecord]) -> list[Sample]:
     return [s for s in samples if s is not None]
 
 
-def run_samples(success: bool, duration_seconds: float, metrics_valid: bool, as_of: dt.date) -> list[Sample]:
+def run_samples(success: bool, duration_seconds: float, as_of: dt.date) -> list[Sample]:
     evaluation_start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC).timestamp()
     return [
         Sample("kpiwatch_run_success", {}, 1.0 if success else 0.0),
         Sample("kpiwatch_run_duration_seconds", {}, float(duration_seconds)),
-        Sample("kpiwatch_metrics_valid", {}, 1.0 if metrics_valid else 0.0),
         Sample("kpiwatch_evaluation_date_timestamp_seconds", {}, evaluation_start),
     ]
 

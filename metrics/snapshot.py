@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,18 +75,34 @@ group by month, channel
 """
 
 
-def read_snapshot(warehouse: Warehouse, as_of: dt.date, segment_top_n: int = DEFAULT_SEGMENT_TOP_N) -> BusinessSnapshot:
+def read_snapshot(
+    warehouse: Warehouse,
+    as_of: dt.date,
+    segment_top_n: int = DEFAULT_SEGMENT_TOP_N,
+    withheld: Collection[str] = (),
+) -> BusinessSnapshot:
+    """The values of every metric (metrics.catalog.METRICS) but the `withheld` ones, whose marts this run
+    did not rebuild (they may not even exist yet): those are not read at all."""
     m = MARTS_SCHEMA
     current_month = month_start(as_of)
-    mrr_rows = warehouse.query(
-        f"select *, lag(mrr_usd) over (order by month) as previous_mrr_usd from {m}.fct_mrr_monthly "
-        "where month >= ? and month <= ? order by month",
-        [add_months(current_month, -1), current_month],
+    mrr_rows = (
+        warehouse.query(
+            f"select *, lag(mrr_usd) over (order by month) as previous_mrr_usd from {m}.fct_mrr_monthly "
+            "where month >= ? and month <= ? order by month",
+            [add_months(current_month, -1), current_month],
+        )
+        if "mrr" not in withheld
+        else []
     )
-    economics = warehouse.query(
-        f"select e.* from {m}.fct_unit_economics_monthly e join {m}.fct_mrr_monthly r on r.month = e.month "
-        "where r.is_complete order by e.month desc limit ?",
-        [BASELINE_MONTHS + 1],
+    # CAC is read for the last complete month of the unit economics, which share its lineage.
+    economics = (
+        warehouse.query(
+            f"select e.* from {m}.fct_unit_economics_monthly e join {m}.fct_mrr_monthly r on r.month = e.month "
+            "where r.is_complete order by e.month desc limit ?",
+            [BASELINE_MONTHS + 1],
+        )
+        if not {"unit_economics", "cac"} & set(withheld)
+        else []
     )
     last_month = economics[0]["month"] if economics else None
     cac_rows = (
@@ -100,22 +117,34 @@ def read_snapshot(warehouse: Warehouse, as_of: dt.date, segment_top_n: int = DEF
     week_ago = as_of - dt.timedelta(days=BASELINE_DAYS)
     active = {
         r["activity_date"]: r
-        for r in warehouse.query(
-            f"select activity_date, dau, wau, mau from {m}.fct_active_users_daily where activity_date in (?, ?)",
-            [as_of, week_ago],
+        for r in (
+            warehouse.query(
+                f"select activity_date, dau, wau, mau from {m}.fct_active_users_daily where activity_date in (?, ?)",
+                [as_of, week_ago],
+            )
+            if "active_users" not in withheld
+            else []
         )
     }
-    adoption_rows = warehouse.query(
-        f"select activity_date, feature, adoption_rate from {m}.fct_feature_adoption_daily where "
-        f"activity_date in (?, ?)",
-        [as_of, week_ago],
+    adoption_rows = (
+        warehouse.query(
+            f"select activity_date, feature, adoption_rate from {m}.fct_feature_adoption_daily where "
+            f"activity_date in (?, ?)",
+            [as_of, week_ago],
+        )
+        if "feature_adoption" not in withheld
+        else []
     )
     # Retention at N months of the newest cohort whose month N is complete (before the running month).
     cohorts = [(add_months(current_month, -(k + 1)), k) for k in RETENTION_MONTHS]
     condition = " or ".join("(cohort_month = ? and months_since_signup = ?)" for _ in cohorts)
-    retention_rows = warehouse.query(
-        f"select months_since_signup, retention_rate from {m}.fct_retention_cohorts where {condition}",
-        [value for pair in cohorts for value in pair],
+    retention_rows = (
+        warehouse.query(
+            f"select months_since_signup, retention_rate from {m}.fct_retention_cohorts where {condition}",
+            [value for pair in cohorts for value in pair],
+        )
+        if "retention" not in withheld
+        else []
     )
     return BusinessSnapshot(
         as_of=as_of,

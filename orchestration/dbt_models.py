@@ -22,10 +22,12 @@ from dagster import (
 )
 from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
+from kpiwatch.contract import RAW_SCHEMA
 from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
+from orchestration.gating import check_records, failed_raw_tables
 from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseResource
 
 DAILY_SELECTION = "tag:daily"
@@ -89,8 +91,11 @@ def build_dbt_assets(
     ) -> Iterator[Any]:
         """`dbt build` for the run's window, after checking the raw contract. One dbt call per run (each costs
         seconds of start-up); a backfill of any range is one run that replaces the whole range at once."""
+        # Raw tables that failed an error check in this run: every model built from them is left out, and
+        # keeps its last values (dbt's own lineage: `source:raw.events+`).
+        failed = failed_raw_tables(check_records(context.instance, context.run_id))
         try:
-            ensure_raw_contract(warehouse.client())
+            ensure_raw_contract(warehouse.client(), skip=failed.keys())
         except KpiwatchError as error:
             raise Failure(description=str(error)) from None
         window = evaluation.window(context.run.tags)
@@ -101,6 +106,13 @@ def build_dbt_assets(
         args = ["build", "--indirect-selection", "buildable", "--no-write-json", "--log-level-file", "info"]
         if config.full_refresh:
             args.append("--full-refresh")
+        if failed:
+            # One value: dagster-dbt passes the arguments on, and dbt reads space-separated selectors.
+            args += ["--exclude", " ".join(f"source:{RAW_SCHEMA}.{table}+" for table in sorted(failed))]
+            for table, checks in sorted(failed.items()):
+                context.log.warning(
+                    f"Not rebuilding the models built from {RAW_SCHEMA}.{table}: {', '.join(checks)} (error) failed."
+                )
         target = target_with_parse_state(target_root, context.run_id)
         yield from dbt.build(context, args, env={**profile_env, **window.dbt_env()}, target=target)
         keep_parse_state(target_root, target)

@@ -11,7 +11,6 @@ import datetime as dt
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
     Failure,
@@ -24,31 +23,26 @@ from dagster import (
 
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
+from metrics.catalog import METRICS
 from metrics.samples import (
-    CheckRecord,
     business_samples,
+    fresh_samples,
     last_success_samples,
     missing_required,
     quality_samples,
     run_samples,
+    validity_samples,
 )
 from metrics.snapshot import read_snapshot
+from orchestration.gating import (
+    always_built,
+    check_records,
+    failed_raw_tables,
+    raw_inputs_of_metrics,
+    withheld_metrics,
+)
 from orchestration.resources import EvaluationWindow, PushgatewayResource, WarehouseResource
 from orchestration.run_window import AS_OF_TAG, window_from_tags
-
-
-def check_records(instance: DagsterInstance, run_id: str) -> list[CheckRecord]:
-    """Every asset check evaluated in the run, latest result per check."""
-    records: dict[tuple[str, str], CheckRecord] = {}
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.event_specific_data
-        asset = "/".join(evaluation.asset_key.path)
-        metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
-        severity = "error" if evaluation.severity.value == "ERROR" else "warn"
-        records[(asset, evaluation.check_name)] = CheckRecord(
-            asset, evaluation.check_name, severity, evaluation.passed, metadata
-        )
-    return list(records.values())
 
 
 def run_seconds(instance: DagsterInstance, run_id: str) -> float:
@@ -59,11 +53,14 @@ def run_seconds(instance: DagsterInstance, run_id: str) -> float:
 
 
 def publish_failed_run(instance: DagsterInstance, run_id: str, target: PushTarget, as_of: dt.date) -> int:
-    """Replace the run's group with its check results and run_success=0; no business gauges, no last success."""
+    """Replace the run's group with its check results and run_success=0; no business gauges (every metric
+    is marked not valid), no last success."""
     if not target.enabled:
         return 0
-    samples = quality_samples(check_records(instance, run_id)) + run_samples(
-        success=False, duration_seconds=run_seconds(instance, run_id), metrics_valid=False, as_of=as_of
+    samples = (
+        quality_samples(check_records(instance, run_id))
+        + run_samples(success=False, duration_seconds=run_seconds(instance, run_id), as_of=as_of)
+        + validity_samples([m.name for m in METRICS])
     )
     pushing.push(target, pushing.JOB, samples)
     return len(samples)
@@ -71,11 +68,16 @@ def publish_failed_run(instance: DagsterInstance, run_id: str, target: PushTarge
 
 def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[AssetsDefinition, SensorDefinition]:
     """The push asset (after every dbt model) and the sensor that records failed runs of `monitored_job`."""
+    raw_inputs = raw_inputs_of_metrics(dbt_models)
 
     @asset(
-        deps=[dbt_models],
+        # After the dbt step, but not skipped when it leaves out the models of a withheld raw table (Dagster
+        # skips an asset when an upstream asset of its run was not materialized): so the dependency is on
+        # the dbt assets no raw table feeds (the seeds), always built, and the step order does the rest.
+        deps=always_built(dbt_models),
         group_name="publishing",
-        description="Pushes every business metric, check result and run-health gauge to the Prometheus Pushgateway.",
+        description="Pushes every business metric, check result and run-health gauge to the Prometheus Pushgateway; "
+        f"the metrics are read from {', '.join(sorted({m for metric in METRICS for m in metric.marts}))}.",
     )
     def prometheus_push(
         context: AssetExecutionContext,
@@ -97,32 +99,36 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
             return MaterializeResult(metadata={"published": False})
         checks = check_records(context.instance, context.run_id)
         notices: list[str] = []
-        # Only reached when no error-severity check stopped the models; stated explicitly for the dashboards.
-        valid = not any(c.severity == "error" and not c.passed for c in checks)
-        samples = quality_samples(checks) + run_samples(
-            True, run_seconds(context.instance, context.run_id), valid, as_of
+        # A raw table that failed an error check withheld the marts built from it (the dbt step excluded
+        # them); the metrics read from those marts are not published, every other one is, fresh.
+        withheld = withheld_metrics(raw_inputs, failed_raw_tables(checks))
+        for metric, reasons in withheld.items():
+            context.log.warning(f"Withheld {metric}: built from {', '.join(reasons)} (failed).")
+        samples = (
+            quality_samples(checks)
+            + run_samples(True, run_seconds(context.instance, context.run_id), as_of)
+            + validity_samples(withheld)
         )
-        if valid:
-            snapshot = read_snapshot(warehouse.client(), as_of, pushgateway.segment_top_n)
-            business = business_samples(snapshot)
-            if snapshot.channels_in_other:
-                notice = (
-                    f"kpiwatch_cac_usd: {snapshot.channels_in_other:,} channels beyond the top "
-                    f'{pushgateway.segment_top_n} by spend were pushed together as channel="other" '
-                    "(KPIWATCH_SEGMENT_TOP_N)."
-                )
-                context.log.warning(notice)
-                notices.append(notice)
-            missing = missing_required(business)
-            if missing:
-                # A success that publishes no MRR or DAU is the worst failure: say so, and let the
-                # failure path record run_success=0 so KpiwatchRunFailed reaches a person.
-                raise Failure(
-                    description=f"The marts hold no value for {', '.join(missing)} as of {as_of}: nothing was "
-                    "published. Every error check passed, so the models miss the evaluation day or month; "
-                    "run `kpiwatch run --full-refresh` and report the case if it persists."
-                )
-            samples += business
+        snapshot = read_snapshot(warehouse.client(), as_of, pushgateway.segment_top_n, withheld)
+        business = fresh_samples(business_samples(snapshot), withheld)
+        if snapshot.channels_in_other:
+            notice = (
+                f"kpiwatch_cac_usd: {snapshot.channels_in_other:,} channels beyond the top "
+                f'{pushgateway.segment_top_n} by spend were pushed together as channel="other" '
+                "(KPIWATCH_SEGMENT_TOP_N)."
+            )
+            context.log.warning(notice)
+            notices.append(notice)
+        missing = missing_required(business, withheld)
+        if missing:
+            # A success that publishes no MRR or DAU is the worst failure: say so, and let the
+            # failure path record run_success=0 so KpiwatchRunFailed reaches a person.
+            raise Failure(
+                description=f"The marts hold no value for {', '.join(missing)} as of {as_of}: nothing was "
+                "published. No error check failed on the raw tables they are built from, so the models miss "
+                "the evaluation day or month; run `kpiwatch run --full-refresh` and report the case if it persists."
+            )
+        samples += business
         pushing.push(target, pushing.JOB, samples)
         pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(dt.datetime.now(dt.UTC)))
         return MaterializeResult(
@@ -131,7 +137,8 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
                 "series": len(samples),
                 "gateway": target.url,
                 "environment": target.environment,
-                "metrics_valid": valid,
+                "metrics_valid": not withheld,
+                "withheld": "; ".join(f"{m} ({', '.join(r)})" for m, r in withheld.items()),
                 "notice": " ".join(notices),
             }
         )

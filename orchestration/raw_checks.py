@@ -1,9 +1,13 @@
 """Data-quality checks on the raw tables, as Dagster asset checks on the tables they guard.
 
-Every check spec is blocking, so all checks run before the dbt models; the result's severity decides what
-a failure does: ERROR stops the dbt models (the business metrics are not rebuilt from bad data), WARN is
-reported and the run goes on. All tables' checks are one step: one look at the warehouse's columns, and
-each table's GX suite validates while the SQL checks of the next tables run (kpiwatch.quality.runner).
+The result's severity decides what a failure does: ERROR withholds the table from the run's models (the
+dbt step excludes every model built from it, so those marts are not rebuilt from bad data, and the
+metrics read from them are not published; orchestration/gating.py), WARN is reported and the run goes
+on. The checks themselves do not block in Dagster's sense, which would stop every model: each table has
+one blocking summary check, FEEDS_METRICS, that orders the dbt step after the checks and says in the UI
+whether the table feeds this run's models; it fails with WARN severity, so it never stops them itself.
+All tables' checks are one step: one look at the warehouse's columns, and each table's GX suite validates
+while the SQL checks of the next tables run (kpiwatch.quality.runner).
 """
 
 from collections.abc import Iterator
@@ -27,6 +31,7 @@ from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.runner import run_raw_checks
 from kpiwatch.quality.sql_checks import SQL_CHECKS
 from kpiwatch.quality.suite_worker import SuiteValidator
+from orchestration.gating import FEEDS_METRICS
 from orchestration.resources import EvaluationWindow, WarehouseResource
 from orchestration.run_window import FULL_REFRESH_TAG
 
@@ -58,13 +63,41 @@ def check_result(outcome: CheckOutcome) -> AssetCheckResult:
     )
 
 
+def feeds_metrics_result(table: str, outcomes: list[CheckOutcome]) -> AssetCheckResult:
+    """The table's summary: whether it feeds this run's models, or which error checks withheld it."""
+    failed = [o.check for o in outcomes if o.severity == "error" and not o.passed]
+    key = AssetKey([RAW_SCHEMA, table])
+    if not failed:
+        return AssetCheckResult(
+            asset_key=key,
+            check_name=FEEDS_METRICS,
+            passed=True,
+            description=f"raw.{table} passed every error check and feeds this run's models.",
+        )
+    return AssetCheckResult(
+        asset_key=key,
+        check_name=FEEDS_METRICS,
+        passed=False,
+        severity=AssetCheckSeverity.WARN,
+        description=f"raw.{table} is withheld from this run's models: {', '.join(failed)} (error) failed. The marts "
+        "built from it keep their last values and the metrics read from them are not published.",
+        metadata={"failed_error_checks": ", ".join(failed)},
+    )
+
+
 def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
     specs = [
-        AssetCheckSpec(
-            name=c.name, asset=AssetKey([RAW_SCHEMA, table.name]), blocking=True, description=f"{c.name} ({c.severity})"
-        )
+        AssetCheckSpec(name=c.name, asset=AssetKey([RAW_SCHEMA, table.name]), description=f"{c.name} ({c.severity})")
         for table in RAW_TABLES
         for c in config.for_table(table.name)
+    ] + [
+        AssetCheckSpec(
+            name=FEEDS_METRICS,
+            asset=AssetKey([RAW_SCHEMA, table.name]),
+            blocking=True,
+            description="Whether the table passed every error check and so feeds this run's models.",
+        )
+        for table in RAW_TABLES
     ]
 
     @multi_asset_check(
@@ -89,7 +122,9 @@ def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
             first_processed_day=None if full else window.first_processed_day,
             suites=suites,
         )
+        by_table: dict[str, list[CheckOutcome]] = {table: [] for table in tables}
         for outcome in outcomes:
+            by_table[outcome.table].append(outcome)
             if (outcome.table, outcome.check) not in selected:
                 continue
             if not outcome.passed:
@@ -97,6 +132,9 @@ def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
                     f"raw.{outcome.table} {outcome.check} ({outcome.severity}) failed: {outcome.description}"
                 )
             yield check_result(outcome)
+        for table, table_outcomes in by_table.items():
+            if (table, FEEDS_METRICS) in selected:
+                yield feeds_metrics_result(table, table_outcomes)
 
     return checks
 

@@ -84,8 +84,20 @@ def test_every_fault_has_an_expected_message():
     assert set(EXPECTED_MESSAGE) == set(FAULTS)
 
 
+def existing_marts(path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        query = "select table_name from information_schema.tables where table_schema = 'marts'"
+        return {name for (name,) in con.execute(query).fetchall()}
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_fault_is_caught_by_its_check_and_blocks_the_metrics(fault, base, tmp_path, job_settings):
+def test_fault_is_caught_by_its_check_and_withholds_the_metrics_built_from_its_table(
+    fault, base, tmp_path, job_settings
+):
+    """The faulty table's marts are not built (dbt lineage) and their metrics are withheld; the rest is fresh."""
     broken = tmp_path / "broken.duckdb"
     shutil.copy(base, broken)
     inject(broken, [fault])
@@ -101,11 +113,17 @@ def test_fault_is_caught_by_its_check_and_blocks_the_metrics(fault, base, tmp_pa
     assert EXPECTED_MESSAGE[fault] in matching[0], matching[0]
     if fault in COUNTED:
         assert matching[0].split(prefix)[1].startswith(f"{COUNTED[fault]} of "), matching[0]
-    assert not outcome.success
-    assert "kpiwatch_dbt_models" in outcome.skipped_steps
-    con = duckdb.connect(str(broken), read_only=True)
-    assert con.execute("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0] == 0
-    con.close()
+    assert outcome.success, outcome.failures
+    assert all(f"raw.{expected.table} " in reason for reason in outcome.withheld), outcome.withheld
+    withheld = {reason.split(" (")[0] for reason in outcome.withheld}
+    marts = existing_marts(broken)  # a fresh copy: only what this run built exists
+    # Active users are built from raw.events alone; MRR from the users, subscriptions and spend tables.
+    if expected.table == "events":
+        assert withheld == {"active_users", "retention", "feature_adoption"}
+        assert "fct_active_users_daily" not in marts and "fct_mrr_monthly" in marts
+    else:
+        assert {"mrr", "unit_economics", "cac", "retention"} <= withheld and "active_users" not in withheld
+        assert "fct_mrr_monthly" not in marts and "fct_active_users_daily" in marts
     if before is not None:
         assert raw_fingerprint(broken) == before  # checks never modify raw data
 
@@ -127,7 +145,9 @@ def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(b
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(base, tmp_path, cli_env):
+def test_an_error_check_from_the_cli_names_the_check_and_the_withheld_metrics_without_a_traceback(
+    base, tmp_path, cli_env
+):
     broken = tmp_path / "orphan.duckdb"
     shutil.copy(base, broken)
     inject(broken, ["orphan_user_id"])
@@ -138,8 +158,11 @@ def test_a_blocking_failure_from_the_cli_names_the_check_without_a_traceback(bas
     assert done.returncode == 1
     assert "raw/events user_id_known (error): 1 of" in done.stderr
     assert "u_nobody" in done.stderr  # the offending key is shown
-    assert "Not run, so the business metrics were not rebuilt: kpiwatch_dbt_models, prometheus_push." in done.stderr
-    assert "Failure recorded in Prometheus" in done.stderr
+    assert "with metrics withheld:\n  Published fresh: mrr, unit_economics, cac\n" in done.stderr
+    assert (
+        "  Withheld: active_users, built from data that failed raw.events user_id_known (error); its marts keep "
+        "their last values.\n"
+    ) in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 

@@ -6,8 +6,17 @@ import re
 import pytest
 
 from kpiwatch.paths import DOCS_DIR
-from metrics.catalog import GAUGES, GAUGES_BY_NAME, REQUIRED_SERIES
-from metrics.samples import CheckRecord, Sample, business_samples, missing_required, quality_samples, run_samples
+from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES, GAUGES_BY_NAME, METRICS, REQUIRED_SERIES
+from metrics.samples import (
+    CheckRecord,
+    Sample,
+    business_samples,
+    fresh_samples,
+    missing_required,
+    quality_samples,
+    run_samples,
+    validity_samples,
+)
 from metrics.snapshot import BusinessSnapshot
 
 
@@ -76,14 +85,37 @@ def test_check_records_become_check_and_table_gauges():
     )
 
 
-def test_run_samples_mark_a_failed_run_and_invalid_metrics():
-    samples = {s.name: s.value for s in run_samples(False, 12.5, False, dt.date(2024, 5, 20))}
+def test_run_samples_mark_a_failed_run():
+    samples = {s.name: s.value for s in run_samples(False, 12.5, dt.date(2024, 5, 20))}
     assert samples == {
         "kpiwatch_run_success": 0.0,
         "kpiwatch_run_duration_seconds": 12.5,
-        "kpiwatch_metrics_valid": 0.0,
         "kpiwatch_evaluation_date_timestamp_seconds": 1716163200.0,
     }
+
+
+def test_validity_is_pushed_per_metric_and_withheld_metrics_are_left_out():
+    validity = {(s.name, s.labels.get("metric")): s.value for s in validity_samples(["active_users"])}
+    assert validity == {
+        ("kpiwatch_metric_valid", "mrr"): 1.0,
+        ("kpiwatch_metric_valid", "unit_economics"): 1.0,
+        ("kpiwatch_metric_valid", "cac"): 1.0,
+        ("kpiwatch_metric_valid", "active_users"): 0.0,
+        ("kpiwatch_metric_valid", "retention"): 1.0,
+        ("kpiwatch_metric_valid", "feature_adoption"): 1.0,
+        ("kpiwatch_metrics_valid", None): 0.0,
+    }
+    samples = [Sample("kpiwatch_mrr_usd", {}, 5.0), Sample("kpiwatch_active_users", {"window": "1d"}, 3.0)]
+    assert fresh_samples(samples, ["active_users"]) == samples[:1]
+    # A withheld metric's required series are not due; the others still are.
+    assert missing_required(samples[:1], ["active_users"]) == missing_required(samples[:1])[: -len(ACTIVE_USER_WINDOWS)]
+    assert not any("active_users" in m for m in missing_required([], ["active_users"]))
+
+
+def test_every_business_gauge_belongs_to_exactly_one_metric():
+    business = {g.name for g in GAUGES if g.group == "business"}
+    owned = [gauge for metric in METRICS for gauge in metric.gauges]
+    assert sorted(owned) == sorted(business)
 
 
 def test_a_run_missing_a_required_business_series_is_named():

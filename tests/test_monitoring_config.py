@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from kpiwatch.paths import DOCS_DIR, MONITORING_DIR
+from metrics.catalog import METRICS
 
 PROMETHEUS = MONITORING_DIR / "prometheus"
 ALERTMANAGER = MONITORING_DIR / "alertmanager"
@@ -58,8 +59,16 @@ def test_amtool_accepts_the_alertmanager_configurations():
     run("amtool", "check-config", str(ALERTMANAGER / "alertmanager.production.example.yml"))
 
 
-def test_stale_or_failed_data_inhibits_business_alerts():
-    config = yaml.safe_load((ALERTMANAGER / "alertmanager.yml").read_text())
-    sources = " ".join(m for rule in config["inhibit_rules"] for m in rule["source_matchers"])
-    assert "KpiwatchDataStale" in sources and "KpiwatchCheckFailed" in sources
-    assert all(rule["target_matchers"] == ['team="business"'] for rule in config["inhibit_rules"])
+def test_stale_data_inhibits_business_alerts_and_a_withheld_metric_only_its_own():
+    for name in ("alertmanager.yml", "alertmanager.production.example.yml"):
+        config = yaml.safe_load((ALERTMANAGER / name).read_text())
+        by_source = {" ".join(rule["source_matchers"]): rule for rule in config["inhibit_rules"]}
+        assert by_source['alertname=~"KpiwatchDataStale|KpiwatchRunFailed"']["equal"] == ["environment"]
+        assert by_source['alertname="KpiwatchMetricWithheld"']["equal"] == ["environment", "metric"]
+        assert all(rule["target_matchers"] == ['team="business"'] for rule in config["inhibit_rules"])
+
+
+def test_every_business_alert_names_its_metric():
+    rules = yaml.safe_load((PROMETHEUS / "rules" / "kpiwatch_alerts.yml").read_text())
+    business = [r for g in rules["groups"] for r in g["rules"] if r.get("labels", {}).get("team") == "business"]
+    assert business and all(r["labels"]["metric"] in {m.name for m in METRICS} for r in business)

@@ -18,13 +18,16 @@ pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 
 
-def test_failure_sensor_records_a_blocked_run(tmp_path, session_pushgateway, job_settings):
+def test_failure_sensor_records_a_failed_run(tmp_path, session_pushgateway, job_settings):
+    """The run's own push goes nowhere (a closed port), so the run fails; the sensor records it elsewhere."""
     db = tmp_path / "w.duckdb"
     generate(GenerateOptions(out=db, as_of=AS_OF, users=300, days=60, seed=2), progress=False, log=lambda _: None)
     inject(db, ["duplicate_event_id"])
     settings = job_settings(db, tmp_path / "home")
+    settings = replace(settings, push=replace(settings.push, url="http://127.0.0.1:9", attempts=1, backoff_seconds=0))
     outcome = run_once(settings, AS_OF)
     assert not outcome.success
+    assert outcome.failures[0].startswith("prometheus_push: Pushgateway at http://127.0.0.1:9 did not accept")
 
     instance = DagsterInstance.from_config(str(settings.dagster_home))
     sensor = build_definitions(settings).get_sensor_def("kpiwatch_failure_publisher")
@@ -48,6 +51,7 @@ def test_failure_sensor_records_a_blocked_run(tmp_path, session_pushgateway, job
         'job="kpiwatch",severity="error"} 0'
     ) in exposed
     assert 'kpiwatch_metrics_valid{environment="sensor-test",instance="",job="kpiwatch"} 0' in exposed
+    assert 'kpiwatch_metric_valid{environment="sensor-test",instance="",job="kpiwatch",metric="mrr"} 0' in exposed
     assert 'kpiwatch_mrr_usd{environment="sensor-test"' not in exposed  # no business numbers from bad data
     assert 'job="kpiwatch_last_success",environment="sensor-test"' not in exposed
 

@@ -35,6 +35,7 @@ class RunOutcome:
     seconds: float
     failure_recorded: str = ""  # a sentence: how the failure reached Prometheus, or why it could not
     notices: tuple[str, ...] = ()  # things a person should know about a successful run (e.g. capped labels)
+    withheld: tuple[str, ...] = ()  # "metric (raw.table check, ...)": not published, built from failed data
 
 
 def run_once(
@@ -113,14 +114,18 @@ def _execute(
         monitored = job_name == JOB_NAME
         recorded = "" if result.success or not monitored else _record_failure(instance, settings, result.run_id, as_of)
         failed_checks, failures = _failures(result)
-        notices = tuple(
-            str(event.materialization.metadata["notice"].value)
+        published = [
+            event.materialization.metadata
             for event in result.all_events
             if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
-            and "notice" in event.materialization.metadata
-            and event.materialization.metadata["notice"].value
+        ]
+        notices = tuple(str(m["notice"].value) for m in published if "notice" in m and m["notice"].value)
+        withheld = tuple(
+            part for m in published if "withheld" in m for part in str(m["withheld"].value).split("; ") if part
         )
-        return RunOutcome(result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices)
+        return RunOutcome(
+            result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices, withheld
+        )
 
 
 def _failures(result: ExecuteInProcessResult) -> tuple[list[str], list[str]]:
