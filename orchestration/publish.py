@@ -1,9 +1,10 @@
 """Publishing: the asset that pushes every result of a run, and the path that records failed runs.
 
-A successful run pushes business gauges, every check result and run health from the `prometheus_push`
-asset, its last step. A run that fails before it (a blocking check, a dbt error, a failed push) never
-reaches that asset, so `publish_failed_run` pushes the check results and run_success=0 instead: from the
-run-failure sensor for daemon-launched runs, and from `kpiwatch run` for in-process runs.
+A successful run pushes the business gauges of every metric it did not withhold (orchestration/gating.py),
+every check result, per-metric validity and run health from the `prometheus_push` asset, its last step. A
+run that fails before it (a dbt error, an unreadable warehouse, a failed push) never reaches that asset, so
+`publish_failed_run` pushes the check results and run_success=0 instead: from the run-failure sensor for
+daemon-launched runs, and from `kpiwatch run` for in-process runs.
 """
 
 import datetime as dt

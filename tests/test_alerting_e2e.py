@@ -147,17 +147,33 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
     assert firing_alerts(stack) == [] and hook.received == []
 
 
-def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(clean_db, tmp_path, live, run_job):
+def metric_value(stack, expr):
+    return float(scraped(stack, expr)[0]["value"][1])
+
+
+def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arrives(clean_db, tmp_path, live, run_job):
+    """Duplicate events fail an error check: DAU and what else is built from raw.events is withheld, MRR is
+    published fresh, and its bad news (a drop) still reaches the webhook; all resolves after repair."""
     stack, hook = live
-    broken = copy_of(clean_db, tmp_path, "duplicate_event_id")
+    broken = copy_of(clean_db, tmp_path, "duplicate_event_id", "mrr_drop")
     outcome = run_job(stack, broken, tmp_path)
-    assert not outcome.success and outcome.failure_recorded.startswith("Failure recorded in Prometheus")
+    assert outcome.success, outcome.failures
+    assert {w.split(" (")[0] for w in outcome.withheld} == {"active_users", "retention", "feature_adoption"}
     started = time.monotonic()
     alert = notified(hook, "KpiwatchCheckFailed", check="unique_event_id")[0]
     assert time.monotonic() - started < 60
     assert alert["labels"]["severity"] == "error" and alert["labels"]["asset"] == "raw/events"
     assert "unique_event_id" in alert["annotations"]["summary"]
-    notified(hook, "KpiwatchRunFailed")
+    withheld = notified(hook, "KpiwatchMetricWithheld", metric="active_users")[0]
+    assert withheld["annotations"]["summary"] == "active_users was not published: its data failed a check (local)"
+    notified(hook, "KpiwatchMrrDrop", metric="mrr")  # the published metric keeps alerting
+    assert metric_value(stack, 'kpiwatch_metric_valid{metric="mrr"}') == 1
+    assert metric_value(stack, 'kpiwatch_metric_valid{metric="active_users"}') == 0
+    assert metric_value(stack, "kpiwatch_mrr_usd") == pytest.approx(
+        float(mart_value(broken, "select mrr_usd from marts.fct_mrr_monthly where month = '2024-05-01'")), abs=1e-6
+    )
+    assert not prom_query(stack, "kpiwatch_active_users")  # withheld: absent, never stale
+    assert not prom_query(stack, 'ALERTS{alertname="KpiwatchBusinessGaugeMissing"}')
     # The terminal's view of the same alerts (Debian's Alertmanager has no web UI): `kpiwatch alerts`.
     listed = subprocess.run(
         [sys.executable, "-m", "kpiwatch.cli", "alerts", "--url", stack.settings.url("alertmanager")],
@@ -168,9 +184,24 @@ def test_2_blocking_fault_alerts_through_alertmanager_and_resolves_after_repair(
     assert "KpiwatchCheckFailed [error]" in listed.stdout and "check=unique_event_id" in listed.stdout
 
     shutil.copy(clean_db, broken)  # the loader re-delivers clean data
-    assert run_job(stack, broken, tmp_path).success
+    repaired = run_job(stack, broken, tmp_path)
+    assert repaired.success and not repaired.withheld
     notified(hook, "KpiwatchCheckFailed", status="resolved", check="unique_event_id")
-    notified(hook, "KpiwatchRunFailed", status="resolved")
+    notified(hook, "KpiwatchMetricWithheld", status="resolved", metric="active_users")
+
+
+def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(clean_db, tmp_path, live, run_job):
+    stack, hook = live
+    broken = copy_of(clean_db, tmp_path, "overlapping_period")
+    outcome = run_job(stack, broken, tmp_path)
+    assert outcome.success, outcome.failures
+    withheld = {w.split(" (")[0] for w in outcome.withheld}
+    assert {"mrr", "unit_economics", "cac", "retention"} <= withheld and "active_users" not in withheld
+    notified(hook, "KpiwatchMetricWithheld", metric="mrr")
+    dau = mart_value(broken, f"select dau from marts.fct_active_users_daily where activity_date = '{AS_OF}'")
+    assert metric_value(stack, 'kpiwatch_active_users{window="1d"}') == dau
+    assert not prom_query(stack, "kpiwatch_mrr_usd")
+    assert metric_value(stack, 'kpiwatch_metric_valid{metric="active_users"}') == 1
 
 
 def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path, live, run_job):

@@ -192,3 +192,20 @@ def test_an_implausible_amount_warns_and_is_still_counted_exactly(base, tmp_path
     con.close()
     expected = Decimal("250000000.01") / (12 if interval == "year" else 1)
     assert Decimal(mrr).quantize(Decimal("0.000001")) == expected.quantize(Decimal("0.000001"))
+
+
+def test_a_backfill_over_bad_events_reprocesses_nothing_and_says_so(base, tmp_path, cli_env):
+    broken = tmp_path / "dupes.duckdb"
+    shutil.copy(base, broken)
+    inject(broken, ["duplicate_event_id"])
+    env = cli_env(broken, tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "backfill", "--start", "2024-05-30", "--end", "2024-05-31"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "raw/events unique_event_id (error): " in done.stderr
+    assert "raw.events failed an error check, so no day was re-processed; the models keep their values." in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
