@@ -169,6 +169,44 @@ def _report(outcome, settings: Settings) -> bool:
     return True
 
 
+DEFAULT_LEDGER_ROWS = 50
+MAX_LEDGER_ROWS = 100_000
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    """`kpiwatch ledger METRIC`: what kpiwatch published for a metric, run by run, from the warehouse."""
+    from kpiwatch.warehouse import open_warehouse
+    from metrics.catalog import METRICS
+    from metrics.ledger import published_history
+
+    names = [m.name for m in METRICS]
+    if args.metric not in names:
+        raise ConfigError(f"unknown metric {args.metric!r}; use one of: {', '.join(names)}.")
+    if not args.limit.isdigit() or not 1 <= int(args.limit) <= MAX_LEDGER_ROWS:
+        raise ConfigError(f"--limit {args.limit!r} must be a whole number from 1 to {MAX_LEDGER_ROWS:,}.")
+    rows = published_history(open_warehouse(_settings()), args.metric, int(args.limit))
+    if not rows:
+        print(f"Nothing published for {args.metric} yet: run `kpiwatch run` first.")
+        return 0
+    header = ("published_at (UTC)", "run", "evaluation_date", "gauge", "labels", "period", "value")
+    table = [
+        (
+            str(r["published_at"])[:19],
+            str(r["run_id"])[:8],
+            str(r["evaluation_date"]),
+            r["gauge"],
+            r["labels"] or "-",
+            str(r["period"]),
+            f"{float(r['value']):,.6g}" if abs(float(r["value"])) < 1e6 else f"{float(r['value']):,.2f}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+    for row in [header, *table]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def _stack(args: argparse.Namespace) -> int:
     stack = Stack()
     if args.action == "down":
@@ -275,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser("alerts", help="list the alerts Alertmanager holds now")
     alerts.add_argument("--url", help="Alertmanager base URL (default: the local stack's, http://127.0.0.1:9093)")
     alerts.set_defaults(func=_alerts)
+
+    ledger = sub.add_parser("ledger", help="print the values published for a metric, newest first")
+    ledger.add_argument("metric", help="mrr, unit_economics, cac, active_users, retention or feature_adoption")
+    ledger.add_argument("--limit", default=str(DEFAULT_LEDGER_ROWS), help=f"rows (default {DEFAULT_LEDGER_ROWS})")
+    ledger.set_defaults(func=_ledger)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

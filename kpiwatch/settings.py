@@ -42,6 +42,8 @@ DEFAULT_RUN_LOCK_WAIT_SECONDS = 60.0
 # stores one series per value, so a data-derived label must stay bounded (docs/metrics-catalog.md).
 DEFAULT_SEGMENT_TOP_N = 20
 MAX_SEGMENT_TOP_N = 500
+# A closed month's published value that later changes by more than this share of itself is a restatement.
+DEFAULT_RESTATEMENT_TOLERANCE = 0.001
 MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
 DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
@@ -59,6 +61,8 @@ KNOWN_VARIABLES = {
     "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
     "KPIWATCH_RUN_LOCK_WAIT_SECONDS": "how long a run waits for another run on the same warehouse (default: 60)",
     "KPIWATCH_SEGMENT_TOP_N": "values of a segment label pushed, the top N by spend, the rest as other (default: 20)",
+    "KPIWATCH_RESTATEMENT_TOLERANCE": "relative change of a closed month's published value that is reported as a "
+    "restatement (default: 0.001)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
     "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
     "KPIWATCH_PUSHGATEWAY_USERNAME": "basic-auth user for the Pushgateway",
@@ -143,6 +147,7 @@ class Settings:
     prestart: bool = True
     run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
     segment_top_n: int = DEFAULT_SEGMENT_TOP_N
+    restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
@@ -182,6 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
         prestart=_switch(env, "KPIWATCH_PRESTART", True),
         segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),
+        restatement_tolerance=_bounded(env, "KPIWATCH_RESTATEMENT_TOLERANCE", DEFAULT_RESTATEMENT_TOLERANCE, 0, 1),
         run_lock_wait_seconds=_bounded(
             env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
         ),

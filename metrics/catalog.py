@@ -15,7 +15,7 @@ class GaugeSpec:
     help: str
     unit: str
     labels: tuple[str, ...] = ()
-    group: str = "business"  # business | quality | run
+    group: str = "business"  # business | quality | run | ledger
 
 
 GAUGES: tuple[GaugeSpec, ...] = (
@@ -130,6 +130,15 @@ GAUGES: tuple[GaugeSpec, ...] = (
         ("metric",),
         "run",
     ),
+    # The ledger: values of closed months that changed since they were published (metrics/ledger.py).
+    GaugeSpec(
+        "kpiwatch_restated_value",
+        "A closed month's value that changed since it was published: version=previous as published before, "
+        "version=current as published now.",
+        "value",
+        ("metric", "gauge", "labels", "period", "version"),
+        "ledger",
+    ),
     GaugeSpec(
         "kpiwatch_evaluation_date_timestamp_seconds",
         "Start (00:00 UTC) of the evaluation date of the last run.",
@@ -196,6 +205,19 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
 )
 METRIC_OF_GAUGE = {gauge: metric.name for metric in METRICS for gauge in metric.gauges}
+
+# Gauges whose value describes the last complete month: closed, so a later change is a restatement (a
+# billing correction, a late refund), not news of the day. The others describe the evaluation day or the
+# running month, which may change from run to run.
+CLOSED_MONTH_GAUGES = frozenset(
+    {
+        "kpiwatch_cac_usd",
+        "kpiwatch_ltv_usd",
+        "kpiwatch_ltv_to_cac_ratio",
+        "kpiwatch_logo_churn_rate",
+        "kpiwatch_net_revenue_retention_ratio",
+    }
+)
 
 # Label values used by the business gauges (bounded sets).
 ACTIVE_USER_WINDOWS = {"1d": "dau", "7d": "wau", "30d": "mau"}

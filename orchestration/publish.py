@@ -25,6 +25,13 @@ from dagster import (
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
 from metrics.catalog import METRICS
+from metrics.ledger import (
+    append_to_ledger,
+    ledger_entries,
+    previously_published,
+    restatement_samples,
+    restatements,
+)
 from metrics.samples import (
     business_samples,
     fresh_samples,
@@ -130,8 +137,23 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
                 "the evaluation day or month; run `kpiwatch run --full-refresh` and report the case if it persists."
             )
         samples += business
+        # The ledger: what this push publishes, and the closed months whose value changed since published.
+        ledger = warehouse.client(writable=True)
+        closed_month = snapshot.last_complete_month["month"] if snapshot.last_complete_month else None
+        entries = ledger_entries(business, as_of, closed_month)
+        restated = restatements(entries, previously_published(ledger, entries), pushgateway.restatement_tolerance)
+        for r in restated:
+            notice = (
+                f"restated: {r.entry.gauge}{{{r.entry.labels}}} for {r.entry.period} was published as "
+                f"{r.previous:,.2f} and is now {r.entry.value:,.2f}."
+            )
+            context.log.warning(notice)
+            notices.append(notice)
+        samples += restatement_samples(restated)
         pushing.push(target, pushing.JOB, samples)
-        pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(dt.datetime.now(dt.UTC)))
+        published_at = dt.datetime.now(dt.UTC)
+        append_to_ledger(ledger, context.run_id, as_of, published_at.replace(tzinfo=None), entries)
+        pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(published_at))
         return MaterializeResult(
             metadata={
                 "published": True,
@@ -141,6 +163,7 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
                 "metrics_valid": not withheld,
                 "withheld": "; ".join(f"{m} ({', '.join(r)})" for m, r in withheld.items()),
                 "notice": " ".join(notices),
+                "restated": len(restated),
             }
         )
 

@@ -23,7 +23,14 @@ from dagster_dbt import DbtCliResource, DbtProject
 from kpiwatch.dbt_worker import DbtWorker, shim_executable
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
-from kpiwatch.settings import DEFAULT_SEGMENT_TOP_N, PushTarget, Settings, SnowflakeSettings, today_utc
+from kpiwatch.settings import (
+    DEFAULT_RESTATEMENT_TOLERANCE,
+    DEFAULT_SEGMENT_TOP_N,
+    PushTarget,
+    Settings,
+    SnowflakeSettings,
+    today_utc,
+)
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse
 from orchestration.run_window import RunWindow, window_from_tags
@@ -58,7 +65,8 @@ class WarehouseResource(ConfigurableResource):
     snowflake_private_key_passphrase: str | None = None
     snowflake_connect_deadline_seconds: float | None = None
 
-    def client(self) -> Warehouse:
+    def client(self, writable: bool = False) -> Warehouse:
+        """Read-only by default (checks and gauges never change data); writable for the ledger's appends."""
         if self.target == "snowflake":
             return SnowflakeWarehouse(
                 SnowflakeSettings(
@@ -74,7 +82,9 @@ class WarehouseResource(ConfigurableResource):
                     connect_deadline_seconds=float(self.snowflake_connect_deadline_seconds or 30),
                 )
             )
-        return DuckDBWarehouse(Path(str(self.duckdb_path)), memory_limit=str(self.duckdb_memory_limit))
+        return DuckDBWarehouse(
+            Path(str(self.duckdb_path)), read_only=not writable, memory_limit=str(self.duckdb_memory_limit)
+        )
 
 
 def warehouse_resource(settings: Settings) -> WarehouseResource:
@@ -115,6 +125,7 @@ class PushgatewayResource(ConfigurableResource):
     cert_file: str | None = None
     key_file: str | None = None
     segment_top_n: int  # values of a segment label pushed; the rest are summed as "other"
+    restatement_tolerance: float  # relative change of a closed month's value reported as a restatement
 
     def target(self) -> PushTarget:
         return PushTarget(
@@ -131,9 +142,14 @@ class PushgatewayResource(ConfigurableResource):
         )
 
 
-def pushgateway_resource(push: PushTarget, segment_top_n: int = DEFAULT_SEGMENT_TOP_N) -> PushgatewayResource:
+def pushgateway_resource(
+    push: PushTarget,
+    segment_top_n: int = DEFAULT_SEGMENT_TOP_N,
+    restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE,
+) -> PushgatewayResource:
     return PushgatewayResource(
         segment_top_n=segment_top_n,
+        restatement_tolerance=restatement_tolerance,
         url=push.url,
         environment=push.environment,
         timeout_seconds=push.timeout_seconds,
@@ -201,7 +217,7 @@ def build_resources(
     """The resource map for the configured target."""
     return {
         "suites": prestarted.suites or InProcessSuites(),
-        "pushgateway": pushgateway_resource(settings.push, settings.segment_top_n),
+        "pushgateway": pushgateway_resource(settings.push, settings.segment_top_n, settings.restatement_tolerance),
         "dbt": dbt_resource(settings, project, prestarted.dbt),
         "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),
         "warehouse": warehouse_resource(settings),

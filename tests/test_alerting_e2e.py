@@ -204,6 +204,44 @@ def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(clean
     assert metric_value(stack, 'kpiwatch_metric_valid{metric="active_users"}') == 1
 
 
+def test_2c_a_back_dated_correction_of_last_month_fires_metric_restated_with_both_values(
+    clean_db, tmp_path, live, run_job
+):
+    """April's amount of one running subscription is corrected after April's numbers were published: the next
+    run restates April's LTV, and the notification carries the value published before and the new one."""
+    stack, hook = live
+    db = copy_of(clean_db, tmp_path)
+    first = run_job(stack, db, tmp_path)
+    assert first.success and not any(n.startswith("restated:") for n in first.notices)
+    con = duckdb.connect(str(db))
+    con.execute(
+        "update raw.subscriptions set amount = amount * 10 where subscription_id = (select min(subscription_id) "
+        "from raw.subscriptions where started_at < '2024-04-01' and (ended_at is null or ended_at >= '2024-05-01'))"
+    )
+    con.close()
+
+    second = run_job(stack, db, tmp_path)
+
+    assert second.success, second.failures
+    assert any(n.startswith("restated: kpiwatch_ltv_usd{} for 2024-04-01 was published as ") for n in second.notices)
+    ledger = duckdb.connect(str(db), read_only=True)
+    published = [
+        v
+        for (v,) in ledger.execute(
+            "select value from ledger.published_values where gauge = 'kpiwatch_ltv_usd' and period = '2024-04-01' "
+            "order by published_at"
+        ).fetchall()
+    ]
+    ledger.close()
+    assert len(published) == 2 and published[0] != published[1]
+    alert = notified(hook, "KpiwatchMetricRestated", gauge="kpiwatch_ltv_usd", period="2024-04-01")[0]
+    assert alert["labels"]["metric"] == "unit_economics" and alert["labels"]["team"] == "business"
+    assert alert["annotations"]["description"].startswith(
+        f"kpiwatch_ltv_usd for the closed month 2024-04-01 was published as {published[0]:.2f} and is now "
+        f"{published[1]:.2f}."
+    )
+
+
 def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path, live, run_job):
     stack, hook = live
     outcome = run_job(stack, copy_of(clean_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)

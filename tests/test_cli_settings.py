@@ -55,6 +55,14 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "KPIWATCH_PUSHGATEWAY_USERNAME and KPIWATCH_PUSHGATEWAY_PASSWORD instead.\n",
         ),
         (
+            {"KPIWATCH_RESTATEMENT_TOLERANCE": "1%"},
+            "kpiwatch: KPIWATCH_RESTATEMENT_TOLERANCE='1%' is not a number.\n",
+        ),
+        (
+            {"KPIWATCH_RESTATEMENT_TOLERANCE": "-0.01"},
+            "kpiwatch: KPIWATCH_RESTATEMENT_TOLERANCE='-0.01' must be between 0 and 1.\n",
+        ),
+        (
             {"KPIWATCH_TARGET": "oracle"},
             "kpiwatch: KPIWATCH_TARGET='oracle' is not a known target; use one of: duckdb (dev), snowflake.\n",
         ),

@@ -206,3 +206,28 @@ def test_a_warehouse_path_with_url_and_sql_characters_is_used_as_it_is(tmp_path,
     assert "succeeded" in done.stdout
     assert sorted(p.name for p in folder.iterdir() if p.suffix == ".duckdb") == [db.name]  # no second database
     assert not list(tmp_path.rglob("x.csv"))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["revenue"],
+            "kpiwatch: unknown metric 'revenue'; use one of: mrr, unit_economics, cac, active_users, "
+            "retention, feature_adoption.",
+        ),
+        (["mrr", "--limit", "0"], "kpiwatch: --limit '0' must be a whole number from 1 to 100,000."),
+        (["mrr", "--limit", "ten"], "kpiwatch: --limit 'ten' must be a whole number from 1 to 100,000."),
+        (["mrr", "--limit", "-5"], "kpiwatch: --limit '-5' must be a whole number from 1 to 100,000."),
+    ],
+)
+def test_a_malformed_ledger_request_is_one_line(warehouse, arguments, message):
+    done = kpiwatch("ledger", *arguments, KPIWATCH_DUCKDB_PATH=str(warehouse))
+    assert done.returncode == 2
+    assert one_line(done) == message
+
+
+def test_the_ledger_of_a_warehouse_that_never_published_says_so(warehouse):
+    done = kpiwatch("ledger", "mrr", KPIWATCH_DUCKDB_PATH=str(warehouse))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "Nothing published for mrr yet: run `kpiwatch run` first.\n"
