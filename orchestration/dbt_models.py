@@ -5,9 +5,11 @@ the partition's days; every other model is rebuilt as of the partition's day in 
 (cheap: see docs/operations.md), so partition D of any mart means "as known at the end of D".
 """
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,14 @@ from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 from kpiwatch.contract import RAW_SCHEMA
 from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
+from kpiwatch.quality.history import record as record_fingerprints
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
 from orchestration.gating import check_records, failed_raw_tables
 from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseResource
 
 DAILY_SELECTION = "tag:daily"
+HISTORY_CHECK = "history_unchanged"
 KEPT_RUN_TARGETS = 5  # the newest runs' compiled SQL and run_results.json stay for debugging
 
 
@@ -93,12 +97,26 @@ def build_dbt_assets(
         seconds of start-up); a backfill of any range is one run that replaces the whole range at once."""
         # Raw tables that failed an error check in this run: every model built from them is left out, and
         # keeps its last values (dbt's own lineage: `source:raw.events+`).
-        failed = failed_raw_tables(check_records(context.instance, context.run_id))
+        records = check_records(context.instance, context.run_id)
+        failed = failed_raw_tables(records)
+        fingerprints = {
+            r.asset.split("/", 1)[1]: r.metadata
+            for r in records
+            if r.asset.startswith(f"{RAW_SCHEMA}/") and r.check == HISTORY_CHECK
+        }
         try:
             ensure_raw_contract(warehouse.client(), skip=failed.keys())
         except KpiwatchError as error:
             raise Failure(description=str(error)) from None
         window = evaluation.window(context.run.tags)
+        repair_from = fingerprints.get("events", {}).get("repair_from")
+        if repair_from and "events" not in failed:
+            # Days of events that changed after they were processed: re-processed from the first of them, the
+            # way a backfill of that range would, so the marts equal a full rebuild again.
+            window = replace(window, start=min(window.start, dt.date.fromisoformat(str(repair_from))))
+            context.log.warning(
+                f"Re-processing raw.events from {window.start}: history changed there (history_unchanged)."
+            )
         # buildable: when a run selects only some models (the backfill job), a test runs only if all of its
         # parents are built or upstream, never against a model this run did not build.
         # dbt.log at info level: a line per node, not per SQL statement (the compiled SQL is in the run's
@@ -116,6 +134,11 @@ def build_dbt_assets(
         target = target_with_parse_state(target_root, context.run_id)
         yield from dbt.build(context, args, env={**profile_env, **window.dbt_env()}, target=target)
         keep_parse_state(target_root, target)
+        # What this run processed becomes the history the next runs compare with (withheld tables excepted).
+        ledger, now = warehouse.client(writable=True), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        for table, metadata in sorted(fingerprints.items()):
+            if table not in failed and metadata.get("record"):
+                record_fingerprints(ledger, table, str(metadata["record"]), context.run_id, now)
 
     return kpiwatch_dbt_models
 

@@ -121,6 +121,10 @@ def test_a_warehouse_locked_by_another_process_names_it_and_exits_1(warehouse):
         ),
         ("version: 1\n# caf\xe9\n".encode("latin-1"), "is not UTF-8 text (byte 16); save it as UTF-8"),
         (
+            b"version: 1\ntables:\n  events:\n    history_unchanged: {severity: warn, repair_max_days: soon}\n",
+            "tables.events.history_unchanged.repair_max_days must be a non-negative number, got 'soon'",
+        ),
+        (
             b"version: 1\ntables:\n  events:\n    periods_do_not_overlap: {severity: error}\n",
             "tables.events.periods_do_not_overlap applies to subscriptions only",
         ),

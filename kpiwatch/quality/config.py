@@ -25,6 +25,7 @@ SQL_CHECK_PARAMETERS: dict[str, dict[str, Any]] = {
     "missing_days": {"lookback_days": 90},
     "amount_plausible": {"max_amount": 1_000_000},
     "periods_do_not_overlap": {},
+    "history_unchanged": {"repair_max_days": 190},
 }
 GX_CHECK_PARAMETERS = {"max_unexpected_ratio": 0.0}
 # SQL checks that read columns only some tables have.

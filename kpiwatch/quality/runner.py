@@ -81,8 +81,15 @@ def plan_table_checks(
     settings = config.for_table(table)
     # volume compares the evaluation day with the 7 before it; missing_days looks back lookback_days.
     history_days = max([8] + [int(s.params["lookback_days"]) for s in settings if s.name == "missing_days"])
-    facts = TableFacts(warehouse, RAW_TABLES_BY_NAME[table], columns, as_of, history_days)
+    facts = TableFacts(warehouse, RAW_TABLES_BY_NAME[table], columns, as_of, history_days, first_processed_day)
     sql_outcomes = [run_sql_check(facts, s) for s in settings if s.name in SQL_CHECKS]
+    # Changed days further back that this run re-processes are checked like the rest of its window.
+    repair_from = next(
+        (o.metadata.get("repair_from") for o in sql_outcomes if o.check == "history_unchanged" and not o.passed),
+        None,
+    )
+    if repair_from and first_processed_day is not None:
+        first_processed_day = min(first_processed_day, dt.date.fromisoformat(repair_from))
     gx_settings = [s for s in settings if s.name not in SQL_CHECKS]
     if not gx_settings:
         return sql_outcomes, None

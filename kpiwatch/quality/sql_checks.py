@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 from kpiwatch.contract import Table, table_problems
+from kpiwatch.quality import history
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.warehouse import Warehouse
@@ -20,9 +21,17 @@ class TableFacts:
     timestamp) and one per-day count over the widest window any check of the table needs."""
 
     def __init__(
-        self, warehouse: Warehouse, table: Table, columns: Mapping[str, str], as_of: dt.date, history_days: int = 8
+        self,
+        warehouse: Warehouse,
+        table: Table,
+        columns: Mapping[str, str],
+        as_of: dt.date,
+        history_days: int = 8,
+        first_processed_day: dt.date | None = None,
     ):
+        """first_processed_day: the first day the run processes; None for a full rebuild (every day)."""
         self.warehouse = warehouse
+        self.first_processed_day = first_processed_day
         self.table = table
         self.columns = {c.lower(): t for c, t in columns.items()}
         self.as_of = as_of
@@ -275,6 +284,62 @@ def periods_do_not_overlap(facts: TableFacts, settings: CheckSettings) -> CheckO
     return _outcome(facts, settings, True, "no two periods of a subscription overlap.", metadata)
 
 
+def history_unchanged(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
+    """Every part of history before the run's window against the fingerprint recorded when it was processed
+    (kpiwatch/quality/history.py). Changed days of events are re-processed in this run, up to
+    repair_max_days back; further back the check fails as an error naming the backfill to run."""
+    table = facts.table
+    if table_problems(table, facts.columns):
+        return _outcome(
+            facts,
+            settings,
+            False,
+            f"not evaluated: {table.qualified_name} does not match the contract (see schema_matches_contract).",
+            {},
+        )
+    current = history.current_fingerprints(facts.warehouse, table, facts.cutoff)
+    stored = history.stored_fingerprints(facts.warehouse, table.name)
+    last = history.part_of(table.name, facts.as_of)
+    unit = history.grain(table.name)
+    metadata: dict = {"parts": len(current), "record": history.to_record(stored, current, last)}
+    if stored is None:
+        text = f"no fingerprints recorded yet: this run records {len(current):,} {unit}(s) of history."
+        return _outcome(facts, settings, True, text, metadata)
+    if facts.first_processed_day is None:
+        text = f"full rebuild: all {len(current):,} {unit}(s) are processed and their fingerprints recorded again."
+        return _outcome(facts, settings, True, text, metadata)
+    before = history.part_of(table.name, facts.first_processed_day)
+    changes = history.compare(stored, current, before, last)
+    compared = sum(1 for part in current if part < before)
+    if not changes:
+        text = f"all {compared:,} {unit}(s) before {before} are as they were when processed."
+        return _outcome(facts, settings, True, text, metadata)
+    shown = ", ".join(str(c) for c in changes[:5]) + (" ..." if len(changes) > 5 else "")
+    metadata.update(
+        changed_parts=len(changes),
+        rows_added=sum(c.row_delta for c in changes if c.row_delta > 0),
+        rows_removed=-sum(c.row_delta for c in changes if c.row_delta < 0),
+        parts_edited=sum(1 for c in changes if c.kind == "edited"),
+        sample=", ".join(str(c) for c in changes[:10]),
+    )
+    text = f"{len(changes):,} {unit}(s) of {table.qualified_name} changed after they were processed: {shown}."
+    if table.name not in history.REPAIRED_TABLES:
+        text += " The models built from it are rebuilt in full every run, so this run includes the change."
+        return _outcome(facts, settings, False, text, metadata)
+    repair_from = dt.date.fromisoformat(changes[0].part)
+    span = (facts.as_of - repair_from).days + 1
+    limit = int(settings.params["repair_max_days"])
+    if span <= limit:
+        metadata["repair_from"] = repair_from.isoformat()
+        text += f" This run re-processes {repair_from} to {facts.as_of} ({span} days) so the marts include it."
+        return _outcome(facts, settings, False, text, metadata)
+    text += (
+        f" Re-processing {span} days is beyond repair_max_days ({limit}): run "
+        f"`kpiwatch backfill --start {repair_from} --end {facts.as_of}`, then `kpiwatch run --as-of {facts.as_of}`."
+    )
+    return CheckOutcome(table.name, settings.name, "error", False, text, metadata)
+
+
 def _outcome(
     facts: TableFacts, settings: CheckSettings, passed: bool, description: str, metadata: dict
 ) -> CheckOutcome:
@@ -290,6 +355,7 @@ SQL_CHECKS: dict[str, Callable[[TableFacts, CheckSettings], CheckOutcome]] = {
     "missing_days": missing_days,
     "amount_plausible": amount_plausible,
     "periods_do_not_overlap": periods_do_not_overlap,
+    "history_unchanged": history_unchanged,
 }
 
 # Columns that identify a row in a sample shown to a person.
@@ -301,7 +367,7 @@ KEY_COLUMNS = {
 }
 
 # Checks that need the table and its time column to exist; others report the schema problem instead.
-NEEDS_TIME_COLUMN = {"freshness", "volume", "missing_days"}
+NEEDS_TIME_COLUMN = {"freshness", "volume", "missing_days", "history_unchanged"}
 
 
 def run_sql_check(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:

@@ -1,0 +1,134 @@
+"""Changes to history beyond a daily run's window are caught by the next daily run (history_unchanged) and
+repaired in the same run, so the marts equal a full rebuild; past the repair bound the run names the
+backfill to run; duplicate events far back are caught without a uniqueness scan of all history."""
+
+import datetime as dt
+import shutil
+
+import duckdb
+import pytest
+
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.hosting.launch import run_backfill, run_once
+from kpiwatch.quality.config import load_checks_config
+from tests.conftest import differing_rows
+
+pytestmark = pytest.mark.slow
+AS_OF = dt.date(2024, 3, 31)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    path = tmp_path_factory.mktemp("history") / "generated.duckdb"
+    generate(GenerateOptions(out=path, as_of=AS_OF, users=400, days=200, seed=4), progress=False, log=lambda _: None)
+    return path
+
+
+def execute(db, *statements):
+    con = duckdb.connect(str(db))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def day_sql(day: dt.date) -> str:
+    return f"cast(occurred_at as date) = date '{day}'"
+
+
+def history_failures(outcome) -> dict[str, str]:
+    return {c.split(" ", 1)[0]: c for c in outcome.failed_checks if c.split(" ")[1] == "history_unchanged"}
+
+
+def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(history, tmp_path, job_settings):
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    shutil.copy(history, daily)
+    settings = job_settings(daily, tmp_path / "home_daily")
+    first = run_once(settings, AS_OF - DAY)  # builds everything and records the fingerprints
+    assert first.success and not history_failures(first), first.failed_checks
+
+    reloaded, deleted, late = AS_OF - 150 * DAY, AS_OF - 100 * DAY, AS_OF - 20 * DAY
+    changes = (
+        # A re-loaded file adds 50 events five months back (new ids: events the first load missed).
+        f"insert into raw.events select 'reload-' || event_id, user_id, event_name, occurred_at from raw.events "
+        f"where {day_sql(reloaded)} order by event_id limit 50",
+        f"delete from raw.events where {day_sql(deleted)}",
+        # One late event 20 days back, beyond the 3-day look-back.
+        f"insert into raw.events select 'late-1', user_id, event_name, occurred_at from raw.events "
+        f"where {day_sql(late)} order by event_id limit 1",
+        # A billing correction of an old period's amount.
+        "update raw.subscriptions set amount = amount + 7 where subscription_id = (select min(subscription_id) "
+        f"from raw.subscriptions where started_at < date '{AS_OF - 90 * DAY}')",
+    )
+    execute(daily, *changes)
+    shutil.copy(daily, full)
+
+    outcome = run_once(settings, AS_OF)
+
+    assert outcome.success, outcome.failures
+    found = history_failures(outcome)
+    assert set(found) == {"raw/events", "raw/subscriptions"}, outcome.failed_checks
+    events = found["raw/events"]
+    assert events.startswith("raw/events history_unchanged (warn): 3 day(s) of raw.events changed after they were ")
+    assert f"{reloaded} (added, +50 rows)" in events and f"{late} (added, +1 rows)" in events
+    assert f"{deleted} (removed, -" in events
+    assert f"This run re-processes {reloaded} to {AS_OF} (151 days) so the marts include it." in events
+    assert "(edited, +0 rows)" in found["raw/subscriptions"]
+    assert outcome.withheld == ()
+
+    rebuilt = run_once(job_settings(full, tmp_path / "home_full"), AS_OF, full_refresh=True)
+    assert rebuilt.success, rebuilt.failures
+    differences = differing_rows(full, daily)
+    assert differences and set(differences.values()) == {0}, differences
+
+    again = run_once(settings, AS_OF)  # the repaired days were recorded: nothing to report any more
+    assert again.success and not history_failures(again), again.failed_checks
+
+
+def test_past_the_repair_bound_the_run_names_the_exact_backfill(history, tmp_path, job_settings):
+    db = tmp_path / "bounded.duckdb"
+    shutil.copy(history, db)
+    checks = tmp_path / "checks.yml"
+    shipped = load_checks_config().path.read_text()
+    checks.write_text(shipped.replace("repair_max_days: 190", "repair_max_days: 30"))
+    settings = job_settings(db, tmp_path / "home", checks_config=checks)
+    assert run_once(settings, AS_OF - DAY).success
+    changed = AS_OF - 60 * DAY
+    execute(
+        db,
+        f"insert into raw.events select 'reload-' || event_id, user_id, event_name, occurred_at from raw.events "
+        f"where {day_sql(changed)} order by event_id limit 5",
+    )
+
+    outcome = run_once(settings, AS_OF)
+
+    events = history_failures(outcome)["raw/events"]
+    assert events.startswith("raw/events history_unchanged (error): 1 day(s) of raw.events changed")
+    assert events.endswith(
+        f"Re-processing 61 days is beyond repair_max_days (30): run `kpiwatch backfill --start {changed} --end "
+        f"{AS_OF}`, then `kpiwatch run --as-of {AS_OF}`."
+    )
+    assert {w.split(" (")[0] for w in outcome.withheld} == {"active_users", "retention", "feature_adoption"}
+
+    backfill = run_backfill(settings, changed, AS_OF)  # the command the message names
+    assert backfill.success, backfill.failures
+    after = run_once(settings, AS_OF)
+    assert after.success and not after.withheld and not history_failures(after), after.failed_checks
+
+
+def test_duplicate_event_ids_far_back_are_caught_in_the_repaired_days(history, tmp_path, job_settings):
+    db = tmp_path / "dupes.duckdb"
+    shutil.copy(history, db)
+    settings = job_settings(db, tmp_path / "home")
+    assert run_once(settings, AS_OF - DAY).success
+    old = AS_OF - 150 * DAY
+    execute(db, f"insert into raw.events select * from raw.events where {day_sql(old)} order by event_id limit 50")
+
+    outcome = run_once(settings, AS_OF)
+
+    assert f"{old} (added, +50 rows)" in history_failures(outcome)["raw/events"]
+    duplicates = [c for c in outcome.failed_checks if c.startswith("raw/events unique_event_id (error): ")]
+    assert duplicates and duplicates[0].split(": ", 1)[1].startswith("100 of "), outcome.failed_checks
+    assert {w.split(" (")[0] for w in outcome.withheld} == {"active_users", "retention", "feature_adoption"}
