@@ -156,6 +156,8 @@ GAUGES: tuple[GaugeSpec, ...] = (
 )
 
 GAUGES_BY_NAME = {g.name: g for g in GAUGES}
+# Pushed only when what they report happened (a restatement), not by every run.
+EVENT_GAUGES = frozenset({"kpiwatch_restated_value"})
 
 
 @dataclass(frozen=True)

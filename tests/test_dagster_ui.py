@@ -16,13 +16,14 @@ from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.instance import write_instance_config
 from kpiwatch.hosting.webserver import Webserver, descendants, graphql, stop_tree
 from kpiwatch.quality.config import load_checks_config
+from orchestration.gating import FEEDS_METRICS
 from tests.monitoring_helpers import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 
 ASSET_GRAPH = """
-{ assetNodes { assetKey { path } isExecutable groupName dependencyKeys { path }
+{ assetNodes { assetKey { path } isExecutable groupName description dependencyKeys { path }
                assetChecksOrError { ... on AssetChecks { checks { name } } } } }
 """
 LAUNCH = """
@@ -74,7 +75,8 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target
     for table in RAW_TABLES:
         key = f"raw/{table.name}"
         assert not nodes[key]["isExecutable"] and nodes[key]["groupName"] == "raw"
-        assert checks[key] == {c.name for c in load_checks_config().for_table(table.name)}
+        # Every configured check, and the table's summary (whether it feeds this run's models).
+        assert checks[key] == {c.name for c in load_checks_config().for_table(table.name)} | {FEEDS_METRICS}
         assert deps[f"staging/stg_{table.name}"] == {key}
     manifest = json.loads((dbt_target_dir / "manifest.json").read_text())
     for node in manifest["nodes"].values():
@@ -83,7 +85,10 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target
     dbt_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     assert sum(len(c) for k, c in checks.items() if not k.startswith("raw/")) == len(dbt_tests)
     assert deps["marts/fct_mrr_monthly"] == {"marts/fct_customer_mrr_monthly", "intermediate/int_month_spine"}
-    assert "marts/fct_unit_economics_monthly" in deps["prometheus_push"]
+    # Ordered after the dbt step through the seeds, which every dbt step builds: a dependency on a mart that a
+    # run withholds would skip publishing altogether (orchestration/publish.py). The marts it reads are named.
+    assert deps["prometheus_push"] == {"reference/feature_map", "reference/fx_rates"}
+    assert "fct_unit_economics_monthly" in nodes["prometheus_push"]["description"]
     assert nodes["prometheus_push"]["groupName"] == "publishing"
 
 

@@ -108,21 +108,21 @@ def test_first_run_backfill_and_daily_runs_equal_a_full_rebuild(warehouses):
     assert windows_unlike_a_distinct_count(full.duckdb_path) == []
 
 
-def test_late_data_and_a_backfilled_past_day_equal_a_full_rebuild(warehouses):
+def test_late_data_and_withdrawn_old_events_equal_a_full_rebuild_after_the_next_daily_run(warehouses):
+    """AS_OF-2 is within the look-back; AS_OF-30 is not, but its change is caught by the history fingerprints
+    (history_unchanged) and re-processed in the same run. A backfill of that day changes nothing more."""
     full, daily = warehouses
     for settings in warehouses:
         late_and_corrected_data(settings.duckdb_path)
     assert_succeeded(run_once(full, AS_OF, full_refresh=True))
-    assert_succeeded(run_once(daily, AS_OF))  # the look-back re-processes AS_OF-2 ...
-    before_backfill = differing_rows(full.duckdb_path, daily.duckdb_path)
-    # ... but not AS_OF-30: that day, and the 30-day windows after it, differ until it is backfilled.
-    assert before_backfill["intermediate.int_user_activity_daily"] > 0
-    assert before_backfill["marts.fct_active_users_daily"] > 0
-    # DAU and WAU of the late day are right already (its MAU window still reaches back to AS_OF-30).
-    late_day = f"select dau, wau from marts.fct_active_users_daily where activity_date = date '{AS_OF - 2 * DAY}'"
-    assert query_one(daily.duckdb_path, late_day) == query_one(full.duckdb_path, late_day)
+    outcome = run_once(daily, AS_OF)
+    assert_succeeded(outcome)
+    repaired = [c for c in outcome.failed_checks if c.startswith("raw/events history_unchanged (warn): ")]
+    assert repaired and f"{AS_OF - 30 * DAY} (removed, -" in repaired[0], outcome.failed_checks
+    differences = differing_rows(full.duckdb_path, daily.duckdb_path)
+    assert set(differences.values()) == {0}, differences
     assert_succeeded(run_backfill(daily, AS_OF - 30 * DAY, AS_OF - 30 * DAY))
-    assert_succeeded(run_once(daily, AS_OF))  # the daily run rebuilds the monthly marts from the corrected days
+    assert_succeeded(run_once(daily, AS_OF))
     differences = differing_rows(full.duckdb_path, daily.duckdb_path)
     assert set(differences.values()) == {0}, differences
 
