@@ -315,7 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.set_defaults(func=_alerts)
 
     ledger = sub.add_parser("ledger", help="print the values published for a metric, newest first")
-    ledger.add_argument("metric", help="mrr, unit_economics, cac, active_users, retention or feature_adoption")
+    ledger.add_argument(
+        "metric", help="mrr, unit_economics, cac, active_users, retention, conversion or feature_adoption"
+    )
     ledger.add_argument("--limit", default=str(DEFAULT_LEDGER_ROWS), help=f"rows (default {DEFAULT_LEDGER_ROWS})")
     ledger.set_defaults(func=_ledger)
 

@@ -75,6 +75,19 @@ GAUGES: tuple[GaugeSpec, ...] = (
         ("feature",),
     ),
     GaugeSpec("kpiwatch_feature_adoption_baseline_ratio", "The same ratio seven days earlier.", "ratio", ("feature",)),
+    GaugeSpec(
+        "kpiwatch_conversion_rate",
+        "Share of the newest complete signup month's signups that started paying within 30 days, per channel "
+        "and 'all'.",
+        "ratio",
+        ("channel",),
+    ),
+    GaugeSpec(
+        "kpiwatch_conversion_baseline_rate",
+        "Mean 30-day conversion rate of the three signup months before it.",
+        "ratio",
+        ("channel",),
+    ),
     # Data quality: every check of the run, raw-table checks and dbt tests alike.
     GaugeSpec(
         "kpiwatch_check_success",
@@ -200,6 +213,11 @@ METRICS: tuple[MetricSpec, ...] = (
         "active_users", ("kpiwatch_active_users", "kpiwatch_active_users_baseline"), ("fct_active_users_daily",)
     ),
     MetricSpec("retention", ("kpiwatch_retention_rate",), ("fct_retention_cohorts",)),
+    MetricSpec(
+        "conversion",
+        ("kpiwatch_conversion_rate", "kpiwatch_conversion_baseline_rate"),
+        ("fct_conversion_monthly",),
+    ),
     MetricSpec(
         "feature_adoption",
         ("kpiwatch_feature_adoption_ratio", "kpiwatch_feature_adoption_baseline_ratio"),

@@ -114,6 +114,11 @@ def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
         _sample("kpiwatch_feature_adoption_baseline_ratio", v, feature=f)
         for f, v in sorted(snapshot.adoption_baseline.items())
     ]
+    samples += [_sample("kpiwatch_conversion_rate", v, channel=c) for c, v in sorted(snapshot.conversion.items())]
+    samples += [
+        _sample("kpiwatch_conversion_baseline_rate", v, channel=c)
+        for c, v in sorted(snapshot.conversion_baseline.items())
+    ]
     return [s for s in samples if s is not None]
 
 

@@ -31,6 +31,9 @@ class BusinessSnapshot:
     retention: dict[int, float] = field(default_factory=dict)
     adoption: dict[str, Any] = field(default_factory=dict)
     adoption_baseline: dict[str, Any] = field(default_factory=dict)
+    conversion_cohort: dt.date | None = None  # newest signup month whose 30-day windows have all closed
+    conversion: dict[str, Any] = field(default_factory=dict)  # per acquisition channel, capped, and 'all'
+    conversion_baseline: dict[str, float] = field(default_factory=dict)  # the three cohorts before it
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -72,6 +75,35 @@ select
     count(distinct source_channel) as channels
 from labelled
 group by month, channel
+"""
+
+
+# Acquisition channels of the newest complete signup cohort ranked by signups; the top N keep their label,
+# the rest are summed into `other` (signups and conversions, so other's rate is their blended rate).
+CAPPED_CONVERSION_SQL = """
+with cohorts as (
+    select signup_month, acquisition_channel as channel, signups, converted_30d
+    from {marts}.fct_conversion_monthly where signup_month <= ? and signup_month >= ?
+),
+ranked as (
+    select channel, row_number() over (order by signups desc, channel) as signup_rank
+    from cohorts where signup_month = ? and channel <> 'all'
+),
+labelled as (
+    select
+        cohorts.signup_month,
+        case
+            when cohorts.channel = 'all' then 'all'
+            when ranked.signup_rank <= ? then cohorts.channel
+            else 'other'
+        end as channel,
+        cohorts.signups,
+        cohorts.converted_30d
+    from cohorts left join ranked on ranked.channel = cohorts.channel
+)
+select signup_month, channel, cast(sum(converted_30d) as double) / nullif(sum(signups), 0) as conversion_rate
+from labelled
+group by signup_month, channel
 """
 
 
@@ -146,8 +178,27 @@ def read_snapshot(
         if "retention" not in withheld
         else []
     )
+    cohort, conversion_rows = None, []
+    if "conversion" not in withheld:
+        newest = warehouse.query(
+            f"select max(signup_month) as cohort from {m}.fct_conversion_monthly "
+            "where is_complete and acquisition_channel = 'all'"
+        )
+        cohort = _as_date(newest[0]["cohort"]) if newest and newest[0]["cohort"] is not None else None
+        if cohort:
+            conversion_rows = warehouse.query(
+                CAPPED_CONVERSION_SQL.format(marts=m),
+                [cohort, add_months(cohort, -BASELINE_MONTHS), cohort, segment_top_n],
+            )
     return BusinessSnapshot(
         as_of=as_of,
+        conversion_cohort=cohort,
+        conversion={
+            r["channel"]: r["conversion_rate"] for r in conversion_rows if _as_date(r["signup_month"]) == cohort
+        },
+        conversion_baseline=_mean_of(
+            [r for r in conversion_rows if _as_date(r["signup_month"]) != cohort], "conversion_rate"
+        ),
         current_month=mrr_rows[-1] if mrr_rows and mrr_rows[-1]["month"] == current_month else None,
         last_complete_month=economics[0] if economics else None,
         baseline_months=economics[1:],
@@ -160,6 +211,19 @@ def read_snapshot(
         adoption={r["feature"]: r["adoption_rate"] for r in adoption_rows if r["activity_date"] == as_of},
         adoption_baseline={r["feature"]: r["adoption_rate"] for r in adoption_rows if r["activity_date"] == week_ago},
     )
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _mean_of(rows: list[dict[str, Any]], column: str) -> dict[str, float]:
+    """Mean of `column` per channel over the rows; undefined values are left out."""
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        if row[column] is not None:
+            values.setdefault(row["channel"], []).append(float(row[column]))
+    return {channel: sum(v) / len(v) for channel, v in values.items()}
 
 
 def _mean_by_channel(rows: list[dict[str, Any]]) -> dict[str, float]:

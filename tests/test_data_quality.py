@@ -158,7 +158,7 @@ def test_an_error_check_from_the_cli_names_the_check_and_the_withheld_metrics_wi
     assert done.returncode == 1
     assert "raw/events user_id_known (error): 1 of" in done.stderr
     assert "u_nobody" in done.stderr  # the offending key is shown
-    assert "with metrics withheld:\n  Published fresh: mrr, unit_economics, cac\n" in done.stderr
+    assert "with metrics withheld:\n  Published fresh: mrr, unit_economics, cac, conversion\n" in done.stderr
     assert (
         "  Withheld: active_users, built from data that failed raw.events user_id_known (error); its marts keep "
         "their last values.\n"

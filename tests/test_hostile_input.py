@@ -218,7 +218,7 @@ def test_a_warehouse_path_with_url_and_sql_characters_is_used_as_it_is(tmp_path,
         (
             ["revenue"],
             "kpiwatch: unknown metric 'revenue'; use one of: mrr, unit_economics, cac, active_users, "
-            "retention, feature_adoption.",
+            "retention, conversion, feature_adoption.",
         ),
         (["mrr", "--limit", "0"], "kpiwatch: --limit '0' must be a whole number from 1 to 100,000."),
         (["mrr", "--limit", "ten"], "kpiwatch: --limit 'ten' must be a whole number from 1 to 100,000."),

@@ -102,6 +102,7 @@ def test_validity_is_pushed_per_metric_and_withheld_metrics_are_left_out():
         ("kpiwatch_metric_valid", "cac"): 1.0,
         ("kpiwatch_metric_valid", "active_users"): 0.0,
         ("kpiwatch_metric_valid", "retention"): 1.0,
+        ("kpiwatch_metric_valid", "conversion"): 1.0,
         ("kpiwatch_metric_valid", "feature_adoption"): 1.0,
         ("kpiwatch_metrics_valid", None): 0.0,
     }
