@@ -84,7 +84,7 @@ GAUGES: tuple[GaugeSpec, ...] = (
     ),
     GaugeSpec(
         "kpiwatch_conversion_baseline_rate",
-        "Mean 30-day conversion rate of the three signup months before it.",
+        "30-day conversion rate pooled over the three signup months before it.",
         "ratio",
         ("channel",),
     ),

@@ -101,7 +101,7 @@ labelled as (
         cohorts.converted_30d
     from cohorts left join ranked on ranked.channel = cohorts.channel
 )
-select signup_month, channel, cast(sum(converted_30d) as double) / nullif(sum(signups), 0) as conversion_rate
+select signup_month, channel, sum(signups) as signups, sum(converted_30d) as converted
 from labelled
 group by signup_month, channel
 """
@@ -193,12 +193,8 @@ def read_snapshot(
     return BusinessSnapshot(
         as_of=as_of,
         conversion_cohort=cohort,
-        conversion={
-            r["channel"]: r["conversion_rate"] for r in conversion_rows if _as_date(r["signup_month"]) == cohort
-        },
-        conversion_baseline=_mean_of(
-            [r for r in conversion_rows if _as_date(r["signup_month"]) != cohort], "conversion_rate"
-        ),
+        conversion=_pooled_rate([r for r in conversion_rows if _as_date(r["signup_month"]) == cohort]),
+        conversion_baseline=_pooled_rate([r for r in conversion_rows if _as_date(r["signup_month"]) != cohort]),
         current_month=mrr_rows[-1] if mrr_rows and mrr_rows[-1]["month"] == current_month else None,
         last_complete_month=economics[0] if economics else None,
         baseline_months=economics[1:],
@@ -217,13 +213,15 @@ def _as_date(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _mean_of(rows: list[dict[str, Any]], column: str) -> dict[str, float]:
-    """Mean of `column` per channel over the rows; undefined values are left out."""
-    values: dict[str, list[float]] = {}
+def _pooled_rate(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Converted / signups per channel over all the rows' months: each signup weighs the same, so a small
+    partial month (the first month of the data) does not move the baseline as much as a full one."""
+    totals: dict[str, list[int]] = {}
     for row in rows:
-        if row[column] is not None:
-            values.setdefault(row["channel"], []).append(float(row[column]))
-    return {channel: sum(v) / len(v) for channel, v in values.items()}
+        total = totals.setdefault(row["channel"], [0, 0])
+        total[0] += int(row["converted"] or 0)
+        total[1] += int(row["signups"] or 0)
+    return {channel: converted / signups for channel, (converted, signups) in totals.items() if signups}
 
 
 def _mean_by_channel(rows: list[dict[str, Any]]) -> dict[str, float]:

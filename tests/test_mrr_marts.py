@@ -180,14 +180,14 @@ def test_revenue_cohort_months_still_running_are_flagged(db):
 def test_conversion_gauges_read_the_newest_complete_cohort_and_its_baseline(db):
     """As of 2024-04-15 the newest signup month whose windows have closed is January (no February signups;
     March's windows are open): 2 of 3 converted (u_annual, u_react), paid_search 1 of 2, unknown 1 of 1. The
-    baseline is the mean over the three months before with signups: November 0 of 1, December 2 of 3."""
+    baseline pools the three months before: November 0 of 1 and December 2 of 3 give 2 of 4."""
     snapshot = read_snapshot(DuckDBWarehouse(db), dt.date.fromisoformat(world.AS_OF))
     assert snapshot.conversion_cohort == dt.date(2024, 1, 1)
     assert snapshot.conversion == pytest.approx({"all": 2 / 3, "paid_search": 1 / 2, "unknown": 1.0})
-    assert snapshot.conversion_baseline["all"] == pytest.approx((0 + 2 / 3) / 2)
+    assert snapshot.conversion_baseline["all"] == pytest.approx(2 / 4)
     samples = {(s.name, s.labels.get("channel")): s.value for s in business_samples(snapshot)}
     assert samples[("kpiwatch_conversion_rate", "all")] == pytest.approx(2 / 3)
-    assert samples[("kpiwatch_conversion_baseline_rate", "all")] == pytest.approx(1 / 3)
+    assert samples[("kpiwatch_conversion_baseline_rate", "all")] == pytest.approx(0.5)
 
 
 def test_conversion_channels_beyond_the_top_n_are_one_blended_other(db):

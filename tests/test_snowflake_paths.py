@@ -93,9 +93,16 @@ def test_business_gauges_read_the_marts_on_snowflake(snowflake):
         "fct_active_users_daily (activity_date date, dau integer, wau integer, mau integer)",
         "fct_feature_adoption_daily (activity_date date, feature text, adoption_rate double)",
         "fct_retention_cohorts (cohort_month date, months_since_signup integer, retention_rate double)",
+        "fct_conversion_monthly (signup_month date, acquisition_channel text, signups integer, converted_30d integer, "
+        "conversion_rate_30d double, is_complete boolean)",
     ):
         snowflake.query(f"create table marts.{ddl}")
     snowflake.query("insert into marts.fct_active_users_daily values ('2024-03-20', 3, 5, 8)")
+    snowflake.query(
+        "insert into marts.fct_conversion_monthly values ('2024-01-01', 'all', 10, 3, 0.3, true), "
+        "('2024-01-01', 'ads', 10, 3, 0.3, true), ('2023-12-01', 'all', 5, 2, 0.4, true), "
+        "('2024-02-01', 'all', 8, 1, 0.125, false)"
+    )
     samples = {
         (s.name, tuple(s.labels.items())): s.value
         for s in business_samples(read_snapshot(snowflake, dt.date(2024, 3, 20)))
@@ -103,6 +110,8 @@ def test_business_gauges_read_the_marts_on_snowflake(snowflake):
     assert samples[("kpiwatch_mrr_usd", ())] == 90
     assert samples[("kpiwatch_mrr_growth_ratio", ())] == pytest.approx(-0.1)
     assert samples[("kpiwatch_active_users", (("window", "30d"),))] == 8
+    assert samples[("kpiwatch_conversion_rate", (("channel", "all"),))] == pytest.approx(0.3)
+    assert samples[("kpiwatch_conversion_baseline_rate", (("channel", "all"),))] == pytest.approx(0.4)
 
 
 def test_settings_come_from_the_environment_and_never_show_secrets():
