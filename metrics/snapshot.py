@@ -45,65 +45,33 @@ def add_months(month: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-# Channels of the last complete month ranked by spend; the top N keep their label, the rest are summed
-# into `other` (spend and new customers, so other's CAC is their blended CAC), in the warehouse.
-CAPPED_CAC_SQL = """
-with months as (
-    select month, channel, spend_usd, new_customers from {marts}.fct_cac_monthly where month <= ? and month >= ?
+def capped_segments_sql(table: str, period: str, segment: str, rank_by: str, sums: tuple[str, ...]) -> str:
+    """Periods [?, ?] of a mart with one row per period and segment (plus 'all'), its segment label capped in the
+    warehouse: ranked by `rank_by` in the newest period (the third ?), the top N (the fourth ?) keep their
+    label and the rest are summed into 'other', so a rate computed from `sums` is their blended rate."""
+    columns = ", ".join(sums)
+    summed = ", ".join(f"sum({c}) as {c}" for c in sums)
+    return f"""
+with periods as (
+    select {period} as period, {segment} as segment, {columns} from {table} where {period} <= ? and {period} >= ?
 ),
 ranked as (
-    select channel, row_number() over (order by spend_usd desc, channel) as spend_rank
-    from months where month = ? and channel <> 'all'
+    select segment, row_number() over (order by {rank_by} desc, segment) as segment_rank
+    from periods where period = ? and segment <> 'all'
 ),
 labelled as (
     select
-        months.month,
-        months.channel as source_channel,
+        periods.*,
         case
-            when months.channel = 'all' then 'all'
-            when ranked.spend_rank <= ? then months.channel
+            when periods.segment = 'all' then 'all'
+            when ranked.segment_rank <= ? then periods.segment
             else 'other'
-        end as channel,
-        months.spend_usd,
-        months.new_customers
-    from months left join ranked on ranked.channel = months.channel
+        end as channel
+    from periods left join ranked on ranked.segment = periods.segment
 )
-select
-    month,
-    channel,
-    sum(spend_usd) / nullif(sum(new_customers), 0) as cac_usd,
-    count(distinct source_channel) as channels
+select period, channel, {summed}, count(distinct segment) as segments
 from labelled
-group by month, channel
-"""
-
-
-# Acquisition channels of the newest complete signup cohort ranked by signups; the top N keep their label,
-# the rest are summed into `other` (signups and conversions, so other's rate is their blended rate).
-CAPPED_CONVERSION_SQL = """
-with cohorts as (
-    select signup_month, acquisition_channel as channel, signups, converted_30d
-    from {marts}.fct_conversion_monthly where signup_month <= ? and signup_month >= ?
-),
-ranked as (
-    select channel, row_number() over (order by signups desc, channel) as signup_rank
-    from cohorts where signup_month = ? and channel <> 'all'
-),
-labelled as (
-    select
-        cohorts.signup_month,
-        case
-            when cohorts.channel = 'all' then 'all'
-            when ranked.signup_rank <= ? then cohorts.channel
-            else 'other'
-        end as channel,
-        cohorts.signups,
-        cohorts.converted_30d
-    from cohorts left join ranked on ranked.channel = cohorts.channel
-)
-select signup_month, channel, sum(signups) as signups, sum(converted_30d) as converted
-from labelled
-group by signup_month, channel
+group by period, channel
 """
 
 
@@ -139,13 +107,17 @@ def read_snapshot(
     last_month = economics[0]["month"] if economics else None
     cac_rows = (
         warehouse.query(
-            CAPPED_CAC_SQL.format(marts=m),
+            capped_segments_sql(
+                f"{m}.fct_cac_monthly", "month", "channel", "spend_usd", ("spend_usd", "new_customers")
+            ),
             [last_month, add_months(last_month, -BASELINE_MONTHS), last_month, segment_top_n],
         )
         if last_month
         else []
     )
-    folded = next((int(r["channels"]) for r in cac_rows if r["month"] == last_month and r["channel"] == "other"), 0)
+    for row in cac_rows:  # CAC of the capped labels: their spend over their new customers
+        row["cac_usd"] = row["spend_usd"] / row["new_customers"] if row["new_customers"] else None
+    folded = next((int(r["segments"]) for r in cac_rows if r["period"] == last_month and r["channel"] == "other"), 0)
     week_ago = as_of - dt.timedelta(days=BASELINE_DAYS)
     active = {
         r["activity_date"]: r
@@ -187,20 +159,26 @@ def read_snapshot(
         cohort = _as_date(newest[0]["cohort"]) if newest and newest[0]["cohort"] is not None else None
         if cohort:
             conversion_rows = warehouse.query(
-                CAPPED_CONVERSION_SQL.format(marts=m),
+                capped_segments_sql(
+                    f"{m}.fct_conversion_monthly",
+                    "signup_month",
+                    "acquisition_channel",
+                    "signups",
+                    ("signups", "converted_30d"),
+                ),
                 [cohort, add_months(cohort, -BASELINE_MONTHS), cohort, segment_top_n],
             )
     return BusinessSnapshot(
         as_of=as_of,
         conversion_cohort=cohort,
-        conversion=_pooled_rate([r for r in conversion_rows if _as_date(r["signup_month"]) == cohort]),
-        conversion_baseline=_pooled_rate([r for r in conversion_rows if _as_date(r["signup_month"]) != cohort]),
+        conversion=_pooled_rate([r for r in conversion_rows if _as_date(r["period"]) == cohort]),
+        conversion_baseline=_pooled_rate([r for r in conversion_rows if _as_date(r["period"]) != cohort]),
         current_month=mrr_rows[-1] if mrr_rows and mrr_rows[-1]["month"] == current_month else None,
         last_complete_month=economics[0] if economics else None,
         baseline_months=economics[1:],
-        cac_by_channel={r["channel"]: r["cac_usd"] for r in cac_rows if r["month"] == last_month},
+        cac_by_channel={r["channel"]: r["cac_usd"] for r in cac_rows if r["period"] == last_month},
         channels_in_other=folded,
-        cac_baseline=_mean_by_channel([r for r in cac_rows if r["month"] != last_month]),
+        cac_baseline=_mean_by_channel([r for r in cac_rows if r["period"] != last_month]),
         active_users=active.get(as_of),
         active_users_baseline=active.get(week_ago),
         retention={int(r["months_since_signup"]): r["retention_rate"] for r in retention_rows},
@@ -219,7 +197,7 @@ def _pooled_rate(rows: list[dict[str, Any]]) -> dict[str, float]:
     totals: dict[str, list[int]] = {}
     for row in rows:
         total = totals.setdefault(row["channel"], [0, 0])
-        total[0] += int(row["converted"] or 0)
+        total[0] += int(row["converted_30d"] or 0)
         total[1] += int(row["signups"] or 0)
     return {channel: converted / signups for channel, (converted, signups) in totals.items() if signups}
 
