@@ -150,20 +150,26 @@ def money(value: Any) -> Decimal | None:
 COMPARED_SCHEMAS = ("intermediate", "marts")
 
 
-def differing_rows(left, right) -> dict[str, int]:
-    """Rows of each table present in one warehouse and not the other (0 everywhere when equal)."""
+def differing_rows(
+    left, right, schemas: tuple[str, ...] = COMPARED_SCHEMAS, where: Callable[[set[str]], str] | None = None
+) -> dict[str, int]:
+    """Rows of each table present in one warehouse and not the other (0 everywhere when equal). `where` gives,
+    from a table's column names, a filter both sides are compared under ("" for none)."""
     con = duckdb.connect(str(left), read_only=True)
     try:
         con.execute(f"attach '{right}' as other (read_only)")
+        names = ", ".join(f"'{schema}'" for schema in schemas)
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            f"where table_catalog = current_database() and table_schema in {COMPARED_SCHEMAS} and "
-            f"table_type = 'BASE TABLE'"
+            f"where table_catalog = current_database() and table_schema in ({names}) and table_type = 'BASE TABLE'"
         ).fetchall()
         counts = {}
         for (table,) in tables:
-            one = f"select * from {table} except all select * from other.{table}"
-            two = f"select * from other.{table} except all select * from {table}"
+            columns = {c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()}
+            condition = where(columns) if where else ""
+            filtered = f"where {condition}" if condition else ""
+            one = f"select * from {table} {filtered} except all select * from other.{table} {filtered}"
+            two = f"select * from other.{table} {filtered} except all select * from {table} {filtered}"
             counts[table] = con.execute(
                 f"select (select count(*) from ({one})) + (select count(*) from ({two}))"
             ).fetchone()[0]
