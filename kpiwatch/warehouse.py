@@ -6,6 +6,7 @@ opened per query batch and closed at once, never held across steps.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -109,6 +110,11 @@ def raw_columns(warehouse: Warehouse) -> dict[str, dict[str, str]]:
         [RAW_SCHEMA],
     )
     return observed_columns(rows)
+
+
+def as_date(value: Any) -> dt.date:
+    """A date read back from the warehouse: engines return DATE columns as a date or a midnight datetime."""
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def ensure_raw_contract(warehouse: Warehouse, skip: Collection[str] = ()) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kpiwatch.warehouse import Warehouse, relation_exists
+from kpiwatch.warehouse import Warehouse, as_date, relation_exists
 from metrics.catalog import CLOSED_MONTH_GAUGES, METRIC_OF_GAUGE
 from metrics.samples import Sample
 
@@ -84,7 +84,7 @@ def previously_published(warehouse: Warehouse, entries: Sequence[LedgerEntry]) -
         f"from {LEDGER_TABLE} where period in ({', '.join('?' for _ in periods)})) as latest where newest = 1",
         periods,
     )
-    return {(r["gauge"], r["labels"], _date(r["period"])): float(r["value"]) for r in rows}
+    return {(r["gauge"], r["labels"], as_date(r["period"])): float(r["value"]) for r in rows}
 
 
 def restatements(
@@ -137,7 +137,3 @@ def published_history(warehouse: Warehouse, metric: str, limit: int) -> list[dic
         "order by published_at desc, gauge, labels, period limit ?",
         [metric, limit],
     )
-
-
-def _date(value: Any) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value

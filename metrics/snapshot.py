@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpiwatch.settings import DEFAULT_SEGMENT_TOP_N
-from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse
+from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date
 from metrics.catalog import RETENTION_MONTHS
 
 BASELINE_MONTHS = 3
@@ -156,7 +156,7 @@ def read_snapshot(
             f"select max(signup_month) as cohort from {m}.fct_conversion_monthly "
             "where is_complete and acquisition_channel = 'all'"
         )
-        cohort = _as_date(newest[0]["cohort"]) if newest and newest[0]["cohort"] is not None else None
+        cohort = as_date(newest[0]["cohort"]) if newest and newest[0]["cohort"] is not None else None
         if cohort:
             conversion_rows = warehouse.query(
                 capped_segments_sql(
@@ -171,8 +171,8 @@ def read_snapshot(
     return BusinessSnapshot(
         as_of=as_of,
         conversion_cohort=cohort,
-        conversion=_pooled_rate([r for r in conversion_rows if _as_date(r["period"]) == cohort]),
-        conversion_baseline=_pooled_rate([r for r in conversion_rows if _as_date(r["period"]) != cohort]),
+        conversion=_pooled_rate([r for r in conversion_rows if as_date(r["period"]) == cohort]),
+        conversion_baseline=_pooled_rate([r for r in conversion_rows if as_date(r["period"]) != cohort]),
         current_month=mrr_rows[-1] if mrr_rows and mrr_rows[-1]["month"] == current_month else None,
         last_complete_month=economics[0] if economics else None,
         baseline_months=economics[1:],
@@ -185,10 +185,6 @@ def read_snapshot(
         adoption={r["feature"]: r["adoption_rate"] for r in adoption_rows if r["activity_date"] == as_of},
         adoption_baseline={r["feature"]: r["adoption_rate"] for r in adoption_rows if r["activity_date"] == week_ago},
     )
-
-
-def _as_date(value: Any) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def _pooled_rate(rows: list[dict[str, Any]]) -> dict[str, float]:

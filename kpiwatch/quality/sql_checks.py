@@ -13,7 +13,7 @@ from kpiwatch.contract import Table, table_problems
 from kpiwatch.quality import history
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.outcome import CheckOutcome
-from kpiwatch.warehouse import Warehouse
+from kpiwatch.warehouse import Warehouse, as_date
 
 
 class TableFacts:
@@ -74,7 +74,7 @@ class TableFacts:
                 f"where {column} >= ? and {column} < ? group by cast({column} as date)",
                 [_bound(start, family), _bound(self.cutoff, family)],
             )
-            self._daily, self.history_start = {_as_date(r["day"]): int(r["n"]) for r in rows}, start
+            self._daily, self.history_start = {as_date(r["day"]): int(r["n"]) for r in rows}, start
         return {day: n for day, n in self._daily.items() if day >= first_day}
 
 
@@ -83,10 +83,6 @@ def _bound(value: dt.date | dt.datetime, family: str) -> dt.date | dt.datetime:
     if family == "date":
         return value.date() if isinstance(value, dt.datetime) else value
     return value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
-
-
-def _as_date(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def schema_matches_contract(facts: TableFacts, settings: CheckSettings) -> CheckOutcome:
