@@ -1,16 +1,17 @@
 """Snowflake access for the SQL kpiwatch runs itself (contract and quality checks, mart reads for the push).
 
 Settings come from kpiwatch.settings (the environment, parsed once). Connecting has an outer deadline,
-    because with the connector's
-defaults a connect to a wrong host can hang for many minutes (snowflake-connector-python#1325); only
-transient errors are retried, never SQL errors. Column names come back lower-case, as on DuckDB.
+because with the connector's defaults a connect to a wrong host can hang for many minutes
+(snowflake-connector-python#1325); only transient errors are retried, never SQL errors. Column names come
+back lower-case, as on DuckDB.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -19,12 +20,13 @@ from kpiwatch.settings import SnowflakeSettings
 
 
 class SnowflakeWarehouse:
-    """One short-lived connection per query batch, like the DuckDB warehouse."""
+    """One short-lived connection per query, or per `session` block, like the DuckDB warehouse."""
 
     name = "snowflake"
 
     def __init__(self, settings: SnowflakeSettings):
         self.settings = settings
+        self._session: Any = None
 
     def _connect_arguments(self) -> dict[str, Any]:
         s = self.settings
@@ -77,15 +79,29 @@ class SnowflakeWarehouse:
             f"{self.settings.connect_deadline_seconds:g} s after {self.settings.attempts} attempt(s): {last}"
         )
 
+    @contextmanager
+    def session(self) -> Iterator[SnowflakeWarehouse]:
+        """Serve every query of the block from one connection (a login costs far more than a query)."""
+        if self._session is not None:
+            yield self
+            return
+        self._session = self.connect()
+        try:
+            yield self
+        finally:
+            connection, self._session = self._session, None
+            connection.close()
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-        connection = self.connect()
+        connection = self._session or self.connect()
         try:
             cursor = connection.cursor()
             cursor.execute(sql, list(params or []))
             names = [d[0].lower() for d in cursor.description] if cursor.description else []
             return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
         finally:
-            connection.close()
+            if connection is not self._session:
+                connection.close()
 
     def sqlalchemy_engine(self) -> tuple[str, dict[str, Any]]:
         """URL and create_engine arguments for Great Expectations (snowflake-sqlalchemy); every part is

@@ -1,11 +1,13 @@
 """Short-lived warehouse connections for the little SQL Python runs itself.
 
 DuckDB allows one writing process per file and dbt writes during a run, so a connection is
-opened per query batch and closed at once, never held across steps.
+opened per query, or per step's batch of queries (`session`), and closed at once, never held
+across steps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Collection, Iterator, Sequence
@@ -30,6 +32,8 @@ class Warehouse(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]: ...
 
+    def session(self) -> contextlib.AbstractContextManager[Any]: ...
+
     def sqlalchemy_engine(self) -> tuple[str, dict[str, Any]]: ...
 
 
@@ -44,6 +48,7 @@ class DuckDBWarehouse:
         self.path = Path(path)
         self.read_only = read_only
         self.memory_limit = memory_limit
+        self._session: duckdb.DuckDBPyConnection | None = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -69,11 +74,34 @@ class DuckDBWarehouse:
         arguments = {"database": str(self.path), "read_only": True, "config": {"memory_limit": self.memory_limit}}
         return "duckdb://", {"connect_args": arguments}
 
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    @contextmanager
+    def session(self) -> Iterator[DuckDBWarehouse]:
+        """Serve every query of the block from one connection: opening the file costs about 15 ms, a
+        cursor on an open connection 0.3 ms, and a step asks dozens of queries. Closed with the block,
+        before dbt writes."""
+        if self._session is not None:
+            yield self
+            return
         with self.connect() as con:
-            cursor = con.execute(sql, params or [])
-            names = [d[0] for d in cursor.description] if cursor.description else []
-            return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+            self._session = con
+            try:
+                yield self
+            finally:
+                self._session = None
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        if self._session is not None:
+            # A cursor per query: checks may query from two threads at once, and a cursor is its own
+            # connection to the same open database.
+            with self._session.cursor() as cursor:
+                return _rows(cursor.execute(sql, params or []))
+        with self.connect() as con:
+            return _rows(con.execute(sql, params or []))
+
+
+def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description] if cursor.description else []
+    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")

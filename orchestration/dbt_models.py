@@ -136,9 +136,10 @@ def build_dbt_assets(
         keep_parse_state(target_root, target)
         # What this run processed becomes the history the next runs compare with (withheld tables excepted).
         ledger, now = warehouse.client(writable=True), dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        for table, metadata in sorted(fingerprints.items()):
-            if table not in failed and metadata.get("record"):
-                record_fingerprints(ledger, table, str(metadata["record"]), context.run_id, now)
+        with ledger.session():
+            for table, metadata in sorted(fingerprints.items()):
+                if table not in failed and metadata.get("record"):
+                    record_fingerprints(ledger, table, str(metadata["record"]), context.run_id, now)
 
     return kpiwatch_dbt_models
 

@@ -117,7 +117,9 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
             + run_samples(True, run_seconds(context.instance, context.run_id), as_of)
             + validity_samples(withheld)
         )
-        snapshot = read_snapshot(warehouse.client(), as_of, pushgateway.segment_top_n, withheld)
+        client = warehouse.client()
+        with client.session():
+            snapshot = read_snapshot(client, as_of, pushgateway.segment_top_n, withheld)
         business = fresh_samples(business_samples(snapshot), withheld)
         if snapshot.channels_in_other:
             notice = (
@@ -152,7 +154,8 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
         samples += restatement_samples(restated)
         pushing.push(target, pushing.JOB, samples)
         published_at = dt.datetime.now(dt.UTC)
-        append_to_ledger(ledger, context.run_id, as_of, published_at.replace(tzinfo=None), entries)
+        with ledger.session():
+            append_to_ledger(ledger, context.run_id, as_of, published_at.replace(tzinfo=None), entries)
         pushing.push(target, pushing.LAST_SUCCESS_JOB, last_success_samples(published_at))
         return MaterializeResult(
             metadata={

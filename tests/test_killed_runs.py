@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
+from kpiwatch.dbt_worker import WORKER_NAME
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.run_lock import exclusive_run, lock_path
 from kpiwatch.hosting.webserver import descendants
@@ -21,8 +22,10 @@ KPIWATCH = str(Path(sys.executable).with_name("kpiwatch"))
 
 
 def command_line(pid: int) -> str:
+    """The command line, then the process name (a forked worker keeps its parent's command line)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return f"{line} [{Path(f'/proc/{pid}/comm').read_text().strip()}]"
     except OSError:
         return ""
 
@@ -54,8 +57,9 @@ def test_a_killed_run_leaves_no_process_behind_and_the_next_run_fails_it_and_suc
             what="the run to reach its dbt step",
         )
         tree = descendants(victim.pid)
-        dbt_names = ("kpiwatch.dbt_worker", "kpiwatch-dbt", "/dbt ")
+        dbt_names = (f"[{WORKER_NAME}]", "kpiwatch-dbt", "/dbt ")
         dbt = [pid for pid in tree if any(name in command_line(pid) for name in dbt_names)]
+        assert (prestart == "on") == any(f"[{WORKER_NAME}]" in command_line(pid) for pid in dbt), dbt
         holder = lock_path(load_settings(env)).read_text()
         victim.send_signal(signal.SIGKILL)
         victim.wait()
