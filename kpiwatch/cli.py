@@ -33,6 +33,7 @@ def _settings() -> Settings:
 
 def _generate(args: argparse.Namespace) -> int:
     from kpiwatch.generate import GenerateOptions, generate
+    from kpiwatch.planted import KINDS, parse_anomaly
 
     settings = _settings()
     options = GenerateOptions(
@@ -42,6 +43,7 @@ def _generate(args: argparse.Namespace) -> int:
         days=args.days,
         seed=args.seed,
         force=args.force,
+        anomalies=tuple(parse_anomaly(text) for text in args.anomaly or ()),
     )
     counts = generate(options, progress=sys.stderr.isatty() or args.progress)
     summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
@@ -53,6 +55,8 @@ def _generate(args: argparse.Namespace) -> int:
         for name in args.inject:
             fault = INJECTABLE[name]
             print(f"Injected {name}: {fault.description} (raised by {fault.caught_by} on raw.{fault.table}).")
+    for anomaly in options.anomalies:
+        print(f"Planted {anomaly}: {KINDS[anomaly.kind]}.")
     return 0
 
 
@@ -173,6 +177,31 @@ DEFAULT_LEDGER_ROWS = 50
 MAX_LEDGER_ROWS = 100_000
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    """`kpiwatch backtest`: the anomaly verdicts of every day of a range, as the daily runs give them."""
+    from kpiwatch.backtest import run_backtest, to_csv, to_table
+    from kpiwatch.warehouse import open_warehouse
+    from metrics.anomaly_config import SERIES, load_anomaly_config
+
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
+    if end < start:
+        raise ConfigError(f"--end {end} is before --start {start}.")
+    if args.metric is not None and args.metric not in SERIES:
+        raise ConfigError(f"unknown series {args.metric!r} for --metric; use one of: {', '.join(SERIES)}.")
+    if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
+        raise ConfigError(f"--plot {args.plot!r} must name a .png file.")
+    settings = _settings()
+    result = run_backtest(
+        open_warehouse(settings), load_anomaly_config(settings.anomalies_config), start, end, args.metric
+    )
+    print(to_csv(result) if args.format == "csv" else to_table(result), end="")
+    if args.plot:
+        from kpiwatch.backtest_plot import plot_backtest
+
+        print(f"Plot: {plot_backtest(result, Path(args.plot))}", file=sys.stderr)
+    return 0
+
+
 def _ledger(args: argparse.Namespace) -> int:
     """`kpiwatch ledger METRIC`: what kpiwatch published for a metric, run by run, from the warehouse."""
     from kpiwatch.warehouse import open_warehouse
@@ -290,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(_fault_names()),
         help="break the data on purpose to see a check fail (repeatable): %(choices)s",
     )
+    gen.add_argument(
+        "--anomaly",
+        action="append",
+        metavar="KIND@DATE",
+        help="plant a business anomaly from DATE on (repeatable); KIND: activity_drop, churn_wave, spend_spike, "
+        "feature_dark, conversion_stop",
+    )
     gen.set_defaults(func=_generate)
 
     run = sub.add_parser("run", help="materialise every asset once through Dagster and print headline metrics")
@@ -320,6 +356,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ledger.add_argument("--limit", default=str(DEFAULT_LEDGER_ROWS), help=f"rows (default {DEFAULT_LEDGER_ROWS})")
     ledger.set_defaults(func=_ledger)
+
+    backtest = sub.add_parser(
+        "backtest", help="the anomaly verdicts of every day of a range, as the daily runs give them (no Prometheus)"
+    )
+    backtest.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    backtest.add_argument("--end", required=True, help="last day, YYYY-MM-DD")
+    backtest.add_argument("--metric", help="one series (dau, mrr, ...; default: all)")
+    backtest.add_argument("--format", choices=("table", "csv"), default="table", help="output (default: table)")
+    backtest.add_argument("--plot", help="also draw value, band and firings per series into this PNG")
+    backtest.set_defaults(func=_backtest)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
+from kpiwatch.planted import Anomaly, plant
 
 COUNTRIES = (
     ("US", 0.38, "USD"),
@@ -79,12 +80,19 @@ class GenerateOptions:
     days: int = 365
     seed: int = 42
     force: bool = False
+    anomalies: tuple[Anomaly, ...] = ()
 
     def validate(self) -> None:
         if self.users < 1:
             raise KpiwatchError(f"--users must be at least 1, got {self.users}.")
         if self.days < 2:
             raise KpiwatchError(f"--days must be at least 2, got {self.days}.")
+        first = self.as_of - dt.timedelta(days=self.days - 1)
+        for anomaly in self.anomalies:
+            if not first <= anomaly.day <= self.as_of:
+                raise KpiwatchError(
+                    f"--anomaly {anomaly}: {anomaly.day} is outside the generated days {first} .. {self.as_of}."
+                )
 
 
 @dataclass
@@ -354,6 +362,8 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
         for c0 in tqdm(chunks, desc="events", unit="chunk", disable=not progress):
             c1 = min(c0 + CHUNK_DAYS, options.days)
             con.execute(sql, {"c0": c0, "c1": c1, "seed": options.seed, "start": start})
+        for anomaly in options.anomalies:
+            plant(con, anomaly, options.seed)
         counts = {t.name: con.execute(f"select count(*) from {t.qualified_name}").fetchone()[0] for t in RAW_TABLES}
         con.execute("checkpoint")
         return counts

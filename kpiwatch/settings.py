@@ -16,7 +16,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from kpiwatch.errors import ConfigError
-from kpiwatch.paths import DEFAULT_CHECKS_FILE, DEFAULT_DAGSTER_HOME, DEFAULT_DBT_TARGET_DIR, DEFAULT_DUCKDB_PATH
+from kpiwatch.paths import (
+    DEFAULT_ANOMALIES_FILE,
+    DEFAULT_CHECKS_FILE,
+    DEFAULT_DAGSTER_HOME,
+    DEFAULT_DBT_TARGET_DIR,
+    DEFAULT_DUCKDB_PATH,
+)
 
 # dbt target names; the Dagster resource map is keyed by the same names.
 TARGETS = ("dev", "snowflake")
@@ -58,6 +64,8 @@ KNOWN_VARIABLES = {
     "KPIWATCH_LOOKBACK_DAYS": "days before a daily run's partition it re-processes for late events (default: 3)",
     "KPIWATCH_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use per process before it spills to disk (default: 3GB)",
     "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: expectations/checks.yml)",
+    "KPIWATCH_ANOMALIES_CONFIG": "when a business series is anomalous enough to alert (default: "
+    "expectations/anomalies.yml)",
     "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
     "KPIWATCH_RUN_LOCK_WAIT_SECONDS": "how long a run waits for another run on the same warehouse (default: 60)",
     "KPIWATCH_SEGMENT_TOP_N": "values of a segment label pushed, the top N by spend, the rest as other (default: 20)",
@@ -143,6 +151,7 @@ class Settings:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     checks_config: Path = DEFAULT_CHECKS_FILE
+    anomalies_config: Path = DEFAULT_ANOMALIES_FILE
     dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
     prestart: bool = True
     run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
@@ -184,6 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lookback_days=parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS)),
         duckdb_memory_limit=parse_memory_limit(env.get("KPIWATCH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT),
         checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
+        anomalies_config=_path(env, "KPIWATCH_ANOMALIES_CONFIG", DEFAULT_ANOMALIES_FILE),
         dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
         prestart=_switch(env, "KPIWATCH_PRESTART", True),
         segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),

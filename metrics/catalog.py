@@ -15,7 +15,7 @@ class GaugeSpec:
     help: str
     unit: str
     labels: tuple[str, ...] = ()
-    group: str = "business"  # business | quality | run | ledger
+    group: str = "business"  # business | bands | quality | run | ledger
 
 
 GAUGES: tuple[GaugeSpec, ...] = (
@@ -87,6 +87,43 @@ GAUGES: tuple[GaugeSpec, ...] = (
         "30-day conversion rate pooled over the three signup months before it.",
         "ratio",
         ("channel",),
+    ),
+    # Anomaly bands: each watched series on the evaluation date beside its expected band (metrics/bands.py).
+    # `metric` is the business metric the series belongs to (gating, inhibition), `series` the series.
+    GaugeSpec(
+        "kpiwatch_metric_observed",
+        "A watched series' value on the evaluation date.",
+        "value",
+        ("metric", "series", "segment"),
+        "bands",
+    ),
+    GaugeSpec(
+        "kpiwatch_metric_expected",
+        "The series' expected value and band edges on the evaluation date, learnt from the days before only.",
+        "value",
+        ("metric", "series", "segment", "bound"),
+        "bands",
+    ),
+    GaugeSpec(
+        "kpiwatch_metric_anomaly_score",
+        "0 inside the band; outside, how far beyond its edge in band half-widths (negative below).",
+        "ratio",
+        ("metric", "series", "segment"),
+        "bands",
+    ),
+    GaugeSpec(
+        "kpiwatch_metric_band_ready",
+        "1 if the series has the history its band needs (min_training_days), 0 while no verdict is given.",
+        "boolean",
+        ("metric", "series", "segment"),
+        "bands",
+    ),
+    GaugeSpec(
+        "kpiwatch_metric_anomaly",
+        "1 when the series left its band in a direction it watches (expectations/anomalies.yml); absent otherwise.",
+        "boolean",
+        ("metric", "series", "segment", "direction"),
+        "bands",
     ),
     # Data quality: every check of the run, raw-table checks and dbt tests alike.
     GaugeSpec(
@@ -195,7 +232,7 @@ METRICS: tuple[MetricSpec, ...] = (
             "kpiwatch_paying_customers",
             "kpiwatch_arpa_usd",
         ),
-        ("fct_mrr_monthly",),
+        ("fct_mrr_monthly", "fct_series_revenue_daily"),
     ),
     MetricSpec(
         "unit_economics",
@@ -208,9 +245,13 @@ METRICS: tuple[MetricSpec, ...] = (
         ),
         ("fct_unit_economics_monthly", "fct_mrr_monthly"),
     ),
-    MetricSpec("cac", ("kpiwatch_cac_usd", "kpiwatch_cac_baseline_usd"), ("fct_cac_monthly",)),
     MetricSpec(
-        "active_users", ("kpiwatch_active_users", "kpiwatch_active_users_baseline"), ("fct_active_users_daily",)
+        "cac", ("kpiwatch_cac_usd", "kpiwatch_cac_baseline_usd"), ("fct_cac_monthly", "fct_series_acquisition_daily")
+    ),
+    MetricSpec(
+        "active_users",
+        ("kpiwatch_active_users", "kpiwatch_active_users_baseline"),
+        ("fct_active_users_daily", "fct_series_activity_daily"),
     ),
     MetricSpec("retention", ("kpiwatch_retention_rate",), ("fct_retention_cohorts",)),
     MetricSpec(
@@ -221,7 +262,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "feature_adoption",
         ("kpiwatch_feature_adoption_ratio", "kpiwatch_feature_adoption_baseline_ratio"),
-        ("fct_feature_adoption_daily",),
+        ("fct_feature_adoption_daily", "fct_series_activity_daily"),
     ),
 )
 METRIC_OF_GAUGE = {gauge: metric.name for metric in METRICS for gauge in metric.gauges}

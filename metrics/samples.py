@@ -7,6 +7,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from metrics.anomaly_config import SERIES
+from metrics.bands import Verdict
 from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, METRIC_OF_GAUGE, METRICS, MOVEMENTS, REQUIRED_SERIES
 from metrics.snapshot import BusinessSnapshot
 
@@ -57,6 +59,32 @@ def fresh_samples(samples: Iterable[Sample], withheld: Collection[str]) -> list[
     """The business samples of the metrics that are published: a withheld metric's marts were not rebuilt
     from the run's data, so its values are left out (absent), never pushed stale."""
     return [s for s in samples if METRIC_OF_GAUGE.get(s.name) not in withheld]
+
+
+def band_samples(verdicts: Iterable[Verdict]) -> list[Sample]:
+    """The evaluation date's verdict of each series: value, band (once ready), score, readiness, firing."""
+    samples: list[Sample | None] = []
+    for v in verdicts:
+        labels = {"metric": v.metric, "series": v.series, "segment": v.segment}
+        samples += [
+            _sample("kpiwatch_metric_observed", v.value, **labels),
+            _sample("kpiwatch_metric_band_ready", 1 if v.ready else 0, **labels),
+            _sample("kpiwatch_metric_anomaly_score", v.score, **labels),
+            *(
+                _sample("kpiwatch_metric_expected", value, bound=bound, **labels)
+                for bound, value in (("lower", v.lower), ("expected", v.expected), ("upper", v.upper))
+            ),
+        ]
+        if v.fired:
+            samples.append(_sample("kpiwatch_metric_anomaly", 1, direction=v.fired, **labels))
+    return [s for s in samples if s is not None]
+
+
+def missing_bands(verdicts: Iterable[Verdict], withheld: Collection[str] = ()) -> list[str]:
+    """The watched series without a verdict for the evaluation date (their metric not withheld): a quiet
+    run must never be a silent gap."""
+    present = {v.series for v in verdicts}
+    return [f"series {name}" for name, (metric, _) in SERIES.items() if metric not in withheld and name not in present]
 
 
 def validity_samples(withheld: Collection[str]) -> list[Sample]:

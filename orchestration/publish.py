@@ -24,6 +24,8 @@ from dagster import (
 
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
+from metrics.anomaly_config import AnomalyConfig
+from metrics.bands import read_verdicts
 from metrics.catalog import METRICS
 from metrics.ledger import (
     append_to_ledger,
@@ -33,9 +35,11 @@ from metrics.ledger import (
     restatements,
 )
 from metrics.samples import (
+    band_samples,
     business_samples,
     fresh_samples,
     last_success_samples,
+    missing_bands,
     missing_required,
     quality_samples,
     run_samples,
@@ -74,8 +78,11 @@ def publish_failed_run(instance: DagsterInstance, run_id: str, target: PushTarge
     return len(samples)
 
 
-def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[AssetsDefinition, SensorDefinition]:
-    """The push asset (after every dbt model) and the sensor that records failed runs of `monitored_job`."""
+def build_publishing(
+    dbt_models: AssetsDefinition, monitored_job, anomalies: AnomalyConfig
+) -> tuple[AssetsDefinition, SensorDefinition]:
+    """The push asset (after every dbt model) and the sensor that records failed runs of `monitored_job`;
+    `anomalies` judges the watched series against their bands."""
     raw_inputs = raw_inputs_of_metrics(dbt_models)
 
     @asset(
@@ -120,7 +127,16 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
         client = warehouse.client()
         with client.session():
             snapshot = read_snapshot(client, as_of, pushgateway.segment_top_n, withheld)
+            verdicts = read_verdicts(client, anomalies, as_of, as_of, withheld)
         business = fresh_samples(business_samples(snapshot), withheld)
+        for v in verdicts:
+            if v.fired:
+                notice = (
+                    f"anomaly: {v.series}{'' if v.segment == 'all' else f' ({v.segment})'} is {v.value:,.4g}, "
+                    f"outside its band {v.lower:,.4g} .. {v.upper:,.4g} (expected {v.expected:,.4g}): {v.fired}."
+                )
+                context.log.warning(notice)
+                notices.append(notice)
         if snapshot.channels_in_other:
             notice = (
                 f"kpiwatch_cac_usd: {snapshot.channels_in_other:,} channels beyond the top "
@@ -129,7 +145,7 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
             )
             context.log.warning(notice)
             notices.append(notice)
-        missing = missing_required(business, withheld)
+        missing = missing_required(business, withheld) + missing_bands(verdicts, withheld)
         if missing:
             # A success that publishes no MRR or DAU is the worst failure: say so, and let the
             # failure path record run_success=0 so KpiwatchRunFailed reaches a person.
@@ -138,7 +154,7 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
                 "published. No error check failed on the raw tables they are built from, so the models miss "
                 "the evaluation day or month; run `kpiwatch run --full-refresh` and report the case if it persists."
             )
-        samples += business
+        samples += business + band_samples(verdicts)
         # The ledger: what this push publishes, and the closed months whose value changed since published.
         ledger = warehouse.client(writable=True)
         closed_month = snapshot.last_complete_month["month"] if snapshot.last_complete_month else None
@@ -167,6 +183,7 @@ def build_publishing(dbt_models: AssetsDefinition, monitored_job) -> tuple[Asset
                 "withheld": "; ".join(f"{m} ({', '.join(r)})" for m, r in withheld.items()),
                 "notice": " ".join(notices),
                 "restated": len(restated),
+                "anomalies": sum(1 for v in verdicts if v.fired),
             }
         )
 

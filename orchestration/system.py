@@ -5,6 +5,7 @@ from dagster import Definitions
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.settings import Settings
+from metrics.anomaly_config import load_anomaly_config
 from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
 from orchestration.dbt_project import dbt_project, manifest_path
 from orchestration.resources import build_resources
@@ -19,7 +20,7 @@ def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PREST
     models = dbt_models.build_dbt_assets(settings, project, manifest_path(settings), partitions)
     daily = schedules.daily_job(partitions)
     backfill = schedules.events_backfill_job(partitions, dbt_models.daily_event_models(models))
-    push_asset, failure_sensor = publish.build_publishing(models, daily)
+    push_asset, failure_sensor = publish.build_publishing(models, daily, load_anomaly_config(settings.anomalies_config))
     return Definitions(
         assets=[*raw_sources.raw_table_specs(), models, push_asset],
         asset_checks=raw_checks.build_raw_checks(load_checks_config(settings.checks_config)),

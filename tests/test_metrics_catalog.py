@@ -6,12 +6,16 @@ import re
 import pytest
 
 from kpiwatch.paths import DOCS_DIR
+from metrics.anomaly_config import SERIES
+from metrics.bands import Verdict
 from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES, GAUGES_BY_NAME, METRICS, REQUIRED_SERIES
 from metrics.samples import (
     CheckRecord,
     Sample,
+    band_samples,
     business_samples,
     fresh_samples,
+    missing_bands,
     missing_required,
     quality_samples,
     run_samples,
@@ -117,6 +121,35 @@ def test_every_business_gauge_belongs_to_exactly_one_metric():
     business = {g.name for g in GAUGES if g.group == "business"}
     owned = [gauge for metric in METRICS for gauge in metric.gauges]
     assert sorted(owned) == sorted(business)
+
+
+def test_every_watched_series_belongs_to_a_metric_whose_marts_hold_it():
+    """Gating withholds a series with its metric: the series' mart must be one of that metric's marts."""
+    marts = {m.name: m.marts for m in METRICS}
+    for series, (metric, mart) in SERIES.items():
+        assert mart in marts[metric], series
+
+
+def test_band_samples_carry_the_verdict_and_fire_only_in_a_watched_direction():
+    day = dt.date(2024, 5, 20)
+    inside = Verdict(day, "active_users", "dau", "all", 100, 80, 100, 120, 0.0, True, "")
+    below = Verdict(day, "feature_adoption", "feature_users", "reporting", 0, 20, 30, 40, -2.0, True, "drop")
+    unready = Verdict(day, "mrr", "mrr", "all", 500, None, None, None, 0.0, False, "")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in band_samples([inside, below, unready])}
+    dau = (("metric", "active_users"), ("segment", "all"), ("series", "dau"))
+    assert samples[("kpiwatch_metric_expected", tuple(sorted((*dau, ("bound", "lower")))))] == 80
+    assert samples[("kpiwatch_metric_band_ready", dau)] == 1
+    assert not [k for k in samples if k[0] == "kpiwatch_metric_anomaly" and ("series", "dau") in k[1]]
+    reporting = (("metric", "feature_adoption"), ("segment", "reporting"), ("series", "feature_users"))
+    assert samples[("kpiwatch_metric_anomaly", tuple(sorted((*reporting, ("direction", "drop")))))] == 1
+    assert samples[("kpiwatch_metric_anomaly_score", reporting)] == -2.0
+    mrr = (("metric", "mrr"), ("segment", "all"), ("series", "mrr"))
+    assert samples[("kpiwatch_metric_band_ready", mrr)] == 0
+    assert not [k for k in samples if k[0] == "kpiwatch_metric_expected" and ("series", "mrr") in k[1]]
+    assert missing_bands([inside, below, unready]) == [
+        f"series {name}" for name in SERIES if name not in ("dau", "feature_users", "mrr")
+    ]
+    assert "series dau" not in missing_bands([], withheld=["active_users"])
 
 
 def test_a_run_missing_a_required_business_series_is_named():

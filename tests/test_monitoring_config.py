@@ -71,7 +71,8 @@ def test_stale_data_inhibits_business_alerts_and_a_withheld_metric_only_its_own(
 def test_every_business_alert_names_its_metric():
     rules = yaml.safe_load((PROMETHEUS / "rules" / "kpiwatch_alerts.yml").read_text())
     business = [r for g in rules["groups"] for r in g["rules"] if r.get("labels", {}).get("team") == "business"]
-    # The label is the rule's own, or the gauge's (kpiwatch_restated_value carries `metric`).
-    named = [r for r in business if "metric" in r["labels"] or r["expr"].startswith("kpiwatch_restated_value")]
+    # The label is the rule's own, or the gauge's (kpiwatch_restated_value and kpiwatch_metric_anomaly carry `metric`).
+    from_gauge = ("kpiwatch_restated_value", "kpiwatch_metric_anomaly")
+    named = [r for r in business if "metric" in r["labels"] or r["expr"].startswith(from_gauge)]
     assert business and named == business
     assert all(r["labels"]["metric"] in {m.name for m in METRICS} for r in business if "metric" in r["labels"])

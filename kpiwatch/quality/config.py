@@ -87,12 +87,16 @@ def load_checks_config(path: Path = DEFAULT_CHECKS_FILE) -> ChecksConfig:
 
 
 def _read_yaml(path: Path) -> object:
-    """The file's YAML, or one ConfigError naming the file and what is wrong with it."""
-    where = f"Checks configuration {path} (KPIWATCH_CHECKS_CONFIG)"
+    return read_yaml_setting(path, "Checks configuration", "KPIWATCH_CHECKS_CONFIG", "expectations/checks.yml")
+
+
+def read_yaml_setting(path: Path, what: str, variable: str, example: str) -> object:
+    """The YAML of a configuration file, or one ConfigError naming the file, its variable and what is wrong."""
+    where = f"{what} {path} ({variable})"
     if not path.exists():
         raise ConfigError(f"{where} does not exist.")
     if path.is_dir():
-        raise ConfigError(f"{where} is a directory; point it at a YAML file like expectations/checks.yml.")
+        raise ConfigError(f"{where} is a directory; point it at a YAML file like {example}.")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:

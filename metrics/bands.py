@@ -1,0 +1,130 @@
+"""The anomaly verdict of every watched series: the band dbt learnt for each day (expected value and
+spread, dbt_project/macros/series_bands.sql), widened and judged by expectations/anomalies.yml. One query
+in the warehouse serves the daily push and the backtest alike, so both give the same verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date
+from metrics.anomaly_config import SERIES, AnomalyConfig
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One series on one day. Bounds are None until the series has its minimum training days (ready)."""
+
+    day: dt.date
+    metric: str
+    series: str
+    segment: str
+    value: float | None
+    lower: float | None
+    expected: float | None
+    upper: float | None
+    score: float  # 0 inside the band; outside, how far beyond its edge in band half-widths (signed)
+    ready: bool
+    fired: str  # "drop" or "spike" when the verdict is an anomaly in a direction the series watches, else ""
+
+
+def verdict_sql(config: AnomalyConfig, marts: Sequence[str]) -> str:
+    """The verdicts of days [?, ?] (the pair repeated per mart) of the series in `marts`."""
+    rules = "\n    union all\n    ".join(
+        f"select '{name}' as series, {r.sensitivity!r} as sensitivity, {r.floor!r} as floor_value, "
+        f"{r.relative_floor!r} as relative_floor, {1 if r.count_noise else 0} as count_noise, "
+        f"'{r.direction}' as direction, "
+        f"{r.min_training_days} as min_training_days"
+        for name, r in config.rules.items()
+    )
+    bands = "\n    union all\n    ".join(
+        "select metric_date, metric as series, segment, value, expected, spread, training_days "
+        f"from {MARTS_SCHEMA}.{mart} where metric_date >= ? and metric_date <= ?"
+        for mart in marts
+    )
+    return f"""
+with rules as (
+    {rules}
+),
+bands as (
+    {bands}
+),
+widths as (
+    select
+        bands.*,
+        rules.direction,
+        case when bands.expected is not null and bands.training_days >= rules.min_training_days then 1 else 0 end
+            as ready,
+        greatest(
+            rules.sensitivity * coalesce(bands.spread, 0),
+            rules.floor_value,
+            rules.relative_floor * abs(coalesce(bands.expected, 0)),
+            rules.count_noise * rules.sensitivity * sqrt(abs(coalesce(bands.expected, 0))),
+            1e-9
+        ) as half_width
+    from bands
+    inner join rules on rules.series = bands.series
+),
+scored as (
+    select
+        widths.*,
+        case
+            when ready = 0 or value is null then 0
+            when value < expected - half_width then (value - (expected - half_width)) / half_width
+            when value > expected + half_width then (value - (expected + half_width)) / half_width
+            else 0
+        end as score
+    from widths
+)
+select
+    metric_date, series, segment, value, ready, score,
+    case when ready = 1 then expected - half_width end as lower_bound,
+    case when ready = 1 then expected end as expected_value,
+    case when ready = 1 then expected + half_width end as upper_bound,
+    case
+        when score < 0 and direction in ('drop', 'both') then 'drop'
+        when score > 0 and direction in ('spike', 'both') then 'spike'
+        else ''
+    end as fired
+from scored
+order by metric_date, series, segment
+"""
+
+
+def read_verdicts(
+    warehouse: Warehouse,
+    config: AnomalyConfig,
+    start: dt.date,
+    end: dt.date,
+    withheld: Collection[str] = (),
+    series: str | None = None,
+) -> list[Verdict]:
+    """Verdicts of the days start..end; the series of withheld metrics (their marts were not rebuilt) and,
+    with `series`, all other series are left out."""
+    wanted = {name for name, (metric, _) in SERIES.items() if metric not in withheld and series in (None, name)}
+    marts = [mart for mart in dict.fromkeys(SERIES[name][1] for name in sorted(wanted))]
+    if not marts:
+        return []
+    rows = warehouse.query(verdict_sql(config, marts), [start, end] * len(marts))
+    return [
+        Verdict(
+            day=as_date(row["metric_date"]),
+            metric=SERIES[row["series"]][0],
+            series=row["series"],
+            segment=row["segment"],
+            value=_float(row["value"]),
+            lower=_float(row["lower_bound"]),
+            expected=_float(row["expected_value"]),
+            upper=_float(row["upper_bound"]),
+            score=float(row["score"]),
+            ready=bool(row["ready"]),
+            fired=row["fired"],
+        )
+        for row in rows
+        if row["series"] in wanted
+    ]
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
