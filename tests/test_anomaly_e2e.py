@@ -1,0 +1,99 @@
+"""KpiwatchMetricAnomaly on the real stack: a run as of a planted activity drop pages through Alertmanager;
+runs as of a clean Sunday and a clean first day of a month page nobody."""
+
+import datetime as dt
+import time
+
+import pytest
+
+from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.planted import Anomaly
+from kpiwatch.stack import Stack
+from tests.monitoring_helpers import WebhookReceiver, get_json, prom_query, stack_settings, wait_until
+
+pytestmark = pytest.mark.slow
+
+SUNDAY, FIRST_OF_MONTH, PLANTED_WEDNESDAY = dt.date(2024, 6, 16), dt.date(2024, 7, 1), dt.date(2024, 6, 12)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("anomaly_stack")
+    hook = WebhookReceiver()
+    stack = Stack(stack_settings(directory / "stack", hook.url))
+    try:
+        stack.up()
+        yield stack, hook
+    finally:
+        stack.down()
+        hook.close()
+
+
+def company(tmp_path, as_of, *anomalies):
+    db = tmp_path / f"company-{as_of}.duckdb"
+    options = GenerateOptions(out=db, as_of=as_of, users=1500, days=120, seed=3, anomalies=anomalies)
+    generate(options, progress=False, log=lambda _: None)
+    return db
+
+
+def run_and_wait_for_rules(stack, job_settings, db, tmp_path, as_of):
+    """Run the job, then wait until Prometheus scraped this run's push and evaluated the business rules on it."""
+    gateway = {"KPIWATCH_PUSHGATEWAY_URL": stack.settings.url("pushgateway")}
+    outcome = run_once(job_settings(db, tmp_path / f"home-{as_of}", env=gateway), as_of)
+    assert outcome.success, outcome.failures
+    midnight = dt.datetime.combine(as_of, dt.time(), dt.UTC).timestamp()
+    wait_until(
+        lambda: (
+            prom_query(stack, f"kpiwatch_evaluation_date_timestamp_seconds == {midnight:.0f}")
+            and prom_query(stack, 'kpiwatch_metric_band_ready{series="dau"} == 1')
+        ),
+        30,
+        what=f"Prometheus to scrape the run as of {as_of}",
+    )
+    scraped_at = time.time()
+
+    def evaluated_since():
+        groups = get_json(stack.settings.url("prometheus") + "/api/v1/rules")["data"]["groups"]
+        business = next(g for g in groups if g["name"] == "kpiwatch-business")
+        return utc_timestamp(business["lastEvaluation"]) > scraped_at + 1
+
+    wait_until(evaluated_since, 30, every=0.2, what="the business rules to be evaluated on the new push")
+
+
+def utc_timestamp(text: str) -> float:
+    """Seconds of an RFC 3339 UTC time as Prometheus writes it (nanoseconds, Z)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return dt.datetime.fromisoformat(whole).replace(tzinfo=dt.UTC).timestamp() + float(f"0.{fraction or 0}")
+
+
+def anomaly_alerts(stack):
+    return prom_query(stack, 'ALERTS{alertname="KpiwatchMetricAnomaly"}')
+
+
+def test_clean_sunday_and_month_start_stay_quiet_and_a_planted_drop_pages(live, job_settings, tmp_path):
+    stack, hook = live
+    for quiet_day in (SUNDAY, FIRST_OF_MONTH):
+        run_and_wait_for_rules(stack, job_settings, company(tmp_path, quiet_day), tmp_path, quiet_day)
+        assert not anomaly_alerts(stack), quiet_day
+        assert prom_query(stack, 'kpiwatch_metric_anomaly_score{series="dau"} == 0'), quiet_day
+    assert not [a for a in hook.alerts() if a["labels"]["alertname"] == "KpiwatchMetricAnomaly"]
+
+    db = company(tmp_path, PLANTED_WEDNESDAY, Anomaly("activity_drop", PLANTED_WEDNESDAY))
+    run_and_wait_for_rules(stack, job_settings, db, tmp_path, PLANTED_WEDNESDAY)
+
+    def paged():
+        return [
+            a
+            for a in hook.alerts("firing")
+            if a["labels"]["alertname"] == "KpiwatchMetricAnomaly" and a["labels"]["series"] == "dau"
+        ]
+
+    alert = wait_until(paged, 60, what="KpiwatchMetricAnomaly for dau at the webhook")[0]
+    assert alert["labels"]["metric"] == "active_users" and alert["labels"]["direction"] == "drop"
+    assert alert["labels"]["team"] == "business" and alert["labels"]["segment"] == "all"
+    observed = float(prom_query(stack, 'kpiwatch_metric_observed{series="dau"}')[0]["value"][1])
+    lower = float(prom_query(stack, 'kpiwatch_metric_expected{series="dau",bound="lower"}')[0]["value"][1])
+    assert observed < lower
+    assert alert["annotations"]["summary"] == "dau fell below its expected band (local)"
+    assert alert["annotations"]["description"].startswith(f"dau is {observed:.4g}; expected ")
