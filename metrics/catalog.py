@@ -206,8 +206,8 @@ GAUGES: tuple[GaugeSpec, ...] = (
 )
 
 GAUGES_BY_NAME = {g.name: g for g in GAUGES}
-# Pushed only when what they report happened (a restatement), not by every run.
-EVENT_GAUGES = frozenset({"kpiwatch_restated_value"})
+# Pushed only when what they report happened (a restatement, an anomaly), not by every run.
+EVENT_GAUGES = frozenset({"kpiwatch_restated_value", "kpiwatch_metric_anomaly"})
 
 
 @dataclass(frozen=True)
