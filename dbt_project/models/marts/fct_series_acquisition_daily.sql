@@ -1,11 +1,7 @@
-{{ config(
-    materialized='incremental',
-    tags=['daily'],
-    incremental_strategy='append',
-    pre_hook="{{ delete_processed_days('metric_date', daily_mart_last_day('metric_date')) }}",
-) }}
+{{ config(materialized='table') }}
 {#- Signups and marketing spend (USD) per day, with their bands (macros/series_bands.sql). A day without
-    signups or spend is a 0, not a missing day. -#}
+    signups or spend is a 0, not a missing day. A table rebuilt by every run (users and spend are small next
+    to events), so a late or corrected row changes every day it belongs to. -#}
 
 with bounds as (
     {{ series_bounds(ref('stg_users'), 'cast(min(created_at) as date)') }}

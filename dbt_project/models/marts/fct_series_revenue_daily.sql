@@ -1,10 +1,7 @@
-{{ config(
-    materialized='incremental',
-    tags=['daily'],
-    incremental_strategy='append',
-    pre_hook="{{ delete_processed_days('metric_date', daily_mart_last_day('metric_date')) }}",
-) }}
-{#- MRR and paying customers as of the end of each day, with their bands (macros/series_bands.sql).
+{{ config(materialized='table') }}
+{#- MRR and paying customers as of the end of each day, with their bands (macros/series_bands.sql). A table,
+    rebuilt by every run like fct_mrr_monthly, so a back-dated change to a subscription is in every day at once;
+    it costs the number of subscription periods and days, never events.
     Same definition as the month-end snapshot (int_customer_mrr_monthly): a period counts at the end of
     day D when it started before D+1 00:00 UTC and had not ended by then, so on a month's last day
     these equal fct_mrr_monthly. Built from per-day changes (a period adds its MRR on the day it starts
