@@ -21,14 +21,23 @@ band_lags as (
     select 'level' as method, n + 1 as lag from ({{ integer_series(14) }}) as days
 ),
 
-band_training as (
-    select targets.metric, targets.segment, targets.metric_date, band_lags.lag, history.value
+-- The training day of each lag as a column first, so the join to the history is on plain columns (a hash join;
+-- with the date computed inside the join condition an engine may pair every day with every day first).
+band_wanted as (
+    select
+        targets.metric, targets.segment, targets.metric_date, band_lags.lag,
+        cast({{ dbt.dateadd('day', '-1 * band_lags.lag', 'targets.metric_date') }} as date) as training_date
     from {{ targets }} as targets
     inner join band_lags on band_lags.method = targets.method
+),
+
+band_training as (
+    select band_wanted.metric, band_wanted.segment, band_wanted.metric_date, band_wanted.lag, history.value
+    from band_wanted
     inner join {{ series }} as history
-        on history.metric = targets.metric
-        and history.segment = targets.segment
-        and history.metric_date = cast({{ dbt.dateadd('day', '-1 * band_lags.lag', 'targets.metric_date') }} as date)
+        on history.metric = band_wanted.metric
+        and history.segment = band_wanted.segment
+        and history.metric_date = band_wanted.training_date
     where history.value is not null
 ),
 
