@@ -52,7 +52,9 @@ def section(walls: dict[str, list[float]]) -> str:
             f"| baseline, KPIWATCH_PRESTART=off | {off:.1f} s | {min(walls['off']):.1f} to {max(walls['off']):.1f} s |",
             "",
             f"Pre-started / baseline: **{on / off:.2f}x**. Before issue 13 the same run took 14.4 s (median, "
-            "2026-11-24, table above) and 14.1 s (median of 3 on 2026-11-28, before any change).",
+            "2026-11-24, table above) and 14.1 s (median of 3 on 2026-11-28, before any change). Since "
+            "2026-11-29 the run also builds the anomaly bands (three models, three tests, the verdict query), "
+            "and the dbt worker is forked after dagster-dbt's import instead of importing dbt again.",
             SECTION_END,
         ]
     )
