@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -91,3 +92,16 @@ def prom_query(stack: Stack, expr: str) -> list[dict[str, Any]]:
 def firing_alerts(stack: Stack) -> list[dict[str, Any]]:
     """Alerts Alertmanager currently holds (active, inhibited or silenced)."""
     return get_json(f"{stack.settings.url('alertmanager')}/api/v2/alerts")
+
+
+@contextlib.contextmanager
+def started_stack(directory: Path):
+    """A full stack with its own webhook receiver, always stopped."""
+    hook = WebhookReceiver()
+    stack = Stack(stack_settings(directory / "stack", hook.url))
+    try:
+        stack.up()
+        yield stack, hook
+    finally:
+        stack.down()
+        hook.close()

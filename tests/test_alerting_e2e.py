@@ -4,7 +4,6 @@ Each test starts Debian's prometheus, prometheus-pushgateway and prometheus-aler
 ports in a temp dir (1 s scrape and evaluation, 1 s alert grouping), runs the real job, and stops them.
 """
 
-import contextlib
 import datetime as dt
 import json
 import shutil
@@ -22,11 +21,11 @@ from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import MONITORING_DIR, REPO_ROOT
 from kpiwatch.quality.config import load_checks_config
-from kpiwatch.stack import Stack, where_to_look
+from kpiwatch.stack import where_to_look
 from metrics.catalog import EVENT_GAUGES, GAUGES
 from metrics.push import JOB, PushTarget, push
 from metrics.samples import Sample
-from tests.monitoring_helpers import WebhookReceiver, firing_alerts, prom_query, stack_settings, wait_until
+from tests.monitoring_helpers import firing_alerts, prom_query, started_stack, wait_until
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 5, 20)  # mid-month, on clean data no alert fires
@@ -37,19 +36,6 @@ def clean_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e") / "clean.duckdb"
     generate(GenerateOptions(out=path, as_of=AS_OF, users=800, days=150, seed=5), progress=False, log=lambda _: None)
     return path
-
-
-@contextlib.contextmanager
-def started_stack(directory):
-    """A full stack with its own webhook receiver, always stopped."""
-    hook = WebhookReceiver()
-    stack = Stack(stack_settings(directory / "stack", hook.url))
-    try:
-        stack.up()
-        yield stack, hook
-    finally:
-        stack.down()
-        hook.close()
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.planted import Anomaly
-from kpiwatch.stack import Stack
-from tests.monitoring_helpers import WebhookReceiver, get_json, prom_query, stack_settings, wait_until
+from tests.monitoring_helpers import get_json, prom_query, started_stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -19,15 +18,8 @@ SUNDAY, FIRST_OF_MONTH, PLANTED_WEDNESDAY = dt.date(2024, 6, 16), dt.date(2024, 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("anomaly_stack")
-    hook = WebhookReceiver()
-    stack = Stack(stack_settings(directory / "stack", hook.url))
-    try:
-        stack.up()
+    with started_stack(tmp_path_factory.mktemp("anomaly_stack")) as (stack, hook):
         yield stack, hook
-    finally:
-        stack.down()
-        hook.close()
 
 
 def company(tmp_path, as_of, *anomalies):
