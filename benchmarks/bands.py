@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from benchmarks.measure import Measurement, measure
+from benchmarks.results import write_section
 from benchmarks.run import AS_OF, BIN, dataset, machine, require
 
-HERE = Path(__file__).resolve().parent
 SECTION_START, SECTION_END = "<!-- bands:begin -->", "<!-- bands:end -->"
 BAND_NODES = re.compile(r"fct_series_(activity|revenue|acquisition)_daily")
 
@@ -94,14 +94,6 @@ def section(rows: list[tuple[str, Measurement, float, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path) -> None:
-    current = path.read_text()
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
-    path.write_text(
-        pattern.sub(text, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + text + "\n"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10m,100m")
@@ -117,7 +109,7 @@ def main() -> None:
                 flush=True,
             )
     text = section(rows)
-    write_section(text, HERE / "RESULTS.md")
+    write_section(text, SECTION_START, SECTION_END)
     print(text)
 
 

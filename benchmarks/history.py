@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -24,9 +23,9 @@ import time
 from pathlib import Path
 
 from benchmarks.measure import Measurement, measure
+from benchmarks.results import write_section
 from benchmarks.run import AS_OF, BIN, PYTHON, dataset, machine, require
 
-HERE = Path(__file__).resolve().parent
 SECTION_START, SECTION_END = "<!-- history:begin -->", "<!-- history:end -->"
 
 
@@ -102,15 +101,6 @@ def _cell(m: Measurement) -> str:
     return f"{m.wall_s:.2f} s / {m.cpu_s:.2f} s / {m.peak_mib / 1024:.2f} GiB"
 
 
-def write_section(text: str, path: Path) -> None:
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
-    updated = (
-        pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + text + "\n"
-    )
-    path.write_text(updated)
-
-
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--scan":
         scan(sys.argv[2], sys.argv[3])
@@ -135,7 +125,7 @@ def main() -> None:
             )
             rows.append((size, h, r, f))
     text = section(rows, args.runs)
-    write_section(text, HERE / "RESULTS.md")
+    write_section(text, SECTION_START, SECTION_END)
     print(text)
 
 

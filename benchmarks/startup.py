@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import tempfile
 from pathlib import Path
 
 from benchmarks.measure import measure
+from benchmarks.results import write_section
 from benchmarks.run import AS_OF, BIN, free_port, machine, require
 from kpiwatch.stack import Stack, StackSettings
 
-HERE = Path(__file__).resolve().parent
 SECTION_START, SECTION_END = "<!-- startup:begin -->", "<!-- startup:end -->"
 
 
@@ -60,13 +59,6 @@ def section(walls: dict[str, list[float]]) -> str:
     )
 
 
-def write_section(text: str, path: Path) -> None:
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
-    updated = pattern.sub(text, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -91,7 +83,7 @@ def main() -> None:
         finally:
             stack.down(services=("pushgateway",))
     text = section(walls)
-    write_section(text, HERE / "RESULTS.md")
+    write_section(text, SECTION_START, SECTION_END)
     print(text)
 
 

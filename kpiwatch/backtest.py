@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kpiwatch.errors import KpiwatchError
@@ -133,7 +132,3 @@ def to_table(result: Backtest) -> str:
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
-
-
-def known_series() -> Sequence[str]:
-    return tuple(SERIES)

@@ -103,7 +103,7 @@ def read_verdicts(
     """Verdicts of the days start..end; the series of withheld metrics (their marts were not rebuilt) and,
     with `series`, all other series are left out."""
     wanted = {name for name, (metric, _) in SERIES.items() if metric not in withheld and series in (None, name)}
-    marts = [mart for mart in dict.fromkeys(SERIES[name][1] for name in sorted(wanted))]
+    marts = list(dict.fromkeys(SERIES[name][1] for name in sorted(wanted)))
     if not marts:
         return []
     rows = warehouse.query(verdict_sql(config, marts), [start, end] * len(marts))
