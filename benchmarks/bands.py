@@ -26,7 +26,7 @@ from benchmarks.results import write_section
 from benchmarks.run import AS_OF, BIN, dataset, machine, require
 
 SECTION_START, SECTION_END = "<!-- bands:begin -->", "<!-- bands:end -->"
-BAND_NODES = re.compile(r"fct_series_(activity|revenue|acquisition)_daily")
+BAND_NODES = re.compile(r"fct_series_(activity|revenue|acquisition|conversion)_daily")
 
 
 def band_node_seconds(target_dir: Path) -> float:
@@ -45,13 +45,13 @@ def band_node_seconds(target_dir: Path) -> float:
 def verdict_seconds(db: Path) -> float:
     from kpiwatch.warehouse import DuckDBWarehouse
     from metrics.anomaly_config import load_anomaly_config
-    from metrics.bands import read_verdicts
+    from metrics.bands import verdicts_of_day
 
     warehouse, config, day = DuckDBWarehouse(db), load_anomaly_config(), dt.date.fromisoformat(AS_OF)
     timings = []
     for _ in range(3):
         started = time.perf_counter()
-        read_verdicts(warehouse, config, day, day)
+        verdicts_of_day(warehouse, config, day)
         timings.append(time.perf_counter() - started)
     return min(timings)
 

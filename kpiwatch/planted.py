@@ -18,7 +18,7 @@ CHURNED_SHARE = 0.25  # churn_wave: share of the paying customers who cancel
 SPEND_FACTOR = 4.0  # spend_spike: the channel's daily spend multiplied by this
 SPIKE_CHANNEL, SPIKE_DAYS = "paid_search", 7
 DARK_FEATURE, DARK_DAYS = "report_export", 10
-STALLED_CHANNEL, STALLED_DAYS = "paid_social", 30
+STALLED_CHANNEL, STALLED_DAYS = "paid_search", 30
 
 KINDS = {
     "activity_drop": f"the events of {DROPPED_SHARE:.0%} of the day's active users are lost (an outage)",

@@ -21,13 +21,24 @@ SERIES: dict[str, tuple[str, str]] = {
     "feature_users": ("feature_adoption", "fct_series_activity_daily"),
     "mrr": ("mrr", "fct_series_revenue_daily"),
     "paying_customers": ("mrr", "fct_series_revenue_daily"),
+    "new_mrr_mtd": ("mrr", "fct_series_revenue_daily"),
+    "churned_mrr_mtd": ("mrr", "fct_series_revenue_daily"),
     "signups": ("cac", "fct_series_acquisition_daily"),
     "spend": ("cac", "fct_series_acquisition_daily"),
+    "cac_30d": ("cac", "fct_series_acquisition_daily"),
+    "conversion": ("conversion", "fct_series_conversion_daily"),
 }
+# How a series' sample_size (its denominator) widens its band, beside the spread it learnt: a rate of a
+# cohort varies at least binomially (metrics/bands.py measures it on the arcsine scale); a cost per customer
+# at least by 1 / sqrt(n) of itself (the customers are a count). A property of the series' definition, so
+# not a setting.
+SAMPLE_NOISE: dict[str, str] = {"conversion": "binomial", "cac_30d": "per_count"}
+# Days between two values of a series that is not daily: a weekly signup cohort's conversion.
+CADENCE_DAYS: dict[str, int] = {"conversion": 7}
 SERIES_MARTS = tuple(dict.fromkeys(mart for _, mart in SERIES.values()))
 DIRECTIONS = ("drop", "spike", "both")
 RULE_KEYS = ("sensitivity", "floor", "relative_floor", "count_noise", "direction", "min_training_days")
-MAX_TRAINING_DAYS = 14  # the most training days a series has (level: 14 days before; weekday: 8 weeks)
+MAX_TRAINING_DAYS = 14  # the most training days a series has (level: 14 days; weekday: 8 weeks; monthday: 6 months)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date
-from metrics.anomaly_config import SERIES, AnomalyConfig
+from metrics.anomaly_config import CADENCE_DAYS, SAMPLE_NOISE, SERIES, AnomalyConfig
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ def verdict_sql(config: AnomalyConfig, marts: Sequence[str]) -> str:
     rules = "\n    union all\n    ".join(
         f"select '{name}' as series, {r.sensitivity!r} as sensitivity, {r.floor!r} as floor_value, "
         f"{r.relative_floor!r} as relative_floor, {1 if r.count_noise else 0} as count_noise, "
-        f"'{r.direction}' as direction, "
+        f"'{r.direction}' as direction, '{SAMPLE_NOISE.get(name, '')}' as sample_noise, "
         f"{r.min_training_days} as min_training_days"
         for name, r in config.rules.items()
     )
     bands = "\n    union all\n    ".join(
-        "select metric_date, metric as series, segment, value, expected, spread, training_days "
+        "select metric_date, metric as series, segment, value, sample_size, expected, spread, training_days "
         f"from {MARTS_SCHEMA}.{mart} where metric_date >= ? and metric_date <= ?"
         for mart in marts
     )
@@ -61,6 +61,20 @@ widths as (
             rules.floor_value,
             rules.relative_floor * abs(coalesce(bands.expected, 0)),
             rules.count_noise * rules.sensitivity * sqrt(abs(coalesce(bands.expected, 0))),
+            -- With its denominator (metrics/anomaly_config.py SAMPLE_NOISE): at least the noise of the sample.
+            case
+                when not bands.sample_size > 0 or bands.expected is null then 0
+                -- A rate of n: on the arcsine scale its noise is 1 / (2 sqrt(n)) whatever the rate, where the
+                -- normal sqrt(p (1 - p) / n) overstates it near 0 (35 signups, 0 converted against 17 %
+                -- is a 1-in-700 chance). The band reaches `sensitivity` of those below the expected rate.
+                when rules.sample_noise = 'binomial' and bands.expected between 0 and 1
+                    then bands.expected - power(sin(greatest(
+                        0, asin(sqrt(bands.expected)) - rules.sensitivity / (2 * sqrt(bands.sample_size))
+                    )), 2)
+                when rules.sample_noise = 'per_count'
+                    then rules.sensitivity * abs(bands.expected) / sqrt(bands.sample_size)
+                else 0
+            end,
             1e-9
         ) as half_width
     from bands
@@ -128,3 +142,17 @@ def read_verdicts(
 
 def _float(value) -> float | None:
     return None if value is None else float(value)
+
+
+def verdicts_of_day(
+    warehouse: Warehouse, config: AnomalyConfig, day: dt.date, withheld: Collection[str] = ()
+) -> list[Verdict]:
+    """What a run as of `day` publishes: each daily series' verdict of that day, and each cohort series'
+    newest cohort completed within its cadence (a week's conversion is judged on the day it completes and
+    stays the newest for a week). A daily series without a row for `day` is missing, never an older day."""
+    longest = max(CADENCE_DAYS.values(), default=1)
+    newest: dict[tuple[str, str], Verdict] = {}
+    for v in read_verdicts(warehouse, config, day - dt.timedelta(days=longest - 1), day, withheld):
+        if (day - v.day).days < CADENCE_DAYS.get(v.series, 1):
+            newest[(v.series, v.segment)] = v  # rows come in date order: the newest wins
+    return sorted(newest.values(), key=lambda v: (v.series, v.segment))

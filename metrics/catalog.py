@@ -257,7 +257,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "conversion",
         ("kpiwatch_conversion_rate", "kpiwatch_conversion_baseline_rate"),
-        ("fct_conversion_monthly",),
+        ("fct_conversion_monthly", "fct_series_conversion_daily"),
     ),
     MetricSpec(
         "feature_adoption",

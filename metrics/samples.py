@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from metrics.anomaly_config import SERIES
+from metrics.anomaly_config import CADENCE_DAYS, SERIES
 from metrics.bands import Verdict
 from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, METRIC_OF_GAUGE, METRICS, MOVEMENTS, REQUIRED_SERIES
 from metrics.snapshot import BusinessSnapshot
@@ -84,7 +84,13 @@ def missing_bands(verdicts: Iterable[Verdict], withheld: Collection[str] = ()) -
     """The watched series without a verdict for the evaluation date (their metric not withheld): a quiet
     run must never be a silent gap."""
     present = {v.series for v in verdicts}
-    return [f"series {name}" for name, (metric, _) in SERIES.items() if metric not in withheld and name not in present]
+    return [
+        f"series {name}"
+        for name, (metric, _) in SERIES.items()
+        # A cohort series has a value only when a cohort completes: a week without signups has none, and
+        # shows as a drop of the signups series instead.
+        if metric not in withheld and name not in present and name not in CADENCE_DAYS
+    ]
 
 
 def validity_samples(withheld: Collection[str]) -> list[Sample]:

@@ -25,7 +25,7 @@ from dagster import (
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
 from metrics.anomaly_config import AnomalyConfig
-from metrics.bands import read_verdicts
+from metrics.bands import verdicts_of_day
 from metrics.catalog import METRICS
 from metrics.ledger import (
     append_to_ledger,
@@ -127,7 +127,7 @@ def build_publishing(
         client = warehouse.client()
         with client.session():
             snapshot = read_snapshot(client, as_of, pushgateway.segment_top_n, withheld)
-            verdicts = read_verdicts(client, anomalies, as_of, as_of, withheld)
+            verdicts = verdicts_of_day(client, anomalies, as_of, withheld)
         business = fresh_samples(business_samples(snapshot), withheld)
         for v in verdicts:
             if v.fired:

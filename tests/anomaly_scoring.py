@@ -6,17 +6,19 @@ import calendar
 import datetime as dt
 from collections.abc import Iterable
 
-from kpiwatch.planted import DARK_DAYS, DARK_FEATURE, SPIKE_DAYS, Anomaly
+from kpiwatch.planted import DARK_DAYS, DARK_FEATURE, SPIKE_DAYS, STALLED_DAYS, Anomaly
 from metrics.bands import Verdict
 
 # The series each kind of anomaly moves, and for how long after its day a firing is still its doing (rolling
 # 30-day windows carry a lost day for 30 days; a churn wave stays in the month-end level).
 EFFECTS = {
     "activity_drop": (("dau", "wau", "mau", "stickiness", "feature_users", "feature_adoption"), 30),
-    "churn_wave": (("mrr", "paying_customers"), 31),
-    "spend_spike": (("spend",), SPIKE_DAYS + 7),
+    "churn_wave": (("mrr", "paying_customers", "churned_mrr_mtd"), 31),
+    "spend_spike": (("spend", "cac_30d"), SPIKE_DAYS + 30),
     "feature_dark": (("feature_users", "feature_adoption"), DARK_DAYS + 30),
-    "conversion_stop": ((), 0),
+    # Stalled signups' cohorts complete up to STALLED_DAYS + 37 days later; fewer new customers weigh on
+    # new MRR and the trailing CAC for 30 days after that.
+    "conversion_stop": (("conversion", "cac_30d", "new_mrr_mtd"), STALLED_DAYS + 37 + 30),
 }
 FEATURE_OF_EVENT = {"report_export": "reporting"}
 
@@ -29,8 +31,17 @@ def explained_by(verdict: Verdict, anomaly: Anomaly) -> bool:
 
 
 def found_on_time(verdicts: Iterable[Verdict], anomaly: Anomaly) -> bool:
-    """Fired on one of the anomaly's series within one day of its start."""
-    return any(v.fired and explained_by(v, anomaly) and v.day <= anomaly.day + dt.timedelta(days=1) for v in verdicts)
+    """Fired on one of the anomaly's series within one day of the first day it could be seen: its start, or
+    for stalled conversion the day the first signup week wholly inside the stall completes its 30 days."""
+    last_day = first_visible(anomaly) + dt.timedelta(days=1)
+    return any(v.fired and explained_by(v, anomaly) and v.day <= last_day for v in verdicts)
+
+
+def first_visible(anomaly: Anomaly) -> dt.date:
+    if anomaly.kind != "conversion_stop":
+        return anomaly.day
+    monday = anomaly.day + dt.timedelta(days=-anomaly.day.weekday() % 7)  # the first week starting in the stall
+    return monday + dt.timedelta(days=6 + 30)
 
 
 def false_alert_days(verdicts: Iterable[Verdict], anomalies: Iterable[Anomaly]) -> list[dt.date]:

@@ -146,8 +146,9 @@ def test_band_samples_carry_the_verdict_and_fire_only_in_a_watched_direction():
     mrr = (("metric", "mrr"), ("segment", "all"), ("series", "mrr"))
     assert samples[("kpiwatch_metric_band_ready", mrr)] == 0
     assert not [k for k in samples if k[0] == "kpiwatch_metric_expected" and ("series", "mrr") in k[1]]
+    # A cohort series (conversion) has a verdict only in the weeks a cohort completes: never "missing".
     assert missing_bands([inside, below, unready]) == [
-        f"series {name}" for name in SERIES if name not in ("dau", "feature_users", "mrr")
+        f"series {name}" for name in SERIES if name not in ("dau", "feature_users", "mrr", "conversion")
     ]
     assert "series dau" not in missing_bands([], withheld=["active_users"])
 

@@ -5,7 +5,12 @@
   `series`: a CTE of (metric, segment, metric_date, value) holding the history (at least the 56 days
   before the first target day); `targets`: a CTE of (metric, segment, metric_date, value, method).
   method = 'weekday': the same weekday of the 8 weeks before (day-of-week seasonality: DAU, signups);
-  method = 'level':   the 14 days before (a level that moves by trend, not by weekday: MRR, MAU).
+  method = 'level':   the 14 days before (a level that moves by trend, not by weekday: MRR, MAU);
+  method = 'cohort':  the 8 weekly cohorts before, without a trend (a cohort's rate has a level, and a slope
+                     fitted to 8 noisy rates would only add noise: conversion);
+  method = 'monthday': the same day of the 6 months before (day-of-month seasonality: month-to-date money,
+                     which is 0 on the 1st and grows through the month). Its lag counts months, so its
+                     slope is per month.
 
   Fit: Theil-Sen, the median of the pairwise slopes, so a trend is followed and one odd day cannot tilt
   it; expected = median(value + slope * lag); spread = 1.4826 x median |residual| (the MAD, scaled to a
@@ -18,6 +23,8 @@
 band_lags as (
     select 'weekday' as method, 7 * (n + 1) as lag from ({{ integer_series(8) }}) as weeks
     union all
+    select 'cohort' as method, 7 * (n + 1) as lag from ({{ integer_series(8) }}) as weeks
+    union all
     select 'level' as method, n + 1 as lag from ({{ integer_series(14) }}) as days
 ),
 
@@ -25,14 +32,24 @@ band_lags as (
 -- with the date computed inside the join condition an engine may pair every day with every day first).
 band_wanted as (
     select
-        targets.metric, targets.segment, targets.metric_date, band_lags.lag,
+        targets.metric, targets.segment, targets.metric_date, targets.method, band_lags.lag,
         cast({{ dbt.dateadd('day', '-1 * band_lags.lag', 'targets.metric_date') }} as date) as training_date
     from {{ targets }} as targets
     inner join band_lags on band_lags.method = targets.method
+    union all
+    -- The same day of earlier months; a 31st learns from the last day of shorter months.
+    select
+        targets.metric, targets.segment, targets.metric_date, targets.method, months.n + 1 as lag,
+        cast({{ dbt.dateadd('month', '-1 * (months.n + 1)', 'targets.metric_date') }} as date) as training_date
+    from {{ targets }} as targets
+    cross join ({{ integer_series(6) }}) as months
+    where targets.method = 'monthday'
 ),
 
 band_training as (
-    select band_wanted.metric, band_wanted.segment, band_wanted.metric_date, band_wanted.lag, history.value
+    select
+        band_wanted.metric, band_wanted.segment, band_wanted.metric_date, band_wanted.method, band_wanted.lag,
+        history.value
     from band_wanted
     inner join {{ series }} as history
         on history.metric = band_wanted.metric
@@ -69,6 +86,7 @@ band_kept as (
         and older.segment = recent.segment
         and older.metric_date = recent.metric_date
         and older.lag > recent.lag
+    where recent.method <> 'cohort'
     group by recent.metric, recent.segment, recent.metric_date
 ),
 
@@ -116,16 +134,18 @@ from (
 ) as first_data
 {%- endmacro %}
 
-{#- A series model's output: every target day with its band. `new_series` holds the (re)computed days;
-    on an incremental run the history the bands learn from comes from the model itself. -#}
-{% macro series_with_bands(weekday_metrics) -%}
+{#- A series model's output: every target day with its band. `new_series` holds the (re)computed days
+    (metric_date, metric, segment, value, sample_size); on an incremental run the history the bands learn
+    from comes from the model itself. sample_size is the denominator of a rate (the signups of a conversion
+    cohort), null for other series: the verdict widens a rate's band by its binomial noise. -#}
+{% macro series_with_bands(weekday_metrics, monthday_metrics=[], cohort_metrics=[]) -%}
 history as (
     {%- if is_incremental() %}
     select previous.metric, previous.segment, previous.metric_date, previous.value
     from {{ this }} as previous
     cross join bounds
     where previous.metric_date < bounds.first_day
-        and previous.metric_date >= cast({{ dbt.dateadd('day', -56, 'bounds.first_day') }} as date)
+        and previous.metric_date >= cast({{ dbt.dateadd('day', -186 if monthday_metrics else -56, 'bounds.first_day') }} as date)
     union all
     {%- endif %}
     select metric, segment, metric_date, value from new_series
@@ -134,7 +154,12 @@ history as (
 targets as (
     select
         new_series.*,
-        case when new_series.metric in ('{{ weekday_metrics | join("', '") }}') then 'weekday' else 'level' end as method
+        case
+            when new_series.metric in ('{{ weekday_metrics | join("', '") }}') then 'weekday'
+            when new_series.metric in ('{{ monthday_metrics | join("', '") }}') then 'monthday'
+            when new_series.metric in ('{{ cohort_metrics | join("', '") }}') then 'cohort'
+            else 'level'
+        end as method
     from new_series
 ),
 
@@ -145,6 +170,7 @@ select
     targets.metric,
     targets.segment,
     targets.value,
+    cast(targets.sample_size as double) as sample_size,
     targets.method,
     band_fit.expected,
     band_fit.spread,

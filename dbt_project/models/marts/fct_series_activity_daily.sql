@@ -2,6 +2,7 @@
     materialized='incremental',
     tags=['daily'],
     incremental_strategy='append',
+    on_schema_change='append_new_columns',
     pre_hook="{{ delete_processed_days('metric_date', daily_mart_last_day('metric_date')) }}",
 ) }}
 {#- The activity series the anomaly bands watch, one row per day, metric and segment, with the band
@@ -37,7 +38,7 @@ feature_users as (
     group by feature_activity.feature, feature_activity.activity_date
 ),
 
-new_series as (
+activity_series as (
     select activity_date as metric_date, 'dau' as metric, 'all' as segment, cast(dau as double) as value
     from active_users
     union all
@@ -56,6 +57,10 @@ new_series as (
     cross join features
     left join feature_users
         on feature_users.activity_date = active_users.activity_date and feature_users.feature = features.feature
+),
+
+new_series as (
+    select *, cast(null as double) as sample_size from activity_series
 ),
 
 {{ series_with_bands(['dau', 'stickiness', 'feature_users']) }}

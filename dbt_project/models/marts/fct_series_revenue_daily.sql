@@ -34,22 +34,32 @@ customer_running as (
         user_id,
         change_date,
         delta,
-        case
-            when sum(delta) over (partition by user_id order by change_date rows between unbounded preceding and current row) > 0
-            then 1 else 0
-        end as paying
+        sum(delta) over (partition by user_id order by change_date rows between unbounded preceding and current row)
+            as mrr_after
     from customer_changes
+),
+
+customer_steps as (
+    select
+        *,
+        case when mrr_after > 0 then 1 else 0 end as paying,
+        lag(case when mrr_after > 0 then 1 else 0 end) over (partition by user_id order by change_date)
+            as previous_paying,
+        -- Whether the customer paid on any earlier day: a first payment is new MRR, a return is not.
+        max(case when mrr_after > 0 then 1 else 0 end) over (
+            partition by user_id order by change_date rows between unbounded preceding and 1 preceding
+        ) as paid_before
+    from customer_running
 ),
 
 company_changes as (
     select
         change_date,
         sum(delta) as mrr_delta,
-        sum(paying - coalesce(previous_paying, 0)) as paying_delta
-    from (
-        select *, lag(paying) over (partition by user_id order by change_date) as previous_paying
-        from customer_running
-    ) as flagged
+        sum(paying - coalesce(previous_paying, 0)) as paying_delta,
+        sum(case when paying = 1 and coalesce(paid_before, 0) = 0 then mrr_after else 0 end) as new_mrr,
+        sum(case when paying = 0 and previous_paying = 1 then mrr_after - delta else 0 end) as churned_mrr
+    from customer_steps
     group by change_date
 ),
 
@@ -63,10 +73,34 @@ totals as (
     group by days.activity_date
 ),
 
-new_series as (
+-- New and churned MRR of the month so far: 0 before the first change of a month, then growing.
+month_to_date as (
+    select
+        days.activity_date as metric_date,
+        sum(coalesce(company_changes.new_mrr, 0)) over (
+            partition by {{ month_start('days.activity_date') }} order by days.activity_date
+            rows between unbounded preceding and current row
+        ) as new_mrr_mtd,
+        sum(coalesce(company_changes.churned_mrr, 0)) over (
+            partition by {{ month_start('days.activity_date') }} order by days.activity_date
+            rows between unbounded preceding and current row
+        ) as churned_mrr_mtd
+    from days
+    left join company_changes on company_changes.change_date = days.activity_date
+),
+
+revenue_series as (
     select metric_date, 'mrr' as metric, 'all' as segment, cast(mrr_usd as double) as value from totals
     union all
     select metric_date, 'paying_customers', 'all', cast(paying_customers as double) from totals
+    union all
+    select metric_date, 'new_mrr_mtd', 'all', cast(new_mrr_mtd as double) from month_to_date
+    union all
+    select metric_date, 'churned_mrr_mtd', 'all', cast(churned_mrr_mtd as double) from month_to_date
 ),
 
-{{ series_with_bands([]) }}
+new_series as (
+    select *, cast(null as double) as sample_size from revenue_series
+),
+
+{{ series_with_bands([], ['new_mrr_mtd', 'churned_mrr_mtd']) }}
