@@ -33,6 +33,8 @@ SERIES: dict[str, tuple[str, str]] = {
 # at least by 1 / sqrt(n) of itself (the customers are a count). A property of the series' definition, so
 # not a setting.
 SAMPLE_NOISE: dict[str, str] = {"conversion": "binomial", "cac_30d": "per_count"}
+# Series with one segment per acquisition channel (and `all`): their pushed segments are capped to the top N.
+CHANNEL_SERIES = frozenset({"signups", "spend", "cac_30d", "conversion"})
 # Days between two values of a series that is not daily: a weekly signup cohort's conversion.
 CADENCE_DAYS: dict[str, int] = {"conversion": 7}
 SERIES_MARTS = tuple(dict.fromkeys(mart for _, mart in SERIES.values()))

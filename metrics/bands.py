@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date
-from metrics.anomaly_config import CADENCE_DAYS, SAMPLE_NOISE, SERIES, AnomalyConfig
+from metrics.anomaly_config import CADENCE_DAYS, CHANNEL_SERIES, SAMPLE_NOISE, SERIES, AnomalyConfig
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Verdict:
     score: float  # 0 inside the band; outside, how far beyond its edge in band half-widths (signed)
     ready: bool
     fired: str  # "drop" or "spike" when the verdict is an anomaly in a direction the series watches, else ""
+    sample_size: float | None = None  # the denominator of a rate or cost (cohort signups, new customers)
 
 
 def verdict_sql(config: AnomalyConfig, marts: Sequence[str]) -> str:
@@ -92,7 +93,7 @@ scored as (
     from widths
 )
 select
-    metric_date, series, segment, value, ready, score,
+    metric_date, series, segment, value, sample_size, ready, score,
     case when ready = 1 then expected - half_width end as lower_bound,
     case when ready = 1 then expected end as expected_value,
     case when ready = 1 then expected + half_width end as upper_bound,
@@ -134,6 +135,7 @@ def read_verdicts(
             score=float(row["score"]),
             ready=bool(row["ready"]),
             fired=row["fired"],
+            sample_size=_float(row["sample_size"]),
         )
         for row in rows
         if row["series"] in wanted
@@ -156,3 +158,29 @@ def verdicts_of_day(
         if (day - v.day).days < CADENCE_DAYS.get(v.series, 1):
             newest[(v.series, v.segment)] = v  # rows come in date order: the newest wins
     return sorted(newest.values(), key=lambda v: (v.series, v.segment))
+
+
+def top_segments(verdicts: Sequence[Verdict], top_n: int) -> tuple[list[Verdict], list[Verdict]]:
+    """(kept, left out): per channel series, `all` and the `top_n` channels that weigh most (largest sample:
+    cohort signups, new customers; else largest expected value: daily signups, spend). Channel names come
+    from the data, so the pushed labels are bounded here, never in the warehouse."""
+    kept: list[Verdict] = []
+    ranked: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        if v.series in CHANNEL_SERIES and v.segment != "all":
+            ranked.setdefault(v.series, []).append(v)
+        else:
+            kept.append(v)
+    left_out: list[Verdict] = []
+    for series_verdicts in ranked.values():
+        series_verdicts.sort(key=lambda v: (-_weight(v), v.segment))
+        kept += series_verdicts[:top_n]
+        left_out += series_verdicts[top_n:]
+    return sorted(kept, key=lambda v: (v.series, v.segment)), left_out
+
+
+def _weight(v: Verdict) -> float:
+    for candidate in (v.sample_size, v.expected, v.value):
+        if candidate is not None:
+            return abs(candidate)
+    return 0.0

@@ -25,7 +25,7 @@ from dagster import (
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
 from metrics.anomaly_config import AnomalyConfig
-from metrics.bands import verdicts_of_day
+from metrics.bands import top_segments, verdicts_of_day
 from metrics.catalog import METRICS
 from metrics.ledger import (
     append_to_ledger,
@@ -127,9 +127,11 @@ def build_publishing(
         client = warehouse.client()
         with client.session():
             snapshot = read_snapshot(client, as_of, pushgateway.segment_top_n, withheld)
-            verdicts = verdicts_of_day(client, anomalies, as_of, withheld)
+            verdicts, unpushed = top_segments(
+                verdicts_of_day(client, anomalies, as_of, withheld), pushgateway.segment_top_n
+            )
         business = fresh_samples(business_samples(snapshot), withheld)
-        for v in verdicts:
+        for v in verdicts + unpushed:
             if v.fired:
                 notice = (
                     f"anomaly: {v.series}{'' if v.segment == 'all' else f' ({v.segment})'} is {v.value:,.4g}, "
@@ -142,6 +144,13 @@ def build_publishing(
                 f"kpiwatch_cac_usd: {snapshot.channels_in_other:,} channels beyond the top "
                 f'{pushgateway.segment_top_n} by spend were pushed together as channel="other" '
                 "(KPIWATCH_SEGMENT_TOP_N)."
+            )
+            context.log.warning(notice)
+            notices.append(notice)
+        if unpushed:
+            notice = (
+                f"bands: {len(unpushed):,} channel series beyond the top {pushgateway.segment_top_n} of their "
+                "series were judged but not pushed (KPIWATCH_SEGMENT_TOP_N); their anomalies are listed above."
             )
             context.log.warning(notice)
             notices.append(notice)

@@ -8,15 +8,17 @@ import io
 import os
 import subprocess
 
+import duckdb
 import pytest
 
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.planted import parse_anomaly
 from kpiwatch.warehouse import DuckDBWarehouse
-from metrics.anomaly_config import SeriesRule, load_anomaly_config
-from metrics.bands import read_verdicts
+from metrics.anomaly_config import SERIES_MARTS, SeriesRule, load_anomaly_config
+from metrics.bands import read_verdicts, verdicts_of_day
+from metrics.samples import missing_bands
 from tests.anomaly_scoring import false_alert_days, found_on_time
-from tests.conftest import build_world, rows
+from tests.conftest import build_world, d, rows
 from tests.fixtures import band_world, mrr_world
 
 KPIWATCH = beside_interpreter("kpiwatch")
@@ -107,6 +109,167 @@ def test_daily_mrr_and_customers_equal_the_month_end_snapshot_on_every_month_end
         }
         assert series["mrr"] == pytest.approx(float(month["mrr_usd"]), abs=1e-6), last_day
         assert series["paying_customers"] == month["paying_customers"], last_day
+
+
+def series_values(db, mart: str, metric: str, segment: str = "all") -> dict[dt.date, float]:
+    query = f"select metric_date, value from marts.{mart} where metric = ? and segment = ?"
+    return {r["metric_date"]: r["value"] for r in rows(db, query, [metric, segment])}
+
+
+@pytest.mark.slow
+def test_new_and_churned_mrr_month_to_date_count_each_change(mrr_db):
+    """The hand-worked MRR company (tests/fixtures/mrr_world.py), change by change: new MRR is a customer's
+    first payment (u_two's second subscription is expansion, u_react's return in April is not new); churned MRR
+    is what a customer paid when they stop (u_blip, 03-05 to 03-20, is new and churned in March, though never
+    at a month end)."""
+    new = series_values(mrr_db, "fct_series_revenue_daily", "new_mrr_mtd")
+    churned = series_values(mrr_db, "fct_series_revenue_daily", "churned_mrr_mtd")
+    expected_new = {"2024-01-01": 127, "2024-01-04": 235, "2024-01-31": 415, "2024-02-29": 40, "2024-03-04": 0}
+    expected_new |= {"2024-03-05": 25, "2024-03-31": 95, "2024-04-01": 0, "2024-04-15": 0}
+    assert {day: new[d(day)] for day in expected_new} == pytest.approx(expected_new)
+    expected_churned = {"2024-01-31": 0, "2024-02-03": 108, "2024-02-29": 108, "2024-03-01": 40, "2024-03-20": 65}
+    expected_churned |= {"2024-03-31": 65, "2024-04-15": 0}
+    assert {day: churned[d(day)] for day in expected_churned} == pytest.approx(expected_churned)
+    # Day-of-month bands: 03-31 learns from 02-29 (the last day of a shorter month) and 01-31, the only earlier
+    # months; the trend through 415 (lag 2) and 40 (lag 1) is -375 a month, projecting to -335.
+    [band] = rows(
+        mrr_db,
+        "select * from marts.fct_series_revenue_daily where metric = 'new_mrr_mtd' and metric_date = ?",
+        [d("2024-03-31")],
+    )
+    assert (band["method"], band["training_days"]) == ("monthday", 2)
+    assert (band["slope"], band["expected"]) == pytest.approx((-375, -335))
+
+
+@pytest.mark.slow
+def test_acquisition_series_per_channel_and_trailing_cac(mrr_db):
+    """Signups, spend and the trailing-30-day CAC per channel, worked out from tests/fixtures/mrr_world.py:
+    first payments u_down 01-01 (organic), u_react 01-03 (unknown), u_upgrade 01-05 and u_annual 01-10
+    (paid_search), u_two 01-15 (content), u_boundary 02-01 (paid_search), u_blip 03-05 (paid_search), u_sched
+    03-15 (content)."""
+    mart = "fct_series_acquisition_daily"
+    assert series_values(mrr_db, mart, "signups", "paid_search")[d("2024-01-02")] == 1  # u_boundary at 00:00
+    assert series_values(mrr_db, mart, "signups")[d("2024-01-02")] == 2  # and u_react, channel unknown
+    assert series_values(mrr_db, mart, "spend", "content")[d("2024-03-31")] == pytest.approx(54)  # EUR 50
+    cac = {segment: series_values(mrr_db, mart, "cac_30d", segment) for segment in ("all", "paid_search", "content")}
+    # 01-01 .. 01-30: paid_search 300 + 100 for 2 customers, content 108 for 1; all 508 for 5.
+    assert cac["paid_search"][d("2024-01-30")] == pytest.approx(200)
+    assert cac["content"][d("2024-01-30")] == pytest.approx(108)
+    assert cac["all"][d("2024-01-30")] == pytest.approx(101.6)
+    # 01-17 .. 02-15: 100 + 200 for u_boundary alone; 03-02 .. 03-31: content 54 for u_sched, paid_search 0.
+    assert cac["all"][d("2024-02-15")] == pytest.approx(300)
+    assert (cac["all"][d("2024-03-31")], cac["paid_search"][d("2024-03-31")]) == pytest.approx((27, 0))
+    [window] = rows(
+        mrr_db,
+        f"select sample_size from marts.{mart} where metric = 'cac_30d' and segment = 'all' and metric_date = ?",
+        [d("2024-01-30")],
+    )
+    assert window["sample_size"] == 5
+    # The first 29 days of the series (from u_lead's signup, 2023-11-20) have no full window: no CAC.
+    assert cac["all"][d("2023-12-18")] is None
+
+
+@pytest.mark.slow
+def test_conversion_is_judged_per_signup_week_when_its_window_closes(mrr_db):
+    """Weekly cohorts (Monday to Sunday) of tests/fixtures/mrr_world.py, dated 36 days after their Monday.
+    Week of 2024-01-01: u_annual (paid 01-10) and u_react (01-03) converted; u_boundary signed up 01-02 00:00
+    and first paid 02-01 00:00, exactly 30 days later: not within the window. u_two (12-10, a Sunday: week of
+    12-04) first paid 36 days after signing up. u_future's week (04-08) is not complete on 04-15."""
+    cohorts = {
+        (r["metric_date"].isoformat(), r["segment"]): (r["value"], r["sample_size"])
+        for r in rows(mrr_db, "select * from marts.fct_series_conversion_daily")
+    }
+    assert cohorts == (
+        {
+            ("2023-12-26", "all"): (0, 1),  # u_lead, never paid
+            ("2023-12-26", "organic"): (0, 1),
+            ("2024-01-09", "all"): (0, 1),
+            ("2024-01-09", "content"): (0, 1),
+            ("2024-01-23", "all"): (1, 1),
+            ("2024-01-23", "paid_search"): (1, 1),
+            ("2024-01-30", "all"): (1, 1),  # u_down, 2023-12-31 23:30, paid 30 minutes later
+            ("2024-01-30", "organic"): (1, 1),
+            ("2024-02-06", "all"): (pytest.approx(2 / 3), 3),
+            ("2024-02-06", "paid_search"): (0.5, 2),
+            ("2024-02-06", "unknown"): (1, 1),
+            ("2024-04-02", "all"): (1, 2),  # u_blip and u_sched, both 03-01
+            ("2024-04-02", "paid_search"): (1, 1),
+            ("2024-04-02", "content"): (1, 1),
+        }
+    )
+
+
+def band_rows_db(tmp_path, *bands: tuple) -> DuckDBWarehouse:
+    """A warehouse whose series marts hold only the given band rows:
+    (mart, day, series, value, sample_size, expected, spread)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    db = tmp_path / "bands.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create schema if not exists marts")
+    for mart in SERIES_MARTS:
+        con.execute(
+            f"create table marts.{mart} (metric_date date, metric varchar, segment varchar, value double, "
+            "sample_size double, method varchar, expected double, spread double, slope double, training_days integer)"
+        )
+    for mart, day, series, value, sample_size, expected, spread in bands:
+        con.execute(
+            f"insert into marts.{mart} values (?, ?, 'all', ?, ?, 'cohort', ?, ?, 0, 8)",
+            [day, series, value, sample_size, expected, spread],
+        )
+    con.close()
+    return DuckDBWarehouse(db)
+
+
+def judged(tmp_path, mart: str, series: str, band: dict, series_rule: SeriesRule):
+    """The verdict of one hand-set band row."""
+    warehouse = band_rows_db(
+        tmp_path, (mart, TARGET_DAY, series, band["value"], band["n"], band["expected"], band["spread"])
+    )
+    config = with_rule(series, series_rule)
+    [verdict] = read_verdicts(warehouse, config, TARGET_DAY, TARGET_DAY, series=series)
+    return verdict
+
+
+def test_a_run_publishes_the_newest_complete_cohort_but_never_an_older_day_of_a_daily_series(tmp_path):
+    conversion, activity = "fct_series_conversion_daily", "fct_series_activity_daily"
+    warehouse = band_rows_db(
+        tmp_path,
+        (conversion, dt.date(2024, 5, 14), "conversion", 0.2, 40, 0.2, 0.01),
+        (conversion, dt.date(2024, 5, 21), "conversion", 0.0, 40, 0.2, 0.01),
+        (activity, dt.date(2024, 5, 22), "dau", 100, None, 100, 5),
+    )
+    config = load_anomaly_config()
+    on_thursday = verdicts_of_day(warehouse, config, dt.date(2024, 5, 23))
+    assert [(v.series, v.day, v.fired) for v in on_thursday] == [("conversion", dt.date(2024, 5, 21), "drop")]
+    assert "series dau" in missing_bands(on_thursday)  # 05-22's DAU does not stand in for 05-23's
+    assert "series conversion" not in missing_bands(on_thursday)
+    on_monday = verdicts_of_day(warehouse, config, dt.date(2024, 5, 27))
+    assert [v.day for v in on_monday if v.series == "conversion"] == [dt.date(2024, 5, 21)]
+    assert not verdicts_of_day(warehouse, config, dt.date(2024, 5, 28))  # a week on, that cohort is no news
+
+
+TARGET_DAY = dt.date(2024, 5, 21)
+
+
+def test_a_conversion_band_is_at_least_its_binomial_noise_on_the_arcsine_scale(tmp_path):
+    """expected 20 % of 36 signups, sensitivity 3: asin(sqrt(0.2)) = 0.463648, minus 3 / (2 x 6) = 0.213648,
+    sin(0.213648)^2 = 0.044955: the band reaches down to 4.50 % although the learnt spread (0.01) is far narrower."""
+    conversion = rule(sensitivity=3.0, relative_floor=0.0)
+    band = {"value": 0.04, "n": 36, "expected": 0.2, "spread": 0.01}
+    verdict = judged(tmp_path, "fct_series_conversion_daily", "conversion", band, conversion)
+    assert verdict.lower == pytest.approx(0.044955, abs=1e-6)
+    assert verdict.fired == "drop"
+    inside = judged(tmp_path / "in", "fct_series_conversion_daily", "conversion", {**band, "value": 0.05}, conversion)
+    assert inside.score == 0 and not inside.fired
+
+
+def test_a_cost_per_customer_band_is_at_least_the_noise_of_its_customer_count(tmp_path):
+    """CAC expected 100 over 25 new customers, sensitivity 5: 5 x 100 / sqrt(25) = 100 each side."""
+    cac = rule(direction="spike", relative_floor=0.0)
+    band = {"value": 190, "n": 25, "expected": 100, "spread": 1}
+    verdict = judged(tmp_path, "fct_series_acquisition_daily", "cac_30d", band, cac)
+    assert (verdict.lower, verdict.upper) == pytest.approx((0, 200))
+    assert not verdict.fired
 
 
 def run_cli(*args, env=None):

@@ -78,9 +78,20 @@ def test_a_channel_label_with_thousands_of_values_is_capped_to_the_top_n_and_oth
     )
     gateway = session_pushgateway.settings.url("pushgateway")
     with urllib.request.urlopen(f"{gateway}/metrics") as response:
-        exposed = [line for line in response.read().decode().splitlines() if line.startswith("kpiwatch_cac_usd{")]
+        exposed_lines = response.read().decode().splitlines()
+    exposed = [line for line in exposed_lines if line.startswith("kpiwatch_cac_usd{")]
     channels = [line.split('channel="')[1].split('"')[0] for line in exposed if f'environment="{environment}"' in line]
     assert len(channels) == 7 and {"all", "other"} <= set(channels)
+    # The bands are judged for all 300 channels in the warehouse; the top 5 of each series and `all` are pushed.
+    spend_bands = [
+        line
+        for line in exposed_lines
+        if line.startswith("kpiwatch_metric_observed{") and 'series="spend"' in line and environment in line
+    ]
+    assert len(spend_bands) == 6
+    assert any(
+        "channel series beyond the top 5 of their series were judged but not pushed" in n for n in outcome.notices
+    )
     con = duckdb.connect(str(db), read_only=True)
     spend, new = con.execute(
         "select sum(spend_usd), sum(new_customers) from marts.fct_cac_monthly where month = '2024-03-01' "

@@ -1,6 +1,6 @@
 {{ config(materialized='table') }}
-{#- Acquisition series per day, for every acquisition channel and 'all', with their bands
-    (macros/series_bands.sql):
+{#- Acquisition series per day, for every acquisition channel (from its first signup, spend or new
+    customer to 56 days after its last) and 'all', with their bands (macros/series_bands.sql):
       signups     users created that day (a day without signups is a 0, not a missing day);
       spend       marketing spend that day, in USD;
       cac_30d     spend of the 30 days ending that day / customers whose first payment fell in them
@@ -40,18 +40,6 @@ spend_by_channel as (
     group by spend.spend_date, spend.channel
 ),
 
-channels as (
-    select channel from users
-    union
-    select channel from spend_by_channel
-),
-
-segments as (
-    select channel as segment from channels
-    union all
-    select 'all'
-),
-
 signups_by_channel as (
     select cast(created_at as date) as metric_date, channel, count(*) as signups
     from users
@@ -65,25 +53,50 @@ new_customers_by_channel as (
     group by cast(first_payment.first_paid_at as date), users.channel
 ),
 
--- Every day x segment, each channel's figures and their sum under 'all'.
+channel_days as (
+    select metric_date, channel, sum(signups) as signups, sum(spend_usd) as spend_usd, sum(new_customers) as new_customers
+    from (
+        select metric_date, channel, signups, 0 as spend_usd, 0 as new_customers from signups_by_channel
+        union all
+        select spend_date, channel, 0, spend_usd, 0 from spend_by_channel
+        union all
+        select metric_date, channel, 0, 0, new_customers from new_customers_by_channel
+    ) as figures
+    group by metric_date, channel
+),
+
+-- A channel has a row on every day from its first activity to 56 days after its last (the 8 weeks a weekday
+-- band learns from): a channel that goes quiet is seen going to 0, one quiet for longer is no longer news, and
+-- thousands of one-day channels cost 57 rows each, not one per day of history.
+channel_spans as (
+    select channel, min(metric_date) as first_active, max(metric_date) as last_active
+    from channel_days
+    group by channel
+),
+
 daily as (
     select
         days.activity_date as metric_date,
-        segments.segment,
-        coalesce(sum(signups_by_channel.signups), 0) as signups,
-        coalesce(sum(spend_by_channel.spend_usd), 0) as spend_usd,
-        coalesce(sum(new_customers_by_channel.new_customers), 0) as new_customers
+        channel_spans.channel as segment,
+        coalesce(channel_days.signups, 0) as signups,
+        coalesce(channel_days.spend_usd, 0) as spend_usd,
+        coalesce(channel_days.new_customers, 0) as new_customers
+    from channel_spans
+    inner join days
+        on days.activity_date >= channel_spans.first_active
+        and days.activity_date <= {{ dbt.dateadd('day', 56, 'channel_spans.last_active') }}
+    left join channel_days
+        on channel_days.channel = channel_spans.channel and channel_days.metric_date = days.activity_date
+    union all
+    select
+        days.activity_date,
+        'all',
+        coalesce(sum(channel_days.signups), 0),
+        coalesce(sum(channel_days.spend_usd), 0),
+        coalesce(sum(channel_days.new_customers), 0)
     from days
-    cross join segments
-    left join channels on segments.segment in (channels.channel, 'all')
-    left join signups_by_channel
-        on signups_by_channel.metric_date = days.activity_date and signups_by_channel.channel = channels.channel
-    left join spend_by_channel
-        on spend_by_channel.spend_date = days.activity_date and spend_by_channel.channel = channels.channel
-    left join new_customers_by_channel
-        on new_customers_by_channel.metric_date = days.activity_date
-        and new_customers_by_channel.channel = channels.channel
-    group by days.activity_date, segments.segment
+    left join channel_days on channel_days.metric_date = days.activity_date
+    group by days.activity_date
 ),
 
 trailing_30d as (
