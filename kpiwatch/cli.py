@@ -202,6 +202,44 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    """`kpiwatch explain METRIC`: where a change of MRR (a month) or active users (a day) came from."""
+    from kpiwatch.explain import to_csv, to_table
+    from kpiwatch.warehouse import open_warehouse
+    from metrics.attribution import EXPLAINED, NothingToExplain, explain_active_users, explain_mrr
+
+    if args.metric not in EXPLAINED:
+        raise ConfigError(f"unknown metric {args.metric!r} to explain; use one of: {', '.join(EXPLAINED)}.")
+    if args.format not in ("table", "csv"):
+        raise ConfigError(f"--format {args.format!r} must be table or csv.")
+    if args.metric == "mrr":
+        if args.month is None or args.date is not None:
+            raise ConfigError("explain mrr takes --month YYYY-MM (MRR changes from month end to month end).")
+        day = _parse_month(args.month)
+    else:
+        if args.date is None or args.month is not None:
+            raise ConfigError("explain active_users takes --date YYYY-MM-DD (compared with the same weekday before).")
+        day = parse_date(args.date, "--date")
+    warehouse = open_warehouse(_settings())
+    try:
+        with warehouse.session():
+            explanation = (explain_mrr if args.metric == "mrr" else explain_active_users)(warehouse, day)
+    except NothingToExplain as error:
+        raise KpiwatchError(f"nothing to explain: {error}.") from None
+    print(to_csv(explanation) if args.format == "csv" else to_table(explanation), end="")
+    return 0
+
+
+def _parse_month(text: str) -> dt.date:
+    year, dash, month = text.strip().partition("-")
+    try:
+        if not (dash and len(year) == 4 and len(month) == 2):
+            raise ValueError(text)
+        return dt.date(int(year), int(month), 1)
+    except ValueError:
+        raise ConfigError(f"--month={text!r} is not a month; use the form YYYY-MM, e.g. 2024-06.") from None
+
+
 def _ledger(args: argparse.Namespace) -> int:
     """`kpiwatch ledger METRIC`: what kpiwatch published for a metric, run by run, from the warehouse."""
     from kpiwatch.warehouse import open_warehouse
@@ -366,6 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--format", choices=("table", "csv"), default="table", help="output (default: table)")
     backtest.add_argument("--plot", help="also draw value, band and firings per series into this PNG")
     backtest.set_defaults(func=_backtest)
+
+    explain = sub.add_parser(
+        "explain", help="where a change of MRR (a month) or active users (a day) came from, by movement and segment"
+    )
+    explain.add_argument("metric", help="mrr or active_users")
+    explain.add_argument("--month", help="for mrr: the month, YYYY-MM, against the month before")
+    explain.add_argument("--date", help="for active_users: the day, YYYY-MM-DD, against the same weekday before")
+    explain.add_argument("--format", default="table", help="table (default) or csv")
+    explain.set_defaults(func=_explain)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

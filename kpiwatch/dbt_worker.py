@@ -34,6 +34,10 @@ from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 
 SOCKET_VARIABLE = "KPIWATCH_DBT_WORKER_SOCKET"  # set only in the environment of the dbt child
+# The run's process id, also set only for the dbt child: the shim's parent may already be gone (and the shim
+# adopted by init) by the time the shim's interpreter has started and asks, so it is told, not asking.
+PARENT_VARIABLE = "KPIWATCH_DBT_PARENT_PID"
+CHILD_VARIABLES = (SOCKET_VARIABLE, PARENT_VARIABLE)
 EXIT_MARKER = b"\x00kpiwatch-dbt-exit:"  # dbt's JSON log lines never hold a NUL byte
 ADAPTERS = {"dev": "dbt.adapters.duckdb", "snowflake": "dbt.adapters.snowflake"}
 PR_SET_PDEATHSIG = 1
@@ -71,12 +75,13 @@ def _alive(pid: str) -> bool:
 def shim_main() -> None:
     """`kpiwatch-dbt ARGS`: run ARGS on the waiting worker, or be the real dbt when there is none. Either
     way it dies with the run's process (and the worker with it), so a killed run leaves no dbt writing."""
-    _die_with_parent(os.getppid())
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    _die_with_parent(int(parent) if parent.isdigit() else os.getppid())
     value = os.environ.get(SOCKET_VARIABLE)
     connection = _connect(value) if value else None
     if connection is None:
         os.execv(beside_interpreter("dbt"), ["dbt", *sys.argv[1:]])  # the parent-death signal survives exec
-    environment = {k: v for k, v in os.environ.items() if k != SOCKET_VARIABLE}
+    environment = {k: v for k, v in os.environ.items() if k not in CHILD_VARIABLES}
     request = {"argv": sys.argv[1:], "env": environment, "cwd": os.getcwd()}
     connection.sendall(json.dumps(request).encode() + b"\n")
     sys.exit(relay(connection, sys.stdout.buffer))
@@ -130,7 +135,7 @@ def _exit_when_closed(connection: socket.socket) -> None:
 def parse_inputs(env: dict[str, str], argv: list[str]) -> tuple:
     """What a parsed manifest depends on besides the project's files: the variables env_var() reads
     (all KPIWATCH_*) and the target."""
-    variables = sorted((k, v) for k, v in env.items() if k.startswith("KPIWATCH_") and k != SOCKET_VARIABLE)
+    variables = sorted((k, v) for k, v in env.items() if k.startswith("KPIWATCH_") and k not in CHILD_VARIABLES)
     target = argv[argv.index("--target") + 1] if "--target" in argv[:-1] else None
     return tuple(variables), target
 

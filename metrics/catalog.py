@@ -15,7 +15,7 @@ class GaugeSpec:
     help: str
     unit: str
     labels: tuple[str, ...] = ()
-    group: str = "business"  # business | bands | quality | run | ledger
+    group: str = "business"  # business | bands | attribution | quality | run | ledger
 
 
 GAUGES: tuple[GaugeSpec, ...] = (
@@ -53,6 +53,16 @@ GAUGES: tuple[GaugeSpec, ...] = (
         "ratio",
     ),
     GaugeSpec("kpiwatch_net_revenue_retention_ratio", "Net revenue retention of the last complete month.", "ratio"),
+    GaugeSpec(
+        "kpiwatch_net_revenue_retention_12m_ratio",
+        "Trailing-twelve-month net revenue retention at the end of the last complete month.",
+        "ratio",
+    ),
+    GaugeSpec(
+        "kpiwatch_gross_revenue_retention_12m_ratio",
+        "Trailing-twelve-month gross revenue retention (each customer capped at their MRR a year before).",
+        "ratio",
+    ),
     GaugeSpec(
         "kpiwatch_active_users",
         "Distinct active users in the 1, 7 or 30 days ending on the evaluation date.",
@@ -124,6 +134,24 @@ GAUGES: tuple[GaugeSpec, ...] = (
         "boolean",
         ("metric", "series", "segment", "direction"),
         "bands",
+    ),
+    # Attribution: where the latest change of MRR (the running month against the last month end) and of daily
+    # active users (the evaluation day against the same weekday before) came from (metrics/attribution.py).
+    GaugeSpec(
+        "kpiwatch_change_contribution",
+        "A segment's contribution to the latest change (USD for mrr, users for active_users): the 3 largest of "
+        "each dimension, in the direction of the change.",
+        "value",
+        ("metric", "dimension", "segment", "rank"),
+        "attribution",
+    ),
+    GaugeSpec(
+        "kpiwatch_change_leader",
+        "The segment the latest change is most concentrated in (beyond its share of the previous period), with "
+        "its contribution.",
+        "value",
+        ("metric", "dimension", "segment"),
+        "attribution",
     ),
     # Data quality: every check of the run, raw-table checks and dbt tests alike.
     GaugeSpec(
@@ -242,6 +270,8 @@ METRICS: tuple[MetricSpec, ...] = (
             "kpiwatch_logo_churn_rate",
             "kpiwatch_logo_churn_baseline_rate",
             "kpiwatch_net_revenue_retention_ratio",
+            "kpiwatch_net_revenue_retention_12m_ratio",
+            "kpiwatch_gross_revenue_retention_12m_ratio",
         ),
         ("fct_unit_economics_monthly", "fct_mrr_monthly"),
     ),
@@ -277,6 +307,8 @@ CLOSED_MONTH_GAUGES = frozenset(
         "kpiwatch_ltv_to_cac_ratio",
         "kpiwatch_logo_churn_rate",
         "kpiwatch_net_revenue_retention_ratio",
+        "kpiwatch_net_revenue_retention_12m_ratio",
+        "kpiwatch_gross_revenue_retention_12m_ratio",
     }
 )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metrics.anomaly_config import CADENCE_DAYS, SERIES
+from metrics.attribution import Explanation, top_contributions
 from metrics.bands import Verdict
 from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, METRIC_OF_GAUGE, METRICS, MOVEMENTS, REQUIRED_SERIES
 from metrics.snapshot import BusinessSnapshot
@@ -80,6 +81,35 @@ def band_samples(verdicts: Iterable[Verdict]) -> list[Sample]:
     return [s for s in samples if s is not None]
 
 
+def attribution_samples(explanations: Iterable[Explanation]) -> list[Sample]:
+    """The largest contributions of each dimension and the segment the change is concentrated in."""
+    samples: list[Sample | None] = []
+    for explanation in explanations:
+        samples += [
+            _sample(
+                "kpiwatch_change_contribution",
+                c.value,
+                metric=explanation.metric,
+                dimension=c.dimension,
+                segment=c.segment,
+                rank=str(rank),
+            )
+            for rank, c in top_contributions(explanation)
+        ]
+        leader = explanation.leader()
+        if leader is not None:
+            samples.append(
+                _sample(
+                    "kpiwatch_change_leader",
+                    leader.value,
+                    metric=explanation.metric,
+                    dimension=leader.dimension,
+                    segment=leader.segment,
+                )
+            )
+    return [s for s in samples if s is not None]
+
+
 def missing_bands(verdicts: Iterable[Verdict], withheld: Collection[str] = ()) -> list[str]:
     """The watched series without a verdict for the evaluation date (their metric not withheld): a quiet
     run must never be a silent gap."""
@@ -128,6 +158,8 @@ def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
             _sample("kpiwatch_ltv_to_cac_ratio", economics["ltv_to_cac"]),
             _sample("kpiwatch_logo_churn_rate", economics["logo_churn_rate"]),
             _sample("kpiwatch_net_revenue_retention_ratio", economics["net_revenue_retention"]),
+            _sample("kpiwatch_net_revenue_retention_12m_ratio", economics["net_revenue_retention_12m"]),
+            _sample("kpiwatch_gross_revenue_retention_12m_ratio", economics["gross_revenue_retention_12m"]),
         ]
     churn_history = [m["logo_churn_rate"] for m in snapshot.baseline_months if m["logo_churn_rate"] is not None]
     if churn_history and len(churn_history) == len(snapshot.baseline_months):

@@ -25,6 +25,7 @@ from dagster import (
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
 from metrics.anomaly_config import AnomalyConfig
+from metrics.attribution import latest_changes
 from metrics.bands import top_segments, verdicts_of_day
 from metrics.catalog import METRICS
 from metrics.ledger import (
@@ -35,6 +36,7 @@ from metrics.ledger import (
     restatements,
 )
 from metrics.samples import (
+    attribution_samples,
     band_samples,
     business_samples,
     fresh_samples,
@@ -130,6 +132,7 @@ def build_publishing(
             verdicts, unpushed = top_segments(
                 verdicts_of_day(client, anomalies, as_of, withheld), pushgateway.segment_top_n
             )
+            explanations = latest_changes(client, as_of, withheld)
         business = fresh_samples(business_samples(snapshot), withheld)
         for v in verdicts + unpushed:
             if v.fired:
@@ -163,7 +166,7 @@ def build_publishing(
                 "published. No error check failed on the raw tables they are built from, so the models miss "
                 "the evaluation day or month; run `kpiwatch run --full-refresh` and report the case if it persists."
             )
-        samples += business + band_samples(verdicts)
+        samples += business + band_samples(verdicts) + attribution_samples(explanations)
         # The ledger: what this push publishes, and the closed months whose value changed since published.
         ledger = warehouse.client(writable=True)
         closed_month = snapshot.last_complete_month["month"] if snapshot.last_complete_month else None

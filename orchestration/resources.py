@@ -20,7 +20,7 @@ from unittest import mock
 from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
-from kpiwatch.dbt_worker import DbtWorker, shim_executable
+from kpiwatch.dbt_worker import PARENT_VARIABLE, DbtWorker, shim_executable
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.settings import (
@@ -196,7 +196,7 @@ class KpiwatchDbtCli(DbtCliResource):
         `cli`); `env` is laid over it only for that call, and echoing its events to stdout is captured
         only while they stream, so neither outlives the step. `env` rather than `--vars`: changed vars
         make dbt re-parse the whole project on every run."""
-        with mock.patch.dict(os.environ, {**env, **self.worker_env}):
+        with mock.patch.dict(os.environ, {**env, **self.worker_env, PARENT_VARIABLE: str(os.getpid())}):
             invocation = self.cli(args, context=context, target_path=target)
         with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
             yield from invocation.stream()

@@ -34,7 +34,7 @@ AS_OF = dt.date(2024, 5, 20)  # mid-month, on clean data no alert fires
 @pytest.fixture(scope="module")
 def clean_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e") / "clean.duckdb"
-    generate(GenerateOptions(out=path, as_of=AS_OF, users=800, days=150, seed=5), progress=False, log=lambda _: None)
+    generate(GenerateOptions(out=path, as_of=AS_OF, users=800, days=400, seed=5), progress=False, log=lambda _: None)
     return path
 
 

@@ -36,6 +36,9 @@ EXPECTED = {
     "subtract month from march 31": "2024-02-29",
     "month start of leap day": "2024-02-01",
     "month start of last instant": "2024-03-01",
+    "week start of a sunday night": "2024-03-25",  # Monday to Sunday, in UTC days
+    "week start of a monday": "2024-04-01",
+    "week start before 2001": "1999-12-27",  # counted from Monday 2001-01-01, backwards too
     "day of last instant": "2024-03-31",
     "evaluation cutoff": "2024-03-01",  # the day after as_of = Feb 29
     "first processed day": "2024-02-28",  # window_start Mar 2 minus 3 days, through Feb 29

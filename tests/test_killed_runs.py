@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from kpiwatch.dbt_worker import WORKER_NAME
+from kpiwatch.dbt_worker import PARENT_VARIABLE, WORKER_NAME
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.run_lock import exclusive_run, lock_path
 from kpiwatch.hosting.webserver import descendants
@@ -116,3 +116,18 @@ def test_a_malformed_lock_wait_is_refused(value, message):
         text=True,
     )
     assert (done.returncode, done.stderr) == (2, message)
+
+
+def test_a_dbt_shim_whose_run_is_already_gone_exits_instead_of_running_dbt(tmp_path):
+    """The run can die while the shim's interpreter is still starting: the shim, adopted by init by then, must
+    not become an orphaned dbt writing to the warehouse. It is told its run's pid, and that is not its parent."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    env[PARENT_VARIABLE] = str(os.getpid() + 1_000_000)  # not this shim's parent: its run is gone
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("kpiwatch-dbt")), "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "dbt" not in done.stdout.lower(), done.stdout

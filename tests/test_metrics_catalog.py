@@ -54,12 +54,20 @@ def test_undefined_business_values_are_left_out_not_zero():
             "reactivation_mrr_usd": 0,
             "net_new_mrr_usd": 10,
         },
-        last_complete_month={"ltv_usd": 3300, "ltv_to_cac": None, "logo_churn_rate": 0.0, "net_revenue_retention": 1.0},
+        last_complete_month={
+            "ltv_usd": 3300,
+            "ltv_to_cac": None,
+            "logo_churn_rate": 0.0,
+            "net_revenue_retention": 1.0,
+            "net_revenue_retention_12m": None,  # less than a year of history
+            "gross_revenue_retention_12m": None,
+        },
     )
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in business_samples(snapshot)}
     assert samples[("kpiwatch_mrr_growth_ratio", ())] == pytest.approx(0.1)
     assert samples[("kpiwatch_mrr_movement_usd", (("movement", "net_new"),))] == 10
     assert ("kpiwatch_ltv_to_cac_ratio", ()) not in samples
+    assert ("kpiwatch_net_revenue_retention_12m_ratio", ()) not in samples
     assert samples[("kpiwatch_logo_churn_rate", ())] == 0.0
 
 

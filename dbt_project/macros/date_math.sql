@@ -20,3 +20,9 @@
 {% macro month_start(value) -%}
     cast({{ dbt.date_trunc('month', value) }} as date)
 {%- endmacro %}
+
+{#- The Monday of a date's week (UTC day), whatever the engine's week setting: counted in whole weeks from
+    Monday 2001-01-01. -#}
+{% macro week_start(value) -%}
+    cast({{ dbt.dateadd('day', '7 * ' ~ weeks_between("cast('2001-01-01' as date)", value), "cast('2001-01-01' as date)") }} as date)
+{%- endmacro %}

@@ -31,7 +31,7 @@ segments as (
 
 cohorts as (
     select
-        cast({{ dbt.date_trunc('week', 'users.created_at') }} as date) as signup_week,
+        {{ week_start('users.created_at') }} as signup_week,
         segments.segment,
         count(*) as signups,
         sum(
@@ -44,7 +44,7 @@ cohorts as (
     from users
     inner join segments on segments.segment in (users.channel, 'all')
     left join first_payment on first_payment.user_id = users.user_id
-    group by cast({{ dbt.date_trunc('week', 'users.created_at') }} as date), segments.segment
+    group by {{ week_start('users.created_at') }}, segments.segment
 ),
 
 -- A week's cohort is complete on the day its last signup's window closes (7 + window - 1 days after its Monday).

@@ -7,11 +7,7 @@
     these equal fct_mrr_monthly. Built from per-day changes (a period adds its MRR on the day it starts
     and removes it on the day it ends), so the cost follows the periods, not days x periods. -#}
 
-with periods as (
-    select user_id, mrr_usd, started_at, ended_at from {{ ref('int_subscription_periods_usd') }}
-),
-
-bounds as (
+with bounds as (
     {{ series_bounds(ref('int_subscription_periods_usd'), 'cast(min(started_at) as date)') }}
 ),
 
@@ -19,47 +15,15 @@ days as (
     {{ daily_mart_spine() }}
 ),
 
-customer_changes as (
-    select user_id, change_date, sum(delta) as delta
-    from (
-        select user_id, cast(started_at as date) as change_date, mrr_usd as delta from periods
-        union all
-        select user_id, cast(ended_at as date) as change_date, -mrr_usd as delta from periods where ended_at is not null
-    ) as changes
-    group by user_id, change_date
-),
-
-customer_running as (
-    select
-        user_id,
-        change_date,
-        delta,
-        sum(delta) over (partition by user_id order by change_date rows between unbounded preceding and current row)
-            as mrr_after
-    from customer_changes
-),
-
-customer_steps as (
-    select
-        *,
-        case when mrr_after > 0 then 1 else 0 end as paying,
-        lag(case when mrr_after > 0 then 1 else 0 end) over (partition by user_id order by change_date)
-            as previous_paying,
-        -- Whether the customer paid on any earlier day: a first payment is new MRR, a return is not.
-        max(case when mrr_after > 0 then 1 else 0 end) over (
-            partition by user_id order by change_date rows between unbounded preceding and 1 preceding
-        ) as paid_before
-    from customer_running
-),
-
 company_changes as (
     select
         change_date,
-        sum(delta) as mrr_delta,
-        sum(paying - coalesce(previous_paying, 0)) as paying_delta,
-        sum(case when paying = 1 and coalesce(paid_before, 0) = 0 then mrr_after else 0 end) as new_mrr,
-        sum(case when paying = 0 and previous_paying = 1 then mrr_after - delta else 0 end) as churned_mrr
-    from customer_steps
+        sum(mrr_change_usd) as mrr_delta,
+        sum(case when mrr_after_usd > 0 then 1 else 0 end - case when mrr_before_usd > 0 then 1 else 0 end)
+            as paying_delta,
+        sum(case when movement = 'new' then mrr_change_usd else 0 end) as new_mrr,
+        sum(case when movement = 'churn' then -mrr_change_usd else 0 end) as churned_mrr
+    from {{ ref('int_customer_mrr_changes') }}
     group by change_date
 ),
 

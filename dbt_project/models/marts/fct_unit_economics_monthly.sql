@@ -6,6 +6,31 @@ blended_cac as (
     select month, cac_usd from {{ ref('fct_cac_monthly') }} where channel = 'all'
 ),
 
+-- Trailing twelve months: the customers paying at the end of month m - 12 and what they pay at the end of m
+-- (0 if they left; what they pay again if they left and came back).
+customer_months as (
+    select user_id, month, mrr_usd from {{ ref('int_customer_mrr_monthly') }}
+),
+
+year_base as (
+    select user_id, cast({{ dbt.dateadd('month', 12, 'month') }} as date) as month, mrr_usd as base_mrr_usd
+    from customer_months
+    where mrr_usd > 0
+),
+
+retention_12m as (
+    select
+        year_base.month,
+        cast(sum(customer_months.mrr_usd) as double) / sum(year_base.base_mrr_usd) as net_revenue_retention_12m,
+        -- Each customer counts at most what they paid a year before: expansion does not make up for churn.
+        cast(sum(least(customer_months.mrr_usd, year_base.base_mrr_usd)) as double) / sum(year_base.base_mrr_usd)
+            as gross_revenue_retention_12m
+    from year_base
+    inner join customer_months
+        on customer_months.user_id = year_base.user_id and customer_months.month = year_base.month
+    group by year_base.month
+),
+
 with_start as (
     select
         mrr.*,
@@ -61,9 +86,13 @@ final as (
         cast(blended_cac.cac_usd as double) / nullif(lifetime.arpa_usd * {{ var('ltv_gross_margin') }}, 0) as cac_payback_months,
         lifetime.quick_ratio,
         lifetime.net_revenue_retention,
-        lifetime.gross_revenue_retention
+        lifetime.gross_revenue_retention,
+        -- Null until the month twelve months before is in the history (or nobody paid then).
+        retention_12m.net_revenue_retention_12m,
+        retention_12m.gross_revenue_retention_12m
     from lifetime
     left join blended_cac on blended_cac.month = lifetime.month
+    left join retention_12m on retention_12m.month = lifetime.month
 )
 
 select * from final

@@ -1,0 +1,115 @@
+{{ config(
+    materialized='incremental',
+    tags=['daily'],
+    incremental_strategy='append',
+    pre_hook="{{ delete_processed_days('activity_date', daily_mart_last_day()) }}",
+) }}
+{#- DAU, WAU and MAU per segment of the users' country, acquisition channel and signup cohort (quarter), one
+    row per day, dimension and segment, counted like fct_active_users_daily (a user counts once per window).
+    A segment has rows from its first active day to its MAU window after its last (0 then), so thousands of
+    rare segments cost their active spans, not every day of history. For each day and dimension the segments
+    sum to fct_active_users_daily (each user is in one segment of each dimension). Incremental: a daily run
+    re-computes its processed days. -#}
+{%- set widest_window = [var('mau_window_days'), var('wau_window_days')] | max %}
+
+with bounds as (
+    {{ daily_mart_bounds(ref('int_user_activity_daily'), widest_window) }}
+),
+
+activity as (
+    select user_activity.user_id, user_activity.activity_date
+    from {{ ref('int_user_activity_daily') }} as user_activity
+    cross join bounds
+    where user_activity.activity_date >= bounds.read_from and user_activity.activity_date <= bounds.last_day
+),
+
+segment_activity as (
+    select
+        dimensions.dimension,
+        case dimensions.dimension
+            when 'country' then coalesce(user_segments.country, 'unknown')
+            when 'acquisition_channel' then coalesce(user_segments.acquisition_channel, 'unknown')
+            else coalesce(user_segments.signup_cohort, 'unknown')
+        end as segment,
+        activity.user_id,
+        activity.activity_date
+    from activity
+    left join {{ ref('int_user_segments') }} as user_segments on user_segments.user_id = activity.user_id
+    cross join (
+        select 'country' as dimension
+        union all select 'acquisition_channel'
+        union all select 'signup_cohort'
+    ) as dimensions
+),
+
+days as (
+    {{ daily_mart_spine() }}
+),
+
+daily as (
+    select dimension, segment, activity_date, count(*) as dau
+    from segment_activity
+    group by dimension, segment, activity_date
+),
+
+window_changes as (
+    {{ rolling_active_users('segment_activity', [var('wau_window_days'), var('mau_window_days')], partition_by='dimension, segment') }}
+),
+
+changes as (
+    select
+        dimension,
+        segment,
+        change_date,
+        sum(case when window_days = {{ var('wau_window_days') }} then delta else 0 end) as wau_delta,
+        sum(case when window_days = {{ var('mau_window_days') }} then delta else 0 end) as mau_delta
+    from window_changes
+    group by dimension, segment, change_date
+),
+
+spans as (
+    select dimension, segment, min(activity_date) as first_active, max(activity_date) as last_active
+    from segment_activity
+    group by dimension, segment
+),
+
+running as (
+    select
+        spans.dimension,
+        spans.segment,
+        days.activity_date,
+        coalesce(daily.dau, 0) as dau,
+        sum(coalesce(changes.wau_delta, 0)) over (
+            partition by spans.dimension, spans.segment order by days.activity_date
+            rows between unbounded preceding and current row
+        ) as wau,
+        sum(coalesce(changes.mau_delta, 0)) over (
+            partition by spans.dimension, spans.segment order by days.activity_date
+            rows between unbounded preceding and current row
+        ) as mau
+    from spans
+    inner join days
+        on days.activity_date >= spans.first_active
+        and days.activity_date <= {{ dbt.dateadd('day', widest_window - 1, 'spans.last_active') }}
+    left join daily
+        on daily.dimension = spans.dimension and daily.segment = spans.segment
+        and daily.activity_date = days.activity_date
+    left join changes
+        on changes.dimension = spans.dimension and changes.segment = spans.segment
+        and changes.change_date = days.activity_date
+),
+
+final as (
+    select
+        running.activity_date,
+        running.dimension,
+        running.segment,
+        cast(running.dau as bigint) as dau,
+        cast(running.wau as bigint) as wau,
+        cast(running.mau as bigint) as mau
+    from running
+    cross join bounds
+    where running.activity_date >= bounds.first_day
+)
+
+select * from final

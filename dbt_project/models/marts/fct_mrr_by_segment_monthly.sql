@@ -1,0 +1,103 @@
+{#- The MRR bridge by segment: one row per month, dimension and segment with MRR at the month's end and the
+    signed movements that led there. For every month and dimension the segments sum to fct_mrr_monthly (a dbt
+    test enforces it). Each customer's change in a segment carries the customer's own movement (new,
+    expansion, contraction, churn, reactivation), except MRR that moved between segments while the customer
+    kept paying (a plan change, a second currency): that part is moved_in where it arrived and moved_out where
+    it left, and nets to 0 across a dimension. Rule, per customer, month and dimension: of the MRR the customer
+    gained in some segments (G) and lost in others (L), min(G, L) moved, split over the segments in proportion
+    to their gain or loss; the rest is the customer's movement. Upgrading from basic (50) to plus (80): basic
+    moved_out -50, plus moved_in +50 and expansion +30, as the company bridge's expansion +30. -#}
+
+with segment_mrr as (
+    select * from {{ ref('int_customer_segment_mrr_monthly') }}
+),
+
+months as (
+    select * from {{ ref('int_month_spine') }}
+),
+
+previous_month as (
+    select user_id, cast({{ dbt.dateadd('month', 1, 'month') }} as date) as month, dimension, segment, mrr_usd
+    from segment_mrr
+),
+
+pairs as (
+    select
+        coalesce(current_month.user_id, previous_month.user_id) as user_id,
+        coalesce(current_month.month, previous_month.month) as month,
+        coalesce(current_month.dimension, previous_month.dimension) as dimension,
+        coalesce(current_month.segment, previous_month.segment) as segment,
+        coalesce(current_month.mrr_usd, 0) as mrr_usd,
+        coalesce(previous_month.mrr_usd, 0) as previous_mrr_usd
+    from segment_mrr as current_month
+    full outer join previous_month
+        on previous_month.user_id = current_month.user_id
+        and previous_month.month = current_month.month
+        and previous_month.dimension = current_month.dimension
+        and previous_month.segment = current_month.segment
+),
+
+changes as (
+    select
+        pairs.*,
+        pairs.mrr_usd - pairs.previous_mrr_usd as change_usd,
+        sum(case when pairs.mrr_usd > pairs.previous_mrr_usd then pairs.mrr_usd - pairs.previous_mrr_usd else 0 end)
+            over (partition by pairs.user_id, pairs.month, pairs.dimension) as gained_usd,
+        sum(case when pairs.mrr_usd < pairs.previous_mrr_usd then pairs.previous_mrr_usd - pairs.mrr_usd else 0 end)
+            over (partition by pairs.user_id, pairs.month, pairs.dimension) as lost_usd
+    from pairs
+    inner join months on months.month = pairs.month
+),
+
+split as (
+    select
+        changes.month,
+        changes.dimension,
+        changes.segment,
+        changes.user_id,
+        changes.mrr_usd,
+        changes.change_usd,
+        customer.movement,
+        cast(
+            case
+                when changes.change_usd > 0
+                    then cast(changes.change_usd as double) * least(changes.gained_usd, changes.lost_usd) / changes.gained_usd
+                else 0
+            end as decimal(38, 6)
+        ) as moved_in_usd,
+        cast(
+            case
+                when changes.change_usd < 0
+                    then cast(changes.change_usd as double) * least(changes.gained_usd, changes.lost_usd) / changes.lost_usd
+                else 0
+            end as decimal(38, 6)
+        ) as moved_out_usd
+    from changes
+    left join {{ ref('fct_customer_mrr_monthly') }} as customer
+        on customer.user_id = changes.user_id and customer.month = changes.month
+),
+
+final as (
+    select
+        split.month,
+        months.is_complete,
+        split.dimension,
+        split.segment,
+        cast(sum(split.mrr_usd) as decimal(38, 6)) as mrr_usd,
+        cast(sum(case when split.mrr_usd > 0 then 1 else 0 end) as bigint) as paying_customers,
+        {%- for movement, column in [('new', 'new'), ('expansion', 'expansion'), ('contraction', 'contraction'),
+                                     ('churn', 'churned'), ('reactivation', 'reactivation')] %}
+        cast(
+            sum(case when split.movement = '{{ movement }}' then split.change_usd - split.moved_in_usd - split.moved_out_usd else 0 end)
+            as decimal(38, 6)
+        ) as {{ column }}_mrr_usd,
+        {%- endfor %}
+        cast(sum(split.moved_in_usd) as decimal(38, 6)) as moved_in_mrr_usd,
+        cast(sum(split.moved_out_usd) as decimal(38, 6)) as moved_out_mrr_usd,
+        cast(sum(split.change_usd) as decimal(38, 6)) as net_new_mrr_usd
+    from split
+    inner join months on months.month = split.month
+    group by split.month, months.is_complete, split.dimension, split.segment
+)
+
+select * from final
