@@ -31,6 +31,19 @@ GAUGES: tuple[GaugeSpec, ...] = (
     ),
     GaugeSpec("kpiwatch_mrr_growth_ratio", "MRR now / MRR at the end of the previous month - 1.", "ratio"),
     GaugeSpec("kpiwatch_paying_customers", "Customers with MRR > 0 at the end of the evaluation date.", "customers"),
+    GaugeSpec(
+        "kpiwatch_segment_mrr_usd",
+        "MRR at the end of the evaluation date per segment of a dimension (plan, billing_interval, currency, "
+        "country, acquisition_channel, signup_cohort): the top N segments by MRR, the rest as 'other'.",
+        "USD",
+        ("dimension", "segment"),
+    ),
+    GaugeSpec(
+        "kpiwatch_segment_mrr_change_usd",
+        "The segment's MRR change since the last month end (the running month's bridge by segment).",
+        "USD",
+        ("dimension", "segment"),
+    ),
     GaugeSpec("kpiwatch_arpa_usd", "Average revenue per paying account (MRR / paying customers).", "USD"),
     GaugeSpec(
         "kpiwatch_cac_usd",
@@ -259,8 +272,10 @@ METRICS: tuple[MetricSpec, ...] = (
             "kpiwatch_mrr_growth_ratio",
             "kpiwatch_paying_customers",
             "kpiwatch_arpa_usd",
+            "kpiwatch_segment_mrr_usd",
+            "kpiwatch_segment_mrr_change_usd",
         ),
-        ("fct_mrr_monthly", "fct_series_revenue_daily"),
+        ("fct_mrr_monthly", "fct_series_revenue_daily", "fct_mrr_by_segment_monthly"),
     ),
     MetricSpec(
         "unit_economics",

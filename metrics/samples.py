@@ -151,6 +151,9 @@ def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
             "net_new": "net_new_mrr_usd",
         }
         samples += [_sample("kpiwatch_mrr_movement_usd", month[columns[m]], movement=m) for m in MOVEMENTS]
+    for (dimension, segment), (mrr, change) in sorted(snapshot.mrr_by_segment.items()):
+        samples.append(_sample("kpiwatch_segment_mrr_usd", mrr, dimension=dimension, segment=segment))
+        samples.append(_sample("kpiwatch_segment_mrr_change_usd", change, dimension=dimension, segment=segment))
     economics = snapshot.last_complete_month
     if economics:
         samples += [

@@ -26,6 +26,9 @@ class BusinessSnapshot:
     cac_by_channel: dict[str, Any] = field(default_factory=dict)
     cac_baseline: dict[str, float] = field(default_factory=dict)
     channels_in_other: int = 0  # channels folded into channel="other" (beyond the top N by spend)
+    # (dimension, segment) -> (MRR at the evaluation day's end, its change since the last month end); per
+    # dimension the top N segments by MRR, the rest summed as 'other'
+    mrr_by_segment: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     active_users: dict[str, Any] | None = None
     active_users_baseline: dict[str, Any] | None = None
     retention: dict[int, float] = field(default_factory=dict)
@@ -90,6 +93,28 @@ def read_snapshot(
             f"select *, lag(mrr_usd) over (order by month) as previous_mrr_usd from {m}.fct_mrr_monthly "
             "where month >= ? and month <= ? order by month",
             [add_months(current_month, -1), current_month],
+        )
+        if "mrr" not in withheld
+        else []
+    )
+    segment_rows = (
+        warehouse.query(
+            f"""
+with ranked as (
+    select dimension, segment, mrr_usd, net_new_mrr_usd,
+        row_number() over (partition by dimension order by mrr_usd desc, segment) as segment_rank
+    from {m}.fct_mrr_by_segment_monthly
+    where month = ?
+),
+labelled as (
+    select dimension, case when segment_rank <= ? then segment else 'other' end as label, mrr_usd, net_new_mrr_usd
+    from ranked
+)
+select dimension, label as segment, sum(mrr_usd) as mrr_usd, sum(net_new_mrr_usd) as net_new_mrr_usd
+from labelled
+group by dimension, label
+""",
+            [current_month, segment_top_n],
         )
         if "mrr" not in withheld
         else []
@@ -178,6 +203,9 @@ def read_snapshot(
         baseline_months=economics[1:],
         cac_by_channel={r["channel"]: r["cac_usd"] for r in cac_rows if r["period"] == last_month},
         channels_in_other=folded,
+        mrr_by_segment={
+            (r["dimension"], r["segment"]): (float(r["mrr_usd"]), float(r["net_new_mrr_usd"])) for r in segment_rows
+        },
         cac_baseline=_mean_by_channel([r for r in cac_rows if r["period"] != last_month]),
         active_users=active.get(as_of),
         active_users_baseline=active.get(week_ago),

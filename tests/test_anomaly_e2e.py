@@ -1,5 +1,6 @@
-"""KpiwatchMetricAnomaly on the real stack: a run as of a planted activity drop pages through Alertmanager;
-runs as of a clean Sunday and a clean first day of a month page nobody."""
+"""Business pages on the real stack: a run as of a planted activity drop pages KpiwatchMetricAnomaly through
+Alertmanager, runs as of a clean Sunday and a clean first day of a month page nobody, and an MRR drop's page
+names the segment it came from."""
 
 import datetime as dt
 import time
@@ -9,6 +10,8 @@ import pytest
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.planted import Anomaly
+from tests.conftest import write_raw_warehouse
+from tests.fixtures import segment_world
 from tests.monitoring_helpers import get_json, prom_query, started_stack, wait_until
 
 pytestmark = pytest.mark.slow
@@ -89,3 +92,26 @@ def test_clean_sunday_and_month_start_stay_quiet_and_a_planted_drop_pages(live, 
     assert observed < lower
     assert alert["annotations"]["summary"] == "dau fell below its expected band (local)"
     assert alert["annotations"]["description"].startswith(f"dau is {observed:.4g}; expected ")
+    # The page says where the fall is concentrated: a segment of one of the users' dimensions.
+    where = alert["annotations"]["where"]
+    assert where.split(" = ")[0] in ("country", "acquisition_channel", "signup_cohort"), where
+    assert where.endswith(" users of the latest change (`kpiwatch explain active_users`)"), where
+
+
+def test_an_mrr_drop_pages_with_the_segment_it_came_from(live, job_settings, tmp_path):
+    """February of the hand-worked segment company: MRR -34 % from scale customers in Germany churning. The
+    KpiwatchMrrDrop page that reaches Alertmanager names the segment and its exact amount."""
+    stack, hook = live
+    db = write_raw_warehouse(tmp_path / "segments.duckdb", segment_world.TABLES)
+    as_of = dt.date(2024, 2, 29)
+    gateway = {"KPIWATCH_PUSHGATEWAY_URL": stack.settings.url("pushgateway")}
+    outcome = run_once(job_settings(db, tmp_path / "home-segments", env=gateway), as_of)
+    assert outcome.success, outcome.failures
+
+    def paged():
+        return [a for a in hook.alerts("firing") if a["labels"]["alertname"] == "KpiwatchMrrDrop"]
+
+    alert = wait_until(paged, 60, what="KpiwatchMrrDrop at the webhook")[0]
+    assert alert["annotations"]["where"] == "country = DE, -600.00 USD of this month's change (`kpiwatch explain mrr`)"
+    top = prom_query(stack, 'kpiwatch_change_contribution{metric="mrr",dimension="plan",rank="1"}')
+    assert top[0]["metric"]["segment"] == "scale" and float(top[0]["value"][1]) == -600

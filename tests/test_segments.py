@@ -12,6 +12,9 @@ import duckdb
 import pytest
 
 from kpiwatch.executables import beside_interpreter
+from kpiwatch.warehouse import DuckDBWarehouse
+from metrics.samples import business_samples
+from metrics.snapshot import read_snapshot
 from tests.conftest import build_world, d, rows
 from tests.fixtures import segment_world
 
@@ -207,3 +210,18 @@ def test_explain_refuses_malformed_arguments_in_one_line(args, message, tmp_path
     done = run_cli("explain", *args, env=explain_env(empty, tmp_path))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(message), done.stderr
+
+
+@pytest.mark.slow
+def test_segment_gauges_keep_the_top_segments_by_mrr_and_sum_the_rest_as_other(db):
+    snapshot = read_snapshot(DuckDBWarehouse(db), d("2024-02-29"), segment_top_n=1)
+    plan = {segment: values for (dimension, segment), values in snapshot.mrr_by_segment.items() if dimension == "plan"}
+    assert plan == {"growth": (530, 50), "other": (439, -550)}  # scale 389 / -600 and starter 50 / +50
+    country = {s: v for (dim, s), v in snapshot.mrr_by_segment.items() if dim == "country"}
+    assert country == {"US": (889, 100), "other": (80, -600)}  # FR (80, 0) and DE (0 left, -600)
+    samples = {(s.name, s.labels["segment"]) for s in business_samples(snapshot) if s.labels.get("dimension") == "plan"}
+    assert samples == {
+        (name, segment)
+        for name in ("kpiwatch_segment_mrr_usd", "kpiwatch_segment_mrr_change_usd")
+        for segment in ("growth", "other")
+    }
