@@ -103,7 +103,7 @@ def test_first_run_backfill_and_daily_runs_equal_a_full_rebuild(warehouses):
     assert_succeeded(run_once(daily, AS_OF - DAY))
     assert_succeeded(run_once(daily, AS_OF))
     differences = differing_rows(full.duckdb_path, daily.duckdb_path)
-    assert differences and set(differences.values()) == {0}, differences
+    assert differences and set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}
     assert query_one(full.duckdb_path, "select count(*) from marts.fct_active_users_daily")[0] == 90
     assert windows_unlike_a_distinct_count(full.duckdb_path) == []
 

@@ -6,8 +6,8 @@
 ) }}
 {#- DAU, WAU and MAU per segment of the users' country, acquisition channel and signup cohort (quarter), one
     row per day, dimension and segment, counted like fct_active_users_daily (a user counts once per window).
-    A segment has rows from its first active day to its MAU window after its last (0 then), so thousands of
-    rare segments cost their active spans, not every day of history. For each day and dimension the segments
+    A segment has a row on the days one of its users is in a window (MAU or WAU above 0), so thousands of rare
+    segments cost their active spans, not every day of history. For each day and dimension the segments
     sum to fct_active_users_daily (each user is in one segment of each dimension). Incremental: a daily run
     re-computes its processed days. -#}
 {%- set widest_window = [var('mau_window_days'), var('wau_window_days')] | max %}
@@ -109,7 +109,8 @@ final as (
         cast(running.mau as bigint) as mau
     from running
     cross join bounds
-    where running.activity_date >= bounds.first_day
+    -- Only days with a user in the segment's widest window: the same rows whether built at once or day by day.
+    where running.activity_date >= bounds.first_day and running.mau + running.wau > 0
 )
 
 select * from final

@@ -6,11 +6,7 @@ renamed as (
     select
         cast(user_id as varchar) as user_id,
         cast(country as varchar) as country,
-        -- A signup without a channel (null or blank) still counts in every total, under 'unknown'.
-        case
-            when acquisition_channel is null or trim(cast(acquisition_channel as varchar)) = '' then 'unknown'
-            else cast(acquisition_channel as varchar)
-        end as acquisition_channel,
+        {{ acquisition_channel('acquisition_channel') }} as acquisition_channel,
         cast(created_at as timestamp) as created_at
     from source
 ),
