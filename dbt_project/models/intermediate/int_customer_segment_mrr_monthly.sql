@@ -1,7 +1,9 @@
-{#- Each paying customer's MRR at each month-end snapshot, split by segment of each dimension: plan, billing
-    interval and currency from the periods running at the snapshot (a customer paying for two plans is in both,
-    with each plan's MRR); country, acquisition channel and signup cohort (quarter) from the user, with all of
-    the customer's MRR. Segment values come from the data (blank or missing: 'unknown'). Only rows with MRR. -#}
+{{ config(materialized='ephemeral') }}
+{#- Each paying customer's MRR at each month-end snapshot by segment of the dimensions a subscription period
+    carries: plan, billing interval and currency, from the periods running at the snapshot (a customer paying
+    for two plans is in both, with each plan's MRR). Blank values are 'unknown'. Only rows with MRR. The
+    dimensions of the user (country, channel, signup cohort) need no such split: a customer's whole MRR is in
+    one segment of each (fct_mrr_by_segment_monthly reads them from fct_customer_mrr_monthly). -#}
 
 with periods as (
     select * from {{ ref('int_subscription_periods_usd') }}
@@ -26,19 +28,6 @@ running as (
         and (periods.ended_at is null or periods.ended_at >= months.snapshot_at)
 ),
 
-customers as (
-    select
-        customer_months.user_id,
-        customer_months.month,
-        customer_months.mrr_usd,
-        coalesce(users.country, 'unknown') as country,
-        coalesce(users.acquisition_channel, 'unknown') as acquisition_channel,
-        coalesce(users.signup_cohort, 'unknown') as signup_cohort
-    from {{ ref('int_customer_mrr_monthly') }} as customer_months
-    left join {{ ref('int_user_segments') }} as users on users.user_id = customer_months.user_id
-    where customer_months.mrr_usd > 0
-),
-
 final as (
     select user_id, month, 'plan' as dimension, plan as segment, sum(mrr_usd) as mrr_usd
     from running group by user_id, month, plan
@@ -48,12 +37,6 @@ final as (
     union all
     select user_id, month, 'currency', currency, sum(mrr_usd)
     from running group by user_id, month, currency
-    union all
-    select user_id, month, 'country', country, mrr_usd from customers
-    union all
-    select user_id, month, 'acquisition_channel', acquisition_channel, mrr_usd from customers
-    union all
-    select user_id, month, 'signup_cohort', signup_cohort, mrr_usd from customers
 )
 
 select user_id, month, dimension, segment, cast(mrr_usd as decimal(38, 6)) as mrr_usd

@@ -23,23 +23,16 @@ activity as (
     where user_activity.activity_date >= bounds.read_from and user_activity.activity_date <= bounds.last_day
 ),
 
-segment_activity as (
+-- Each user-day once, with the user's segment in each dimension (users without a users row: 'unknown').
+activity_segments as (
     select
-        dimensions.dimension,
-        case dimensions.dimension
-            when 'country' then coalesce(user_segments.country, 'unknown')
-            when 'acquisition_channel' then coalesce(user_segments.acquisition_channel, 'unknown')
-            else coalesce(user_segments.signup_cohort, 'unknown')
-        end as segment,
         activity.user_id,
-        activity.activity_date
+        activity.activity_date,
+        coalesce(segments.country, 'unknown') as country,
+        coalesce(segments.acquisition_channel, 'unknown') as acquisition_channel,
+        coalesce(segments.signup_cohort, 'unknown') as signup_cohort
     from activity
-    left join {{ ref('int_user_segments') }} as user_segments on user_segments.user_id = activity.user_id
-    cross join (
-        select 'country' as dimension
-        union all select 'acquisition_channel'
-        union all select 'signup_cohort'
-    ) as dimensions
+    left join {{ ref('int_user_segments') }} as segments on segments.user_id = activity.user_id
 ),
 
 days as (
@@ -47,29 +40,36 @@ days as (
 ),
 
 daily as (
-    select dimension, segment, activity_date, count(*) as dau
-    from segment_activity
-    group by dimension, segment, activity_date
+    {{ by_user_dimension('activity_segments', 'activity_date', 'count(*) as dau') }}
 ),
 
-window_changes as (
-    {{ rolling_active_users('segment_activity', [var('wau_window_days'), var('mau_window_days')], partition_by='dimension, segment') }}
+-- Each user's window edges once (a user is in one segment of each dimension), then summed per segment.
+user_changes as (
+    {{ rolling_active_users('activity', [var('wau_window_days'), var('mau_window_days')], partition_by='user_id') }}
+),
+
+user_changes_segments as (
+    select
+        user_changes.change_date,
+        case when user_changes.window_days = {{ var('wau_window_days') }} then user_changes.delta else 0 end
+            as wau_delta,
+        case when user_changes.window_days = {{ var('mau_window_days') }} then user_changes.delta else 0 end
+            as mau_delta,
+        user_segments.country,
+        user_segments.acquisition_channel,
+        user_segments.signup_cohort
+    from user_changes
+    inner join (select distinct user_id, country, acquisition_channel, signup_cohort from activity_segments) as user_segments
+        on user_segments.user_id = user_changes.user_id
 ),
 
 changes as (
-    select
-        dimension,
-        segment,
-        change_date,
-        sum(case when window_days = {{ var('wau_window_days') }} then delta else 0 end) as wau_delta,
-        sum(case when window_days = {{ var('mau_window_days') }} then delta else 0 end) as mau_delta
-    from window_changes
-    group by dimension, segment, change_date
+    {{ by_user_dimension('user_changes_segments', 'change_date', 'sum(wau_delta) as wau_delta, sum(mau_delta) as mau_delta') }}
 ),
 
 spans as (
     select dimension, segment, min(activity_date) as first_active, max(activity_date) as last_active
-    from segment_activity
+    from daily
     group by dimension, segment
 ),
 

@@ -8,6 +8,9 @@
     to their gain or loss; the rest is the customer's movement. Upgrading from basic (50) to plus (80): basic
     moved_out -50, plus moved_in +50 and expansion +30, as the company bridge's expansion +30. -#}
 
+{%- set movement_columns = [('new', 'new'), ('expansion', 'expansion'), ('contraction', 'contraction'),
+                            ('churn', 'churned'), ('reactivation', 'reactivation')] %}
+
 with segment_mrr as (
     select * from {{ ref('int_customer_segment_mrr_monthly') }}
 ),
@@ -77,27 +80,78 @@ split as (
         on customer.user_id = changes.user_id and customer.month = changes.month
 ),
 
-final as (
+period_bridge as (
     select
         split.month,
-        months.is_complete,
         split.dimension,
         split.segment,
-        cast(sum(split.mrr_usd) as decimal(38, 6)) as mrr_usd,
-        cast(sum(case when split.mrr_usd > 0 then 1 else 0 end) as bigint) as paying_customers,
-        {%- for movement, column in [('new', 'new'), ('expansion', 'expansion'), ('contraction', 'contraction'),
-                                     ('churn', 'churned'), ('reactivation', 'reactivation')] %}
-        cast(
-            sum(case when split.movement = '{{ movement }}' then split.change_usd - split.moved_in_usd - split.moved_out_usd else 0 end)
-            as decimal(38, 6)
-        ) as {{ column }}_mrr_usd,
+        sum(split.mrr_usd) as mrr_usd,
+        sum(case when split.mrr_usd > 0 then 1 else 0 end) as paying_customers,
+        {%- for movement, column in movement_columns %}
+        sum(case when split.movement = '{{ movement }}' then split.change_usd - split.moved_in_usd - split.moved_out_usd else 0 end)
+            as {{ column }}_mrr_usd,
         {%- endfor %}
-        cast(sum(split.moved_in_usd) as decimal(38, 6)) as moved_in_mrr_usd,
-        cast(sum(split.moved_out_usd) as decimal(38, 6)) as moved_out_mrr_usd,
-        cast(sum(split.change_usd) as decimal(38, 6)) as net_new_mrr_usd
+        sum(split.moved_in_usd) as moved_in_mrr_usd,
+        sum(split.moved_out_usd) as moved_out_mrr_usd,
+        sum(split.change_usd) as net_new_mrr_usd
     from split
-    inner join months on months.month = split.month
-    group by split.month, months.is_complete, split.dimension, split.segment
+    group by split.month, split.dimension, split.segment
+),
+
+-- The user's dimensions: a customer's whole MRR and movement are in one segment of each, so the bridge is the
+-- customer bridge (fct_customer_mrr_monthly) summed by segment, nothing moves.
+customer_segments as (
+    select user_id, 'country' as dimension, country as segment from {{ ref('int_user_segments') }}
+    union all
+    select user_id, 'acquisition_channel', acquisition_channel from {{ ref('int_user_segments') }}
+    union all
+    select user_id, 'signup_cohort', signup_cohort from {{ ref('int_user_segments') }}
+),
+
+user_bridge as (
+    select
+        customer.month,
+        dimensions.dimension,
+        coalesce(customer_segments.segment, 'unknown') as segment,
+        sum(customer.mrr_usd) as mrr_usd,
+        sum(case when customer.mrr_usd > 0 then 1 else 0 end) as paying_customers,
+        {%- for movement, column in movement_columns %}
+        sum(case when customer.movement = '{{ movement }}' then customer.mrr_change_usd else 0 end) as {{ column }}_mrr_usd,
+        {%- endfor %}
+        0 as moved_in_mrr_usd,
+        0 as moved_out_mrr_usd,
+        sum(customer.mrr_change_usd) as net_new_mrr_usd
+    from {{ ref('fct_customer_mrr_monthly') }} as customer
+    cross join (
+        select 'country' as dimension
+        union all select 'acquisition_channel'
+        union all select 'signup_cohort'
+    ) as dimensions
+    left join customer_segments
+        on customer_segments.user_id = customer.user_id and customer_segments.dimension = dimensions.dimension
+    group by customer.month, dimensions.dimension, coalesce(customer_segments.segment, 'unknown')
+),
+
+final as (
+    select
+        bridge.month,
+        months.is_complete,
+        bridge.dimension,
+        bridge.segment,
+        cast(bridge.mrr_usd as decimal(38, 6)) as mrr_usd,
+        cast(bridge.paying_customers as bigint) as paying_customers,
+        {%- for movement, column in movement_columns %}
+        cast(bridge.{{ column }}_mrr_usd as decimal(38, 6)) as {{ column }}_mrr_usd,
+        {%- endfor %}
+        cast(bridge.moved_in_mrr_usd as decimal(38, 6)) as moved_in_mrr_usd,
+        cast(bridge.moved_out_mrr_usd as decimal(38, 6)) as moved_out_mrr_usd,
+        cast(bridge.net_new_mrr_usd as decimal(38, 6)) as net_new_mrr_usd
+    from (
+        select * from period_bridge
+        union all
+        select * from user_bridge
+    ) as bridge
+    inner join months on months.month = bridge.month
 )
 
 select * from final
