@@ -52,8 +52,9 @@ def section(walls: dict[str, list[float]]) -> str:
             "",
             f"Pre-started / baseline: **{on / off:.2f}x**. Before issue 13 the same run took 14.4 s (median, "
             "2026-11-24, table above) and 14.1 s (median of 3 on 2026-11-28, before any change). Since "
-            "2026-11-29 the run also builds the anomaly bands (three models, three tests, the verdict query), "
-            "and the dbt worker is forked after dagster-dbt's import instead of importing dbt again.",
+            "2026-11-29 the run also builds the anomaly bands (four models and their tests, the verdict query) and "
+            "the segment marts of issue 17 (five models and their tests, the attribution query), and the dbt "
+            "worker is forked after dagster-dbt's import instead of importing dbt again.",
             SECTION_END,
         ]
     )
