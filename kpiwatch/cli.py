@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,13 +79,20 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     from kpiwatch.hosting.launch import run_once
     from kpiwatch.warehouse import DuckDBWarehouse
     from metrics.catalog import METRICS
+    from orchestration.run_timings import process_start_time
 
     warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
     if settings.target == "dev" and not settings.duckdb_path.exists():
         warehouse.query("select 1")  # fails with the fix named; an existing file is opened under the run lock
     print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
     full_refresh = True if args.full_refresh else None
-    outcome = run_once(settings, as_of, full_refresh=full_refresh, prestarted=prestarted)
+    outcome = run_once(
+        settings, as_of, full_refresh=full_refresh, prestarted=prestarted, process_started=process_start_time()
+    )
+    if settings.sentry_dsn:
+        from kpiwatch.error_reporting import report_run
+
+        report_run(settings, outcome, as_of)
     if not _report(outcome, settings):
         return 1
     for notice in outcome.notices:
@@ -433,6 +441,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug, not bad input: to Sentry when configured, then the traceback as ever
+        if os.environ.get("KPIWATCH_SENTRY_DSN"):
+            from kpiwatch.error_reporting import report_exception
+
+            report_exception(error, args.command, os.environ)
+        raise
     finally:
         # A run leaves millions of objects (Dagster, dbt, GX); the interpreter's final collection of them
         # took 2 s of every `kpiwatch run`. Nothing is left to collect at exit: skip it.

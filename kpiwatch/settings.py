@@ -50,6 +50,7 @@ DEFAULT_SEGMENT_TOP_N = 20
 MAX_SEGMENT_TOP_N = 500
 # A closed month's published value that later changes by more than this share of itself is a restatement.
 DEFAULT_RESTATEMENT_TOLERANCE = 0.001
+DEFAULT_SLOW_MODEL_FACTOR = 3.0
 MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
 DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
@@ -71,7 +72,11 @@ KNOWN_VARIABLES = {
     "KPIWATCH_SEGMENT_TOP_N": "values of a segment label pushed, the top N by spend, the rest as other (default: 20)",
     "KPIWATCH_RESTATEMENT_TOLERANCE": "relative change of a closed month's published value that is reported as a "
     "restatement (default: 0.001)",
+    "KPIWATCH_SLOW_MODEL_FACTOR": "how many times its own recent mean a dbt model's duration must reach for "
+    "KpiwatchSlowModel (default: 3)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
+    "KPIWATCH_SENTRY_DSN": "send failed runs, failed error checks and unexpected errors to this Sentry project "
+    "(default: none, nothing is sent)",
     "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
     "KPIWATCH_PUSHGATEWAY_USERNAME": "basic-auth user for the Pushgateway",
     "KPIWATCH_PUSHGATEWAY_PASSWORD": "basic-auth password for the Pushgateway",
@@ -157,8 +162,10 @@ class Settings:
     run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
     segment_top_n: int = DEFAULT_SEGMENT_TOP_N
     restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE
+    slow_model_factor: float = DEFAULT_SLOW_MODEL_FACTOR
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
+    sentry_dsn: str | None = field(default=None, repr=False)  # holds a key: never printed
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
 
 
@@ -198,13 +205,37 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         prestart=_switch(env, "KPIWATCH_PRESTART", True),
         segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),
         restatement_tolerance=_bounded(env, "KPIWATCH_RESTATEMENT_TOLERANCE", DEFAULT_RESTATEMENT_TOLERANCE, 0, 1),
+        slow_model_factor=_bounded(env, "KPIWATCH_SLOW_MODEL_FACTOR", DEFAULT_SLOW_MODEL_FACTOR, 1.1, 100),
         run_lock_wait_seconds=_bounded(
             env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
         ),
         push=push_target_from_env(env),
         snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
+        sentry_dsn=sentry_dsn_from_env(env),
         unknown_variables=unknown,
     )
+
+
+def sentry_dsn_from_env(env: Mapping[str, str]) -> str | None:
+    """KPIWATCH_SENTRY_DSN, checked for the shape https://KEY@HOST[:PORT]/[PATH/]PROJECT_ID; never echoed back,
+    as it holds the project's key."""
+    value = (env.get("KPIWATCH_SENTRY_DSN") or "").strip()
+    if not value:
+        return None
+    parsed = urlsplit(value)
+    try:
+        port_ok = parsed.port is None or parsed.port > 0
+    except ValueError:
+        port_ok = False
+    project = parsed.path.rstrip("/").rsplit("/", 1)[-1]
+    if parsed.scheme not in ("http", "https") or not parsed.username or not parsed.hostname or not port_ok:
+        project = ""
+    if not project.isdigit():
+        raise ConfigError(
+            "KPIWATCH_SENTRY_DSN is not a Sentry DSN (not shown: it holds a key); expected "
+            "https://KEY@HOST/PROJECT_ID as Sentry's project settings give it."
+        )
+    return value
 
 
 # Characters a DuckDB warehouse path cannot hold, and who misreads them.

@@ -166,6 +166,35 @@ GAUGES: tuple[GaugeSpec, ...] = (
         ("metric", "dimension", "segment"),
         "attribution",
     ),
+    # The pipeline itself: what each part of the run took (orchestration/run_timings.py).
+    GaugeSpec(
+        "kpiwatch_dbt_node_duration_seconds",
+        "dbt's execution time of each model (and seed) the run built.",
+        "seconds",
+        ("node", "resource_type"),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_dbt_node_success",
+        "1 if dbt built the model (or seed) in the run, 0 if it failed.",
+        "boolean",
+        ("node", "resource_type"),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_run_phase_seconds",
+        "Seconds of the run in each phase: startup (a fresh process before the run began), checks, dbt, publishing.",
+        "seconds",
+        ("phase",),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_slow_model_factor",
+        "KPIWATCH_SLOW_MODEL_FACTOR: KpiwatchSlowModel fires when a model takes this many times its recent mean.",
+        "ratio",
+        (),
+        "run",
+    ),
     # Data quality: every check of the run, raw-table checks and dbt tests alike.
     GaugeSpec(
         "kpiwatch_check_success",
@@ -178,6 +207,14 @@ GAUGES: tuple[GaugeSpec, ...] = (
         "kpiwatch_check_failed_rows",
         "Rows that failed the check in the last run.",
         "rows",
+        ("asset", "check"),
+        "quality",
+    ),
+    GaugeSpec(
+        "kpiwatch_check_duration_seconds",
+        "A check's own time in the run: a SQL check's, a dbt test's (dbt's execution time), or a table's GX suite "
+        '(check="gx_suite": its expectations validate in one pass).',
+        "seconds",
         ("asset", "check"),
         "quality",
     ),

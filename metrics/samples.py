@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kpiwatch.quality.outcome import CHECK_SECONDS, SUITE_SECONDS
 from metrics.anomaly_config import CADENCE_DAYS, SERIES
 from metrics.attribution import Explanation, top_contributions
 from metrics.bands import Verdict
@@ -192,6 +193,21 @@ def business_samples(snapshot: BusinessSnapshot) -> list[Sample]:
 
 
 # Raw-table gauges read from the metadata of these checks.
+# Metadata holding a check's own time: a SQL check's (kpiwatch/quality), a dbt test's (dagster-dbt's name).
+CHECK_DURATION_KEYS = (CHECK_SECONDS, "Execution Duration")
+GX_SUITE = "gx_suite"  # the `check` label of a table's GX suite time
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    """One dbt node of a run: dbt's execution time and whether it succeeded (orchestration/run_timings.py)."""
+
+    node: str  # the dbt name: fct_mrr_monthly, or the test's name
+    resource_type: str  # model, seed, snapshot or test
+    seconds: float
+    succeeded: bool
+
+
 TABLE_GAUGES = (
     ("not_empty", "rows", "kpiwatch_table_rows"),
     ("freshness", "lag_seconds", "kpiwatch_table_freshness_lag_seconds"),
@@ -202,6 +218,7 @@ TABLE_GAUGES = (
 
 def quality_samples(checks: Iterable[CheckRecord]) -> list[Sample]:
     samples: list[Sample | None] = []
+    suites: dict[str, float] = {}
     for record in checks:
         samples.append(
             _sample(
@@ -215,12 +232,44 @@ def quality_samples(checks: Iterable[CheckRecord]) -> list[Sample]:
         samples.append(
             _sample("kpiwatch_check_failed_rows", record.failed_rows, asset=record.asset, check=record.check)
         )
+        # Its own time: a SQL check's, or a dbt test's (dbt's execution time, recorded by dagster-dbt).
+        seconds = next((record.metadata[k] for k in CHECK_DURATION_KEYS if _number(record.metadata.get(k))), None)
+        samples.append(_sample("kpiwatch_check_duration_seconds", seconds, asset=record.asset, check=record.check))
+        if _number(record.metadata.get(SUITE_SECONDS)):
+            suites[record.asset] = record.metadata[SUITE_SECONDS]
         if record.asset.startswith("raw/"):
             table = record.asset.split("/", 1)[1]
             for check, key, gauge in TABLE_GAUGES:
                 if record.check == check and isinstance(record.metadata.get(key), int | float):
                     samples.append(_sample(gauge, record.metadata[key], table=table))
+    # GX validates all of a table's expectations in one pass: its time is the table's, once.
+    samples += [
+        _sample("kpiwatch_check_duration_seconds", seconds, asset=asset, check=GX_SUITE)
+        for asset, seconds in sorted(suites.items())
+    ]
     return [s for s in samples if s is not None]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def pipeline_samples(
+    nodes: Iterable[NodeTiming], phases: Mapping[str, float], slow_model_factor: float
+) -> list[Sample]:
+    """Each dbt model's (and seed's) execution time and success in this run, the run's phases, and the factor
+    KpiwatchSlowModel compares a model's time with its own recent norm by. A test's time is its check's
+    (kpiwatch_check_duration_seconds)."""
+    samples: list[Sample] = []
+    for node in nodes:
+        if node.resource_type == "test":
+            continue
+        labels = {"node": node.node, "resource_type": node.resource_type}
+        samples.append(Sample("kpiwatch_dbt_node_duration_seconds", labels, node.seconds))
+        samples.append(Sample("kpiwatch_dbt_node_success", labels, 1.0 if node.succeeded else 0.0))
+    samples += [Sample("kpiwatch_run_phase_seconds", {"phase": p}, seconds) for p, seconds in sorted(phases.items())]
+    samples.append(Sample("kpiwatch_slow_model_factor", {}, float(slow_model_factor)))
+    return samples
 
 
 def run_samples(success: bool, duration_seconds: float, as_of: dt.date) -> list[Sample]:

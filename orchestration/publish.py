@@ -43,6 +43,7 @@ from metrics.samples import (
     last_success_samples,
     missing_bands,
     missing_required,
+    pipeline_samples,
     quality_samples,
     run_samples,
     validity_samples,
@@ -56,6 +57,7 @@ from orchestration.gating import (
     withheld_metrics,
 )
 from orchestration.resources import EvaluationWindow, PushgatewayResource, WarehouseResource
+from orchestration.run_timings import dbt_node_timings, phase_seconds
 from orchestration.run_window import AS_OF_TAG, window_from_tags
 
 
@@ -102,6 +104,7 @@ def build_publishing(
         evaluation: EvaluationWindow,
         pushgateway: PushgatewayResource,
     ) -> MaterializeResult:
+        publishing_started = dt.datetime.now(dt.UTC).timestamp()
         target = pushgateway.target()
         if not target.enabled:
             context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
@@ -167,6 +170,11 @@ def build_publishing(
                 "the evaluation day or month; run `kpiwatch run --full-refresh` and report the case if it persists."
             )
         samples += business + band_samples(verdicts) + attribution_samples(explanations)
+        samples += pipeline_samples(
+            dbt_node_timings(context.instance, context.run_id),
+            phase_seconds(context.instance, context.run_id, context.run.tags, publishing_started),
+            pushgateway.slow_model_factor,
+        )
         # The ledger: what this push publishes, and the closed months whose value changed since published.
         ledger = warehouse.client(writable=True)
         closed_month = snapshot.last_complete_month["month"] if snapshot.last_complete_month else None

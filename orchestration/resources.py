@@ -26,6 +26,7 @@ from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.settings import (
     DEFAULT_RESTATEMENT_TOLERANCE,
     DEFAULT_SEGMENT_TOP_N,
+    DEFAULT_SLOW_MODEL_FACTOR,
     PushTarget,
     Settings,
     SnowflakeSettings,
@@ -126,6 +127,7 @@ class PushgatewayResource(ConfigurableResource):
     key_file: str | None = None
     segment_top_n: int  # values of a segment label pushed; the rest are summed as "other"
     restatement_tolerance: float  # relative change of a closed month's value reported as a restatement
+    slow_model_factor: float  # KpiwatchSlowModel: a model's duration against its own recent mean
 
     def target(self) -> PushTarget:
         return PushTarget(
@@ -146,10 +148,12 @@ def pushgateway_resource(
     push: PushTarget,
     segment_top_n: int = DEFAULT_SEGMENT_TOP_N,
     restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE,
+    slow_model_factor: float = DEFAULT_SLOW_MODEL_FACTOR,
 ) -> PushgatewayResource:
     return PushgatewayResource(
         segment_top_n=segment_top_n,
         restatement_tolerance=restatement_tolerance,
+        slow_model_factor=slow_model_factor,
         url=push.url,
         environment=push.environment,
         timeout_seconds=push.timeout_seconds,
@@ -217,7 +221,9 @@ def build_resources(
     """The resource map for the configured target."""
     return {
         "suites": prestarted.suites or InProcessSuites(),
-        "pushgateway": pushgateway_resource(settings.push, settings.segment_top_n, settings.restatement_tolerance),
+        "pushgateway": pushgateway_resource(
+            settings.push, settings.segment_top_n, settings.restatement_tolerance, settings.slow_model_factor
+        ),
         "dbt": dbt_resource(settings, project, prestarted.dbt),
         "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),
         "warehouse": warehouse_resource(settings),

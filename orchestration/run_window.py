@@ -21,6 +21,8 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Set on runs that rebuild the incremental models from all history: their raw checks read every row.
 FULL_REFRESH_TAG = "kpiwatch/full_refresh"
 AS_OF_TAG = "kpiwatch/as_of"
+# When the process of a `kpiwatch run` started (epoch seconds): its start-up is the time until the run began.
+PROCESS_STARTED_TAG = "kpiwatch/process_started"
 
 
 def daily_partitions(start: dt.date) -> DailyPartitionsDefinition:

@@ -63,6 +63,14 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "kpiwatch: KPIWATCH_RESTATEMENT_TOLERANCE='-0.01' must be between 0 and 1.\n",
         ),
         (
+            {"KPIWATCH_SLOW_MODEL_FACTOR": "3x"},
+            "kpiwatch: KPIWATCH_SLOW_MODEL_FACTOR='3x' is not a number.\n",
+        ),
+        (
+            {"KPIWATCH_SLOW_MODEL_FACTOR": "1"},
+            "kpiwatch: KPIWATCH_SLOW_MODEL_FACTOR='1' must be between 1.1 and 100.\n",
+        ),
+        (
             {"KPIWATCH_TARGET": "oracle"},
             "kpiwatch: KPIWATCH_TARGET='oracle' is not a known target; use one of: duckdb (dev), snowflake.\n",
         ),

@@ -90,6 +90,8 @@ def test_business_gauges_read_the_marts_on_snowflake(snowflake):
         "fct_unit_economics_monthly (month date, ltv_usd number(38,6), ltv_to_cac double, logo_churn_rate double, "
         "net_revenue_retention double, net_revenue_retention_12m double, gross_revenue_retention_12m double)",
         "fct_cac_monthly (month date, channel text, cac_usd number(38,6))",
+        "fct_mrr_by_segment_monthly (month date, dimension text, segment text, mrr_usd number(38,6), "
+        "net_new_mrr_usd number(38,6))",
         "fct_active_users_daily (activity_date date, dau integer, wau integer, mau integer)",
         "fct_feature_adoption_daily (activity_date date, feature text, adoption_rate double)",
         "fct_retention_cohorts (cohort_month date, months_since_signup integer, retention_rate double)",

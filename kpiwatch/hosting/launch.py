@@ -18,7 +18,13 @@ from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
 from orchestration.dbt_project import prepare_dbt_manifest
 from orchestration.publish import publish_failed_run
-from orchestration.run_window import AS_OF_TAG, FULL_REFRESH_TAG, RANGE_END_TAG, RANGE_START_TAG
+from orchestration.run_window import (
+    AS_OF_TAG,
+    FULL_REFRESH_TAG,
+    PROCESS_STARTED_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+)
 from orchestration.schedules import BACKFILL_JOB_NAME, JOB_NAME
 from orchestration.system import build_definitions
 
@@ -44,8 +50,11 @@ def run_once(
     log_level: str = "CRITICAL",
     full_refresh: bool | None = None,
     prestarted: Prestarted = NOTHING_PRESTARTED,
+    process_started: float | None = None,
 ) -> RunOutcome:
     """Run the daily job for the partition `as_of`, in-process, and summarise what failed, without raising.
+    `process_started` (epoch seconds) is given by `kpiwatch run`, whose process exists for this run: the time
+    until the run begins is reported as its start-up.
 
     full_refresh=None rebuilds the incremental models from all history only when they do not exist yet."""
     if as_of < settings.partitions_start:
@@ -53,6 +62,8 @@ def run_once(
             f"{as_of} is before the first daily partition, {settings.partitions_start} (KPIWATCH_PARTITIONS_START)."
         )
     tags = {AS_OF_TAG: str(as_of)}
+    if process_started is not None:
+        tags[PROCESS_STARTED_TAG] = f"{process_started:.3f}"
     return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), prestarted)
 
 

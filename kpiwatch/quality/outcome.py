@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+CHECK_SECONDS = "duration_seconds"  # metadata of a SQL check: its own time
+SUITE_SECONDS = "suite_seconds"  # metadata of a GX check: its table's suite, validated in one pass
+
 
 @dataclass(frozen=True)
 class CheckOutcome:

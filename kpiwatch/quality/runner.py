@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.quality.config import ChecksConfig
 from kpiwatch.quality.gx_runner import fx_currencies
-from kpiwatch.quality.outcome import CheckOutcome
+from kpiwatch.quality.outcome import CHECK_SECONDS, CheckOutcome
 from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
 from kpiwatch.quality.suite_worker import InProcessSuites, SuiteRequest, SuiteValidator
 from kpiwatch.warehouse import Warehouse, raw_columns
@@ -82,7 +84,7 @@ def plan_table_checks(
     # volume compares the evaluation day with the 7 before it; missing_days looks back lookback_days.
     history_days = max([8] + [int(s.params["lookback_days"]) for s in settings if s.name == "missing_days"])
     facts = TableFacts(warehouse, RAW_TABLES_BY_NAME[table], columns, as_of, history_days, first_processed_day)
-    sql_outcomes = [run_sql_check(facts, s) for s in settings if s.name in SQL_CHECKS]
+    sql_outcomes = [_timed(facts, s) for s in settings if s.name in SQL_CHECKS]
     # Changed days further back that this run re-processes are checked like the rest of its window.
     repair_from = next(
         (o.metadata.get("repair_from") for o in sql_outcomes if o.check == "history_unchanged" and not o.passed),
@@ -118,6 +120,14 @@ def plan_table_checks(
         )
         rows = warehouse.query(f"select count(*) as n from ({query}) as processed")[0]["n"]
     return sql_outcomes, SuiteRequest(warehouse, table, gx_settings, parameters, int(rows), query)
+
+
+def _timed(facts: TableFacts, setting) -> CheckOutcome:
+    """The SQL check's outcome with its duration (the facts it shares with other checks are counted once, by the
+    first check that needs them)."""
+    started = time.perf_counter()
+    outcome = run_sql_check(facts, setting)
+    return replace(outcome, metadata={**outcome.metadata, CHECK_SECONDS: time.perf_counter() - started})
 
 
 def _timestamp(value: dt.datetime) -> str:

@@ -17,14 +17,15 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.quality.config import CheckSettings
-from kpiwatch.quality.outcome import CheckOutcome
+from kpiwatch.quality.outcome import SUITE_SECONDS, CheckOutcome
 from kpiwatch.warehouse import Warehouse
 
 
@@ -42,7 +43,10 @@ class SuiteRequest:
     def run(self) -> list[CheckOutcome]:
         from kpiwatch.quality.gx_runner import run_suite  # GX's import is paid by the first suite only
 
-        return run_suite(self.warehouse, self.table, self.checks, self.parameters, self.row_count, self.query)
+        started = time.perf_counter()
+        outcomes = run_suite(self.warehouse, self.table, self.checks, self.parameters, self.row_count, self.query)
+        seconds = time.perf_counter() - started  # one validation of all the table's expectations
+        return [replace(o, metadata={**o.metadata, SUITE_SECONDS: seconds}) for o in outcomes]
 
 
 class SuiteValidator(Protocol):
