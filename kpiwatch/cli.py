@@ -26,9 +26,14 @@ DAGSTER_UI_HINT = "Dagster UI (lineage, checks, runs): kpiwatch ui  ->  http://1
 def _settings() -> Settings:
     settings = load_settings()
     if settings.unknown_variables:
-        print(
-            f"kpiwatch: warning: ignoring unknown variables: {', '.join(settings.unknown_variables)}", file=sys.stderr
-        )
+        unknown = ", ".join(settings.unknown_variables)
+        if settings.log_format == "json":
+            from kpiwatch.json_logs import json_line
+
+            line = json_line("warning", "unknown_variables", f"ignoring unknown variables: {unknown}", step="cli")
+            print(line, file=sys.stderr)
+        else:
+            print(f"kpiwatch: warning: ignoring unknown variables: {unknown}", file=sys.stderr)
     return settings
 
 
@@ -81,10 +86,16 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
     from metrics.catalog import METRICS
     from orchestration.run_timings import process_start_time
 
+    say = _lines(settings)
     warehouse = DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.duckdb_memory_limit)
     if settings.target == "dev" and not settings.duckdb_path.exists():
         warehouse.query("select 1")  # fails with the fix named; an existing file is opened under the run lock
-    print(f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...", flush=True)
+    say.info(
+        "run_starting",
+        f"Running kpiwatch as of {as_of} on {settings.target} ({settings.duckdb_path})...",
+        as_of=as_of,
+        target=settings.target,
+    )
     full_refresh = True if args.full_refresh else None
     outcome = run_once(
         settings, as_of, full_refresh=full_refresh, prestarted=prestarted, process_started=process_start_time()
@@ -93,31 +104,69 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
         from kpiwatch.error_reporting import report_run
 
         report_run(settings, outcome, as_of)
-    if not _report(outcome, settings):
+    say.run_id = outcome.run_id
+    if not _report(outcome, settings, say):
         return 1
     for notice in outcome.notices:
-        print(f"Note: {notice}")
+        say.info("notice", f"Note: {notice}")
     if outcome.withheld:
         # A data problem a person must act on: exit 1, though everything else was published fresh.
         withheld = {part.split(" (", 1)[0] for part in outcome.withheld}
-        print(
-            f"kpiwatch run {outcome.run_id} finished in {outcome.seconds:.1f} s with metrics withheld:", file=sys.stderr
-        )
         published = [m.name for m in METRICS if m.name not in withheld]
-        print(f"  Published fresh: {', '.join(published) or 'none'}", file=sys.stderr)
+        say.problem(
+            "run_withheld",
+            f"kpiwatch run {outcome.run_id} finished in {outcome.seconds:.1f} s with metrics withheld:",
+            seconds=round(outcome.seconds, 3),
+        )
+        say.problem("published", f"  Published fresh: {', '.join(published) or 'none'}", metrics=published)
         for part in outcome.withheld:
             metric, _, reasons = part.partition(" (")
-            print(
+            say.problem(
+                "metric_withheld",
                 f"  Withheld: {metric}, built from data that failed {reasons.rstrip(')')} (error); "
                 "its marts keep their last values.",
-                file=sys.stderr,
+                metric=metric,
+                failed=reasons.rstrip(")"),
             )
-        print("  Fix the data and run again (kpiwatch_metric_valid is 0 for these in Prometheus).", file=sys.stderr)
+        say.problem(
+            "fix_the_data", "  Fix the data and run again (kpiwatch_metric_valid is 0 for these in Prometheus)."
+        )
         return 1
-    print(f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.")
+    say.info(
+        "run_succeeded",
+        f"kpiwatch run {outcome.run_id} succeeded in {outcome.seconds:.1f} s.",
+        seconds=round(outcome.seconds, 3),
+    )
     if settings.target == "dev":
-        print(format_headline(headline(warehouse, as_of), as_of))
+        row = headline(warehouse, as_of)
+        say.info("headline", format_headline(row, as_of), **(row or {}))
     return 0
+
+
+class _Lines:
+    """Where a run's lines go: text for people (KPIWATCH_LOG_FORMAT=text, the default: stdout, problems on
+    stderr), or one JSON object per line (json: the same events, each with its fields, ready for Loki or ELK)."""
+
+    def __init__(self, json_format: bool):
+        self.json_format = json_format
+        self.run_id: str | None = None
+
+    def info(self, event: str, text: str, **fields) -> None:
+        self._write(sys.stdout, "info", event, text, fields)
+
+    def problem(self, event: str, text: str, **fields) -> None:
+        self._write(sys.stderr, "error", event, text, fields)
+
+    def _write(self, stream, level: str, event: str, text: str, fields: dict) -> None:
+        if self.json_format:
+            from kpiwatch.json_logs import json_line
+
+            text = json_line(level, event, text.strip(), run_id=self.run_id, step="cli", **fields)
+        print(text, file=stream, flush=True)
+
+
+def _lines(settings: Settings) -> _Lines:
+    return _Lines(settings.log_format == "json")
 
 
 def _refuse_future(day: dt.date, name: str) -> None:
@@ -136,46 +185,60 @@ def _backfill(args: argparse.Namespace) -> int:
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     _refuse_future(end, "--end")
     load_checks_config(settings.checks_config)
-    print(f"Backfilling the daily event models for {start}..{end} on {settings.target}...", flush=True)
+    say = _lines(settings)
+    say.info(
+        "backfill_starting",
+        f"Backfilling the daily event models for {start}..{end} on {settings.target}...",
+        start=start,
+        end=end,
+    )
     outcome = run_backfill(settings, start, end)
-    if not _report(outcome, settings):
+    say.run_id = outcome.run_id
+    if not _report(outcome, settings, say):
         return 1
     if any(" (error): " in check for check in outcome.failed_checks):
-        print(
+        say.problem(
+            "backfill_withheld",
             f"Backfill run {outcome.run_id}: raw.events failed an error check, so no day was re-processed; the "
             "models keep their values. Fix the data and run the backfill again.",
-            file=sys.stderr,
         )
         return 1
-    print(
+    say.info(
+        "backfill_succeeded",
         f"Backfill run {outcome.run_id} succeeded in {outcome.seconds:.1f} s. The monthly marts and the gauges "
-        "follow on the next daily run (`kpiwatch run`)."
+        "follow on the next daily run (`kpiwatch run`).",
+        seconds=round(outcome.seconds, 3),
     )
     return 0
 
 
-def _report(outcome, settings: Settings) -> bool:
-    """Print failed checks and failures of a run; True when it succeeded."""
+def _report(outcome, settings: Settings, say: _Lines) -> bool:
+    """Say the failed checks and failures of a run; True when it succeeded."""
     if outcome.failed_checks:
-        print("Data-quality checks that failed:", file=sys.stderr)
+        say.problem("checks_failed", "Data-quality checks that failed:", count=len(outcome.failed_checks))
         for check in outcome.failed_checks:
-            print(f"  - {check}", file=sys.stderr)
+            say.problem("check_failed", f"  - {check}", check=check)
     if not outcome.success:
-        print(f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:", file=sys.stderr)
+        say.problem(
+            "run_failed",
+            f"kpiwatch run {outcome.run_id} FAILED after {outcome.seconds:.1f} s:",
+            seconds=outcome.seconds,
+        )
         for failure in outcome.failures or ["the run failed; see the Dagster UI (`kpiwatch ui`) for details"]:
-            print(f"  - {failure}", file=sys.stderr)
+            say.problem("failure", f"  - {failure}", failure=failure)
         dbt_log = settings.dbt_target_dir / f"run-{outcome.run_id}" / "dbt_output.log"
         if dbt_log.exists():
-            print(f"  dbt output of this run: {dbt_log}", file=sys.stderr)
+            say.problem("dbt_output", f"  dbt output of this run: {dbt_log}", path=dbt_log)
         if outcome.failure_recorded:
-            print(f"  {outcome.failure_recorded}.", file=sys.stderr)
+            say.problem("failure_recorded", f"  {outcome.failure_recorded}.")
         if outcome.skipped_steps:
             data_problem = any(" (error): " in check for check in outcome.failed_checks)
             then = "fix the data and run again" if data_problem else "run again once the problem above is fixed"
-            print(
+            say.problem(
+                "steps_not_run",
                 f"  Not run, so the business metrics were not rebuilt: {', '.join(outcome.skipped_steps)}. "
                 f"The marts keep their last valid values; {then}.",
-                file=sys.stderr,
+                steps=outcome.skipped_steps,
             )
         return False
     return True
@@ -429,15 +492,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_line(error: Exception) -> None:
+    """The one line a refusal or a failure prints: as JSON when KPIWATCH_LOG_FORMAT=json asks for it."""
+    if (os.environ.get("KPIWATCH_LOG_FORMAT") or "").strip().lower() == "json":
+        from kpiwatch.json_logs import json_line
+
+        print(json_line("error", "refused", str(error), step="cli"), file=sys.stderr)
+    else:
+        print(f"kpiwatch: {error}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except RunError as error:
-        print(f"kpiwatch: {error}", file=sys.stderr)
+        _error_line(error)
         return 1
     except KpiwatchError as error:
-        print(f"kpiwatch: {error}", file=sys.stderr)
+        _error_line(error)
         return 2
     except KeyboardInterrupt:
         return 130

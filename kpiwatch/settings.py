@@ -75,6 +75,8 @@ KNOWN_VARIABLES = {
     "KPIWATCH_SLOW_MODEL_FACTOR": "how many times its own recent mean a dbt model's duration must reach for "
     "KpiwatchSlowModel (default: 3)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
+    "KPIWATCH_LOG_FORMAT": "text (default) or json: every line of `kpiwatch run` and `backfill`, Dagster's too, "
+    "as one JSON object",
     "KPIWATCH_SENTRY_DSN": "send failed runs, failed error checks and unexpected errors to this Sentry project "
     "(default: none, nothing is sent)",
     "KPIWATCH_PUSHGATEWAY_URL": "Pushgateway base URL, or off (default: http://127.0.0.1:9091)",
@@ -166,6 +168,7 @@ class Settings:
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     sentry_dsn: str | None = field(default=None, repr=False)  # holds a key: never printed
+    log_format: str = "text"  # or json
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
 
 
@@ -212,8 +215,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         push=push_target_from_env(env),
         snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
         sentry_dsn=sentry_dsn_from_env(env),
+        log_format=log_format_from_env(env),
         unknown_variables=unknown,
     )
+
+
+def log_format_from_env(env: Mapping[str, str]) -> str:
+    value = (env.get("KPIWATCH_LOG_FORMAT") or "text").strip().lower()
+    if value not in ("text", "json"):
+        raise ConfigError(f"KPIWATCH_LOG_FORMAT={env.get('KPIWATCH_LOG_FORMAT')!r} must be text or json.")
+    return value
 
 
 def sentry_dsn_from_env(env: Mapping[str, str]) -> str | None:

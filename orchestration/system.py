@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from kpiwatch.json_logs import JSON_LOGGER, kpiwatch_json_logger
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.settings import Settings
@@ -28,4 +29,5 @@ def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PREST
         schedules=[schedules.daily_schedule(daily)],
         sensors=[failure_sensor],
         resources=build_resources(settings, project, prestarted),
+        loggers={JSON_LOGGER: kpiwatch_json_logger},
     )

@@ -71,6 +71,10 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "kpiwatch: KPIWATCH_SLOW_MODEL_FACTOR='1' must be between 1.1 and 100.\n",
         ),
         (
+            {"KPIWATCH_LOG_FORMAT": "xml"},
+            "kpiwatch: KPIWATCH_LOG_FORMAT='xml' must be text or json.\n",
+        ),
+        (
             {"KPIWATCH_TARGET": "oracle"},
             "kpiwatch: KPIWATCH_TARGET='oracle' is not a known target; use one of: duckdb (dev), snowflake.\n",
         ),

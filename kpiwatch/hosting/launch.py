@@ -13,6 +13,7 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
 from kpiwatch.hosting.run_lock import PID_TAG, exclusive_run, fail_abandoned_runs
+from kpiwatch.json_logs import JSON_LOGGER
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
@@ -108,6 +109,8 @@ def _execute(
         started = dt.datetime.now()
         # The full event log goes to the instance (see `kpiwatch ui`); the terminal gets the summary returned here.
         run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        if settings.log_format == "json":  # Dagster's own lines too, as JSON on stderr
+            run_config = {"loggers": {JSON_LOGGER: {"config": {"log_level": "INFO"}}}}
         if full_refresh:
             run_config["ops"] = {DBT_ASSETS_OP: {"config": {"full_refresh": True}}}
             tags = {**tags, FULL_REFRESH_TAG: "true"}
