@@ -1,6 +1,6 @@
 """The whole kpiwatch system for one set of settings: each area module contributes its definitions."""
 
-from dagster import Definitions
+from dagster import Definitions, default_loggers
 
 from kpiwatch.json_logs import JSON_LOGGER, kpiwatch_json_logger
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
@@ -29,5 +29,6 @@ def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PREST
         schedules=[schedules.daily_schedule(daily)],
         sensors=[failure_sensor],
         resources=build_resources(settings, project, prestarted),
-        loggers={JSON_LOGGER: kpiwatch_json_logger},
+        # Dagster's own console logger stays (text mode quiets it); the JSON one is chosen by a run's config.
+        loggers={**default_loggers(), JSON_LOGGER: kpiwatch_json_logger},
     )

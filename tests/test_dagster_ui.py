@@ -67,6 +67,11 @@ def ui(tmp_path_factory, cli_env, dbt_target_dir):
         yield server
 
 
+def is_dbt_asset(node: dict) -> bool:
+    """A model or seed that is a relation in the warehouse (an ephemeral model is a CTE of the models using it)."""
+    return node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "ephemeral"
+
+
 def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target_dir):
     nodes = {"/".join(n["assetKey"]["path"]): n for n in ui.graphql(ASSET_GRAPH)["assetNodes"]}
     deps = {key: {"/".join(d["path"]) for d in n["dependencyKeys"]} for key, n in nodes.items()}
@@ -80,7 +85,7 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target
         assert deps[f"staging/stg_{table.name}"] == {key}
     manifest = json.loads((dbt_target_dir / "manifest.json").read_text())
     for node in manifest["nodes"].values():
-        if node["resource_type"] in ("model", "seed"):
+        if is_dbt_asset(node):
             assert f"{node['schema']}/{node['name']}" in nodes, node["name"]
     dbt_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     assert sum(len(c) for k, c in checks.items() if not k.startswith("raw/")) == len(dbt_tests)
@@ -170,9 +175,7 @@ def test_kpiwatch_ui_from_a_shell_without_the_venv_loads_everything_and_stops_it
 
         keys = wait_until(asset_keys, timeout=240, every=1, what=f"the UI at {url} (log: {tmp_path / 'ui.log'})")
         manifest = json.loads((Path(env["KPIWATCH_DBT_TARGET_DIR"]) / "manifest.json").read_text())
-        dbt_assets = {
-            f"{n['schema']}/{n['name']}" for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")
-        }
+        dbt_assets = {f"{n['schema']}/{n['name']}" for n in manifest["nodes"].values() if is_dbt_asset(n)}
         assert keys == dbt_assets | {f"raw/{t.name}" for t in RAW_TABLES} | {"prometheus_push"}
         tree = descendants(process.pid)
         assert len(tree) >= 3, tree  # dagster dev, its webserver and daemon (and code servers)
