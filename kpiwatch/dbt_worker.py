@@ -7,7 +7,7 @@ Forking shares the imports instead of paying for them twice (2 s of CPU on a 2-c
 dagster-dbt still starts "dbt" as a subprocess and reads its JSON log lines; the program it starts is
 `kpiwatch-dbt` (`shim_main`), which hands its arguments, environment and directory to the waiting worker
 and relays what dbt writes, then exits with dbt's exit code. Without a worker (the UI, the daemon, a
-second dbt call) `kpiwatch-dbt` simply becomes the real dbt (exec).
+second dbt call) `kpiwatch-dbt` runs dbt in its own process, the same way.
 
 The worker dies with the process that started it (Linux parent-death signal) and with the shim (a closed
 socket), so a killed run never leaves dbt writing to the warehouse.
@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 
+from kpiwatch.dbt_node_results import NodeResultRecorder
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 
@@ -80,7 +81,7 @@ def shim_main() -> None:
     value = os.environ.get(SOCKET_VARIABLE)
     connection = _connect(value) if value else None
     if connection is None:
-        os.execv(beside_interpreter("dbt"), ["dbt", *sys.argv[1:]])  # the parent-death signal survives exec
+        sys.exit(run_dbt(sys.argv[1:]))
     environment = {k: v for k, v in os.environ.items() if k not in CHILD_VARIABLES}
     request = {"argv": sys.argv[1:], "env": environment, "cwd": os.getcwd()}
     connection.sendall(json.dumps(request).encode() + b"\n")
@@ -182,16 +183,27 @@ def serve(address: str, target: str, parent: int, plan: dict | None) -> None:
     reuse = manifest is not None and parse_inputs(plan["env"], plan["argv"]) == parse_inputs(
         request["env"], request["argv"]
     )
-    try:
-        result = dbtRunner(manifest=manifest if reuse else None).invoke(request["argv"])
-        code = 0 if result.success else (2 if result.exception is not None else 1)
-    except BaseException:  # reported by dbt's own logging; the exit code tells the caller
-        code = 2
+    code = run_dbt(request["argv"], manifest if reuse else None)
     _close_warehouse(target)
     sys.stdout.flush()
     sys.stderr.flush()
     os.write(1, b"\n" + EXIT_MARKER + str(code).encode() + b"\n")
     os._exit(0)  # the shim returns once this process is gone
+
+
+def run_dbt(argv: list[str], manifest=None) -> int:
+    """dbt's command line, run in this process (as the `dbt` program would) with a callback keeping each node's
+    adapter response (kpiwatch/dbt_node_results.py); dbt's exit code: 0 success, 1 a node failed, 2 an error."""
+    from dbt.cli.main import dbtRunner
+
+    recorder = NodeResultRecorder()
+    try:
+        result = dbtRunner(manifest=manifest, callbacks=[recorder]).invoke(argv)
+        code = 0 if result.success else (2 if result.exception is not None else 1)
+    except BaseException:  # reported by dbt's own logging; the exit code tells the caller
+        code = 2
+    recorder.write()
+    return code
 
 
 def _close_warehouse(target: str) -> None:

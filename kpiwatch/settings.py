@@ -23,6 +23,7 @@ from kpiwatch.paths import (
     DEFAULT_DBT_TARGET_DIR,
     DEFAULT_DUCKDB_PATH,
 )
+from metrics.warehouse_cost import CREDITS_PER_HOUR, warehouse_size
 
 # dbt target names; the Dagster resource map is keyed by the same names.
 TARGETS = ("dev", "snowflake")
@@ -51,6 +52,8 @@ MAX_SEGMENT_TOP_N = 500
 # A closed month's published value that later changes by more than this share of itself is a restatement.
 DEFAULT_RESTATEMENT_TOLERANCE = 0.001
 DEFAULT_SLOW_MODEL_FACTOR = 3.0
+DEFAULT_COST_SPIKE_FACTOR = 2.0
+DEFAULT_SNOWFLAKE_WAREHOUSE_SIZE = "X-SMALL"
 MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
 DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
@@ -74,6 +77,10 @@ KNOWN_VARIABLES = {
     "restatement (default: 0.001)",
     "KPIWATCH_SLOW_MODEL_FACTOR": "how many times its own recent mean a dbt model's duration must reach for "
     "KpiwatchSlowModel (default: 3)",
+    "KPIWATCH_COST_SPIKE_FACTOR": "how many times its recent mean a run's warehouse cost must reach for "
+    "KpiwatchWarehouseCostSpike (default: 2)",
+    "KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE": "size of KPIWATCH_SNOWFLAKE_WAREHOUSE, for the credits estimate "
+    "(default: X-Small)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
     "KPIWATCH_LOG_FORMAT": "text (default) or json: every line of `kpiwatch run` and `backfill`, Dagster's too, "
     "as one JSON object",
@@ -144,6 +151,7 @@ class SnowflakeSettings:
     private_key_passphrase: str | None = field(default=None, repr=False)
     connect_deadline_seconds: float = DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS
     attempts: int = 3
+    warehouse_size: str = DEFAULT_SNOWFLAKE_WAREHOUSE_SIZE  # for the credits estimate (metrics/warehouse_cost.py)
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,7 @@ class Settings:
     segment_top_n: int = DEFAULT_SEGMENT_TOP_N
     restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE
     slow_model_factor: float = DEFAULT_SLOW_MODEL_FACTOR
+    cost_spike_factor: float = DEFAULT_COST_SPIKE_FACTOR
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     sentry_dsn: str | None = field(default=None, repr=False)  # holds a key: never printed
@@ -209,6 +218,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),
         restatement_tolerance=_bounded(env, "KPIWATCH_RESTATEMENT_TOLERANCE", DEFAULT_RESTATEMENT_TOLERANCE, 0, 1),
         slow_model_factor=_bounded(env, "KPIWATCH_SLOW_MODEL_FACTOR", DEFAULT_SLOW_MODEL_FACTOR, 1.1, 100),
+        cost_spike_factor=_bounded(env, "KPIWATCH_COST_SPIKE_FACTOR", DEFAULT_COST_SPIKE_FACTOR, 1.1, 100),
         run_lock_wait_seconds=_bounded(
             env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
         ),
@@ -355,7 +365,21 @@ def snowflake_settings_from_env(env: Mapping[str, str]) -> SnowflakeSettings:
         connect_deadline_seconds=_bounded(
             env, SNOWFLAKE_PREFIX + "CONNECT_DEADLINE_SECONDS", DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS, 1, 600
         ),
+        warehouse_size=snowflake_warehouse_size(env.get(SNOWFLAKE_PREFIX + "WAREHOUSE_SIZE")),
     )
+
+
+def snowflake_warehouse_size(raw: str | None) -> str:
+    """KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE in any spelling Snowflake accepts (x-small, XSMALL, 2X-Large)."""
+    if not raw or not raw.strip():
+        return DEFAULT_SNOWFLAKE_WAREHOUSE_SIZE
+    size = warehouse_size(raw)
+    if size is None:
+        raise ConfigError(
+            f"{SNOWFLAKE_PREFIX}WAREHOUSE_SIZE={raw!r} is not a Snowflake warehouse size; use one of: "
+            f"{', '.join(CREDITS_PER_HOUR)}."
+        )
+    return size
 
 
 def _bounded(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:

@@ -195,6 +195,57 @@ GAUGES: tuple[GaugeSpec, ...] = (
         (),
         "run",
     ),
+    # What the run cost the warehouse (metrics/warehouse_cost.py).
+    GaugeSpec(
+        "kpiwatch_dbt_node_rows_affected",
+        "Rows the node's statement affected, as the dbt adapter reports it (Snowflake: every model; DuckDB: seeds).",
+        "rows",
+        ("node", "resource_type"),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_warehouse_dbt_busy_seconds",
+        "Seconds in which at least one dbt model or test ran on the warehouse (overlapping threads counted once).",
+        "seconds",
+        (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_warehouse_credits_estimated",
+        "Snowflake: credits the run's warehouse time cost, estimated from its busy seconds and the warehouse size.",
+        "credits",
+        ("warehouse_size",),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_warehouse_bytes_scanned",
+        "Bytes the run's dbt statements scanned, on adapters that report it.",
+        "bytes",
+        (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_warehouse_bytes_read",
+        "DuckDB: bytes the dbt build read from storage (DuckDB's own count, summed over statements).",
+        "bytes",
+        (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_warehouse_peak_memory_bytes",
+        "DuckDB: the buffer manager's peak memory during the dbt build.",
+        "bytes",
+        (),
+        "run",
+    ),
+    GaugeSpec(
+        "kpiwatch_cost_spike_factor",
+        "KPIWATCH_COST_SPIKE_FACTOR: KpiwatchWarehouseCostSpike fires when a run costs this many times its "
+        "recent mean.",
+        "ratio",
+        (),
+        "run",
+    ),
     # Data quality: every check of the run, raw-table checks and dbt tests alike.
     GaugeSpec(
         "kpiwatch_check_success",

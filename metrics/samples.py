@@ -13,6 +13,7 @@ from metrics.attribution import Explanation, top_contributions
 from metrics.bands import Verdict
 from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, METRIC_OF_GAUGE, METRICS, MOVEMENTS, REQUIRED_SERIES
 from metrics.snapshot import BusinessSnapshot
+from metrics.warehouse_cost import DuckDBUsage, busy_seconds, snowflake_credits
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,9 @@ class NodeTiming:
     resource_type: str  # model, seed, snapshot or test
     seconds: float
     succeeded: bool
+    started_at: float | None = None  # epoch seconds
+    rows_affected: float | None = None  # as the adapter reports it (dbt-snowflake does, dbt-duckdb does not)
+    bytes_scanned: float | None = None  # on adapters that report it
 
 
 TABLE_GAUGES = (
@@ -269,6 +273,39 @@ def pipeline_samples(
         samples.append(Sample("kpiwatch_dbt_node_success", labels, 1.0 if node.succeeded else 0.0))
     samples += [Sample("kpiwatch_run_phase_seconds", {"phase": p}, seconds) for p, seconds in sorted(phases.items())]
     samples.append(Sample("kpiwatch_slow_model_factor", {}, float(slow_model_factor)))
+    return samples
+
+
+def warehouse_samples(
+    nodes: Iterable[NodeTiming],
+    phases: Mapping[str, float],
+    duckdb: DuckDBUsage | None,
+    snowflake_size: str | None,
+    cost_spike_factor: float,
+) -> list[Sample]:
+    """What the run cost the warehouse. On Snowflake the estimate bills the dbt build's busy time (threads that
+    overlap count once) plus the checks and publishing phases, which query the warehouse too."""
+    nodes = list(nodes)
+    samples = [
+        Sample("kpiwatch_dbt_node_rows_affected", {"node": n.node, "resource_type": n.resource_type}, n.rows_affected)
+        for n in nodes
+        if n.resource_type != "test" and n.rows_affected is not None
+    ]
+    busy = busy_seconds((n.started_at, n.started_at + n.seconds) for n in nodes if n.started_at is not None)
+    samples.append(Sample("kpiwatch_warehouse_dbt_busy_seconds", {}, busy))
+    scanned = [n.bytes_scanned for n in nodes if n.bytes_scanned is not None]
+    if scanned:
+        samples.append(Sample("kpiwatch_warehouse_bytes_scanned", {}, float(sum(scanned))))
+    if snowflake_size:
+        billed = busy + phases.get("checks", 0.0) + phases.get("publishing", 0.0)
+        credits = snowflake_credits(billed, snowflake_size)
+        samples.append(Sample("kpiwatch_warehouse_credits_estimated", {"warehouse_size": snowflake_size}, credits))
+    if duckdb is not None:
+        samples += [
+            Sample("kpiwatch_warehouse_bytes_read", {}, float(duckdb.bytes_read)),
+            Sample("kpiwatch_warehouse_peak_memory_bytes", {}, float(duckdb.peak_memory_bytes)),
+        ]
+    samples.append(Sample("kpiwatch_cost_spike_factor", {}, float(cost_spike_factor)))
     return samples
 
 

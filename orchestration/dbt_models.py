@@ -25,13 +25,16 @@ from dagster import (
 from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
 from kpiwatch.contract import RAW_SCHEMA
+from kpiwatch.dbt_node_results import read_node_results
 from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.quality.history import record as record_fingerprints
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
+from metrics.warehouse_cost import read_duckdb_usage
 from orchestration.gating import check_records, failed_raw_tables
 from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseResource
+from orchestration.run_timings import report_dbt_usage
 
 DAILY_SELECTION = "tag:daily"
 HISTORY_CHECK = "history_unchanged"
@@ -134,6 +137,8 @@ def build_dbt_assets(
         target = target_with_parse_state(target_root, context.run_id)
         yield from dbt.build(context, args, env={**profile_env, **window.dbt_env()}, target=target)
         keep_parse_state(target_root, target)
+        # What the adapter said of each node and what DuckDB counted, written by the dbt process.
+        report_dbt_usage(context.instance, context.run_id, read_node_results(target), read_duckdb_usage(target))
         # What this run processed becomes the history the next runs compare with (withheld tables excepted).
         ledger, now = warehouse.client(writable=True), dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with ledger.session():

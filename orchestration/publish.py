@@ -47,6 +47,7 @@ from metrics.samples import (
     quality_samples,
     run_samples,
     validity_samples,
+    warehouse_samples,
 )
 from metrics.snapshot import read_snapshot
 from orchestration.gating import (
@@ -57,7 +58,7 @@ from orchestration.gating import (
     withheld_metrics,
 )
 from orchestration.resources import EvaluationWindow, PushgatewayResource, WarehouseResource
-from orchestration.run_timings import dbt_node_timings, phase_seconds
+from orchestration.run_timings import dbt_node_timings, dbt_usage, phase_seconds
 from orchestration.run_window import AS_OF_TAG, window_from_tags
 
 
@@ -170,10 +171,16 @@ def build_publishing(
                 "the evaluation day or month; run `kpiwatch run --full-refresh` and report the case if it persists."
             )
         samples += business + band_samples(verdicts) + attribution_samples(explanations)
-        samples += pipeline_samples(
-            dbt_node_timings(context.instance, context.run_id),
-            phase_seconds(context.instance, context.run_id, context.run.tags, publishing_started),
-            pushgateway.slow_model_factor,
+        node_facts, duckdb = dbt_usage(context.instance, context.run_id)
+        nodes = dbt_node_timings(context.instance, context.run_id, node_facts)
+        phases = phase_seconds(context.instance, context.run_id, context.run.tags, publishing_started)
+        samples += pipeline_samples(nodes, phases, pushgateway.slow_model_factor)
+        samples += warehouse_samples(
+            nodes,
+            phases,
+            duckdb,
+            warehouse.snowflake_warehouse_size if warehouse.target == "snowflake" else None,
+            pushgateway.cost_spike_factor,
         )
         # The ledger: what this push publishes, and the closed months whose value changed since published.
         ledger = warehouse.client(writable=True)

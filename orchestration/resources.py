@@ -24,6 +24,7 @@ from kpiwatch.dbt_worker import PARENT_VARIABLE, DbtWorker, shim_executable
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.settings import (
+    DEFAULT_COST_SPIKE_FACTOR,
     DEFAULT_RESTATEMENT_TOLERANCE,
     DEFAULT_SEGMENT_TOP_N,
     DEFAULT_SLOW_MODEL_FACTOR,
@@ -65,6 +66,7 @@ class WarehouseResource(ConfigurableResource):
     snowflake_private_key_path: str | None = None
     snowflake_private_key_passphrase: str | None = None
     snowflake_connect_deadline_seconds: float | None = None
+    snowflake_warehouse_size: str | None = None  # for the credits estimate; None on DuckDB
 
     def client(self, writable: bool = False) -> Warehouse:
         """Read-only by default (checks and gauges never change data); writable for the ledger's appends."""
@@ -109,6 +111,7 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
             EnvVar("KPIWATCH_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE") if s.private_key_passphrase else None
         ),
         snowflake_connect_deadline_seconds=s.connect_deadline_seconds,
+        snowflake_warehouse_size=s.warehouse_size,
     )
 
 
@@ -128,6 +131,7 @@ class PushgatewayResource(ConfigurableResource):
     segment_top_n: int  # values of a segment label pushed; the rest are summed as "other"
     restatement_tolerance: float  # relative change of a closed month's value reported as a restatement
     slow_model_factor: float  # KpiwatchSlowModel: a model's duration against its own recent mean
+    cost_spike_factor: float  # KpiwatchWarehouseCostSpike: a run's warehouse cost against its recent mean
 
     def target(self) -> PushTarget:
         return PushTarget(
@@ -149,11 +153,13 @@ def pushgateway_resource(
     segment_top_n: int = DEFAULT_SEGMENT_TOP_N,
     restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE,
     slow_model_factor: float = DEFAULT_SLOW_MODEL_FACTOR,
+    cost_spike_factor: float = DEFAULT_COST_SPIKE_FACTOR,
 ) -> PushgatewayResource:
     return PushgatewayResource(
         segment_top_n=segment_top_n,
         restatement_tolerance=restatement_tolerance,
         slow_model_factor=slow_model_factor,
+        cost_spike_factor=cost_spike_factor,
         url=push.url,
         environment=push.environment,
         timeout_seconds=push.timeout_seconds,
@@ -208,7 +214,7 @@ class KpiwatchDbtCli(DbtCliResource):
 
 def dbt_resource(settings: Settings, project: DbtProject, worker: DbtWorker | None = None) -> KpiwatchDbtCli:
     """dbt is started as `kpiwatch-dbt`, which dies with the run's process, then runs the command on the
-    pre-started worker if there is one, else becomes the real dbt."""
+    pre-started worker if there is one, else runs dbt itself."""
     worker_env = worker.env() if worker is not None else {}
     return KpiwatchDbtCli(
         project_dir=project, target=settings.target, dbt_executable=shim_executable(), worker_env=worker_env
@@ -222,7 +228,11 @@ def build_resources(
     return {
         "suites": prestarted.suites or InProcessSuites(),
         "pushgateway": pushgateway_resource(
-            settings.push, settings.segment_top_n, settings.restatement_tolerance, settings.slow_model_factor
+            settings.push,
+            settings.segment_top_n,
+            settings.restatement_tolerance,
+            settings.slow_model_factor,
+            settings.cost_spike_factor,
         ),
         "dbt": dbt_resource(settings, project, prestarted.dbt),
         "evaluation": EvaluationWindow(lookback_days=settings.lookback_days),

@@ -9,19 +9,28 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import DagsterEventType, DagsterInstance, MetadataValue
+from dagster._core.events import EngineEventData  # not exported; the run log's only metadata-carrying note
 
+from kpiwatch.dbt_node_results import BYTES_SCANNED, ROWS_AFFECTED, STARTED_AT
 from metrics.samples import NodeTiming
+from metrics.warehouse_cost import DuckDBUsage
 from orchestration.run_window import PROCESS_STARTED_TAG
 
 DBT_DURATION, DBT_ID = "Execution Duration", "unique_id"
 # The run's steps as the phases a person names them by (the publishing step measures itself).
 PHASE_OF_STEP = {"raw_quality_checks": "checks", "kpiwatch_dbt_models": "dbt"}
+USAGE_MESSAGE = "Warehouse usage of the dbt build: each node's adapter response and start; DuckDB's own counts"
+NODES = "nodes"
 
 
-def dbt_node_timings(instance: DagsterInstance, run_id: str) -> list[NodeTiming]:
-    """Every dbt node this run built or tested, with dbt's own execution time; the newest event of a node wins."""
+def dbt_node_timings(
+    instance: DagsterInstance, run_id: str, facts: Mapping[str, Mapping] | None = None
+) -> list[NodeTiming]:
+    """Every dbt node this run built or tested, with dbt's own execution time and the facts the dbt process
+    recorded for it (`dbt_usage`); the newest event of a node wins."""
     timings: dict[str, NodeTiming] = {}
+    facts = facts or {}
     for kind in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION):
         for entry in instance.all_logs(run_id, of_type=kind):
             data = entry.dagster_event.event_specific_data
@@ -35,8 +44,44 @@ def dbt_node_timings(instance: DagsterInstance, run_id: str) -> list[NodeTiming]
                 succeeded = bool(data.passed)
             else:
                 succeeded = str(metadata.get("status", "success")) in ("success", "pass", "warn")
-            timings[unique_id] = NodeTiming(name, resource_type, float(seconds), succeeded)
+            timings[unique_id] = NodeTiming(
+                name,
+                resource_type,
+                float(seconds),
+                succeeded,
+                started_at=_number(facts.get(unique_id, {}).get(STARTED_AT)),
+                rows_affected=_number(facts.get(unique_id, {}).get(ROWS_AFFECTED)),
+                bytes_scanned=_number(facts.get(unique_id, {}).get(BYTES_SCANNED)),
+            )
     return sorted(timings.values(), key=lambda t: (t.resource_type, t.node))
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def report_dbt_usage(
+    instance: DagsterInstance, run_id: str, nodes: Mapping[str, Mapping], duckdb: DuckDBUsage | None
+) -> None:
+    """Keep what the dbt process recorded in the run's event log, where the publishing step finds it and a
+    person sees it in the UI (each node's query_id to look up in Snowflake's QUERY_HISTORY)."""
+    metadata = {NODES: MetadataValue.json(dict(nodes)), **(duckdb.as_metadata() if duckdb else {})}
+    instance.report_engine_event(USAGE_MESSAGE, instance.get_run_by_id(run_id), EngineEventData(metadata=metadata))
+
+
+def dbt_usage(instance: DagsterInstance, run_id: str) -> tuple[dict[str, dict], DuckDBUsage | None]:
+    """The run's node results by unique_id and its DuckDB usage (None on Snowflake, or before dbt ran)."""
+    for entry in reversed(instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)):
+        if entry.dagster_event is None or entry.dagster_event.message != USAGE_MESSAGE:
+            continue
+        metadata = {k: getattr(v, "value", v) for k, v in entry.dagster_event.event_specific_data.metadata.items()}
+        nodes = metadata.pop(NODES, None)
+        try:
+            duckdb = DuckDBUsage(**{k: int(metadata[k]) for k in DuckDBUsage.__dataclass_fields__})
+        except KeyError:
+            duckdb = None
+        return (nodes if isinstance(nodes, dict) else {}), duckdb
+    return {}, None
 
 
 def _metadata(data):

@@ -71,6 +71,26 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "kpiwatch: KPIWATCH_SLOW_MODEL_FACTOR='1' must be between 1.1 and 100.\n",
         ),
         (
+            {"KPIWATCH_COST_SPIKE_FACTOR": "double"},
+            "kpiwatch: KPIWATCH_COST_SPIKE_FACTOR='double' is not a number.\n",
+        ),
+        (
+            {"KPIWATCH_COST_SPIKE_FACTOR": "0.5"},
+            "kpiwatch: KPIWATCH_COST_SPIKE_FACTOR='0.5' must be between 1.1 and 100.\n",
+        ),
+        (
+            {
+                "KPIWATCH_TARGET": "snowflake",
+                "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme-x1",
+                "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
+                "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
+                "KPIWATCH_SNOWFLAKE_PASSWORD": "not-shown-anywhere",
+                "KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE": "huge",
+            },
+            "kpiwatch: KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE='huge' is not a Snowflake warehouse size; use one of: "
+            "X-SMALL, SMALL, MEDIUM, LARGE, X-LARGE, 2X-LARGE, 3X-LARGE, 4X-LARGE, 5X-LARGE, 6X-LARGE.\n",
+        ),
+        (
             {"KPIWATCH_LOG_FORMAT": "xml"},
             "kpiwatch: KPIWATCH_LOG_FORMAT='xml' must be text or json.\n",
         ),

@@ -61,3 +61,16 @@ def test_a_run_pushes_model_check_and_phase_timings(tmp_path, cli_env, job_env):
     assert checks[("raw/events", "gx_suite")] > 0  # the table's GX suite, once
     assert checks[("marts/fct_mrr_monthly", "unique_fct_mrr_monthly_month")] > 0  # a dbt test
     assert not [key for key in checks if key[1] == "unique_event_id"]  # a GX check: counted in its suite
+
+    # What the run cost DuckDB: its own counts over the dbt build's statements, and the busy time of dbt's nodes.
+    assert values[("kpiwatch_warehouse_bytes_read", frozenset())] > 0
+    assert values[("kpiwatch_warehouse_peak_memory_bytes", frozenset())] > 0
+    assert 0 < values[("kpiwatch_warehouse_dbt_busy_seconds", frozenset())] <= phases["dbt"]
+    assert values[("kpiwatch_cost_spike_factor", frozenset())] == 2
+    assert not [key for key in values if key[0] == "kpiwatch_warehouse_credits_estimated"]  # Snowflake only
+    # dbt-duckdb reports the rows a seed loaded, not those a model's statement wrote.
+    rows = {
+        dict(labels)["node"]: v for (name, labels), v in values.items() if name == "kpiwatch_dbt_node_rows_affected"
+    }
+    seed_rows = len((Path(__file__).parents[1] / "dbt_project/seeds/fx_rates.csv").read_text().splitlines()) - 1
+    assert rows["fx_rates"] == seed_rows and "fct_mrr_monthly" not in rows
