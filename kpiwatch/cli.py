@@ -80,10 +80,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, prestarted: Prestarted) -> int:
-    from kpiwatch.headline import format_headline, headline
     from kpiwatch.hosting.launch import run_once
     from kpiwatch.warehouse import DuckDBWarehouse
-    from metrics.catalog import METRICS
     from orchestration.run_timings import process_start_time
 
     say = _lines(settings)
@@ -105,6 +103,16 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
 
         report_run(settings, outcome, as_of)
     say.run_id = outcome.run_id
+    code = _summarise(outcome, settings, as_of, say, warehouse)
+    _write_run_report(settings, as_of, say)  # a failed run gets one too: it shows what failed
+    return code
+
+
+def _summarise(outcome, settings: Settings, as_of: dt.date, say: _Lines, warehouse) -> int:
+    """The run's outcome in lines for a person (or JSON); the exit code."""
+    from kpiwatch.headline import format_headline, headline
+    from metrics.catalog import METRICS
+
     if not _report(outcome, settings, say):
         return 1
     for notice in outcome.notices:
@@ -248,6 +256,40 @@ DEFAULT_LEDGER_ROWS = 50
 MAX_LEDGER_ROWS = 100_000
 
 
+def _write_run_report(settings: Settings, as_of: dt.date, say: _Lines) -> None:
+    """The run's HTML report; a report that cannot be written is said, and leaves the run's exit code alone."""
+    from kpiwatch.report import write_run_report
+
+    try:
+        path = write_run_report(settings, as_of)
+    except Exception as error:  # noqa: BLE001 - the run is done and published; its report must not undo that
+        say.problem("report_failed", f"The report could not be written: {error}")
+        return
+    if path is not None:
+        say.info("report", f"Report: {path} (latest: {path.with_name('latest.html')})", path=str(path))
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    """`kpiwatch report`: the HTML report of a day, from what the runs built and checked."""
+    from kpiwatch.report import build_report, write_report
+
+    settings = _settings()
+    as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
+    _refuse_future(as_of, "--as-of" if args.as_of else "KPIWATCH_AS_OF")
+    if args.out is not None:
+        out = Path(args.out).expanduser().resolve()
+        if out.suffix.lower() != ".html":
+            raise ConfigError(f"--out {args.out!r} must name an .html file.")
+        if out.is_dir():
+            raise ConfigError(f"--out {args.out!r} is a directory; name the .html file to write.")
+    elif settings.report_dir is None:
+        raise ConfigError("KPIWATCH_REPORT_DIR is off: pass --out PATH.html to say where the report goes.")
+    else:
+        out = settings.report_dir / f"{as_of.isoformat()}.html"
+    print(f"Report: {write_report(build_report(settings, as_of, out), out)}")
+    return 0
+
+
 def _backtest(args: argparse.Namespace) -> int:
     """`kpiwatch backtest`: the anomaly verdicts of every day of a range, as the daily runs give them."""
     from kpiwatch.backtest import run_backtest, to_csv, to_table
@@ -367,6 +409,9 @@ def _where(settings: StackSettings) -> str:
     width = max(len(label) for label, _ in where_to_look(settings))
     lines = [f"  {label + ':':{width + 1}}  {url}" for label, url in where_to_look(settings)]
     lines += [f"  Active alerts in the terminal: kpiwatch alerts (Alertmanager {settings.url('alertmanager')})"]
+    report_dir = load_settings().report_dir
+    if report_dir is not None:
+        lines += [f"  The report, to open in a browser: {report_dir / 'latest.html'} (kpiwatch report)"]
     lines += [f"  {DAGSTER_UI_HINT}"]
     return "Where to look:\n" + "\n".join(lines)
 
@@ -484,6 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--date", help="for active_users: the day, YYYY-MM-DD, against the same weekday before")
     explain.add_argument("--format", default="table", help="table (default) or csv")
     explain.set_defaults(func=_explain)
+
+    report = sub.add_parser("report", help="write the HTML report of a day: KPIs and verdicts, bridge, checks, alerts")
+    report.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: KPIWATCH_AS_OF or today, UTC)")
+    report.add_argument("--out", help="the .html file to write (default: KPIWATCH_REPORT_DIR/YYYY-MM-DD.html)")
+    report.set_defaults(func=_report_command)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

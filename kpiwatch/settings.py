@@ -22,6 +22,7 @@ from kpiwatch.paths import (
     DEFAULT_DAGSTER_HOME,
     DEFAULT_DBT_TARGET_DIR,
     DEFAULT_DUCKDB_PATH,
+    DEFAULT_REPORT_DIR,
 )
 from metrics.warehouse_cost import CREDITS_PER_HOUR, warehouse_size
 
@@ -53,6 +54,8 @@ MAX_SEGMENT_TOP_N = 500
 DEFAULT_RESTATEMENT_TOLERANCE = 0.001
 DEFAULT_SLOW_MODEL_FACTOR = 3.0
 DEFAULT_COST_SPIKE_FACTOR = 2.0
+DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
+REPORTS_DISABLED = "off"
 DEFAULT_SNOWFLAKE_WAREHOUSE_SIZE = "X-SMALL"
 MAX_RUN_LOCK_WAIT_SECONDS = 6 * 3600.0  # a daily job that waits longer has missed its day
 DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
@@ -81,6 +84,9 @@ KNOWN_VARIABLES = {
     "KpiwatchWarehouseCostSpike (default: 2)",
     "KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE": "size of KPIWATCH_SNOWFLAKE_WAREHOUSE, for the credits estimate "
     "(default: X-Small)",
+    "KPIWATCH_REPORT_DIR": "where each `kpiwatch run` writes its HTML report (YYYY-MM-DD.html and latest.html), "
+    "or off (default: reports/ beside the DuckDB file, data/reports)",
+    "KPIWATCH_ALERTMANAGER_URL": "Alertmanager the report asks for active alerts (default: http://127.0.0.1:9093)",
     "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
     "KPIWATCH_LOG_FORMAT": "text (default) or json: every line of `kpiwatch run` and `backfill`, Dagster's too, "
     "as one JSON object",
@@ -174,6 +180,8 @@ class Settings:
     restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE
     slow_model_factor: float = DEFAULT_SLOW_MODEL_FACTOR
     cost_spike_factor: float = DEFAULT_COST_SPIKE_FACTOR
+    report_dir: Path | None = DEFAULT_REPORT_DIR  # None: `kpiwatch run` writes no report (KPIWATCH_REPORT_DIR=off)
+    alertmanager_url: str = DEFAULT_ALERTMANAGER_URL
     push: PushTarget = field(default_factory=PushTarget)
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     sentry_dsn: str | None = field(default=None, repr=False)  # holds a key: never printed
@@ -219,6 +227,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         restatement_tolerance=_bounded(env, "KPIWATCH_RESTATEMENT_TOLERANCE", DEFAULT_RESTATEMENT_TOLERANCE, 0, 1),
         slow_model_factor=_bounded(env, "KPIWATCH_SLOW_MODEL_FACTOR", DEFAULT_SLOW_MODEL_FACTOR, 1.1, 100),
         cost_spike_factor=_bounded(env, "KPIWATCH_COST_SPIKE_FACTOR", DEFAULT_COST_SPIKE_FACTOR, 1.1, 100),
+        report_dir=report_dir_from_env(env, target),
+        alertmanager_url=http_url(env, "KPIWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL),
         run_lock_wait_seconds=_bounded(
             env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
         ),
@@ -228,6 +238,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format_from_env(env),
         unknown_variables=unknown,
     )
+
+
+def report_dir_from_env(env: Mapping[str, str], target: str) -> Path | None:
+    """KPIWATCH_REPORT_DIR, or off; by default `reports/` beside the DuckDB file the reports describe
+    (data/reports for the default file), data/reports for Snowflake."""
+    if (env.get("KPIWATCH_REPORT_DIR") or "").strip().lower() == REPORTS_DISABLED:
+        return None
+    default = DEFAULT_REPORT_DIR
+    if target == "dev":
+        default = _path(env, "KPIWATCH_DUCKDB_PATH", DEFAULT_DUCKDB_PATH).parent / DEFAULT_REPORT_DIR.name
+    return _directory(env, "KPIWATCH_REPORT_DIR", default)
+
+
+def http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip().rstrip("/")
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"{name}={env.get(name)!r} must be an http:// or https:// URL, e.g. {default}.")
+    return value
 
 
 def log_format_from_env(env: Mapping[str, str]) -> str:

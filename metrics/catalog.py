@@ -337,6 +337,9 @@ GAUGES: tuple[GaugeSpec, ...] = (
 GAUGES_BY_NAME = {g.name: g for g in GAUGES}
 # Pushed only when what they report happened (a restatement, an anomaly), not by every run.
 EVENT_GAUGES = frozenset({"kpiwatch_restated_value", "kpiwatch_metric_anomaly"})
+# Pushed only by the warehouse (or adapter) that reports them: Snowflake's credits estimate; bytes scanned on
+# adapters that count them (tests/test_warehouse_cost.py covers both offline).
+WAREHOUSE_SPECIFIC_GAUGES = frozenset({"kpiwatch_warehouse_credits_estimated", "kpiwatch_warehouse_bytes_scanned"})
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(python3-venv prometheus prometheus-pushgateway prometheus-alertmanager postgresql)
+# The tests also open the HTML report in a real browser (scripts/test.sh sets SETUP_TEST_PACKAGES=1).
+if [ "${SETUP_TEST_PACKAGES:-0}" = 1 ]; then APT_PACKAGES+=(chromium); fi
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -2,5 +2,5 @@
 # The test command (README and CI call exactly this). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+SETUP_TEST_PACKAGES=1 bash scripts/setup.sh
 exec .venv/bin/python -m pytest "$@"
