@@ -14,6 +14,7 @@ from typing import Any
 from kpiwatch.report.svg import Point
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date, relation_exists
 from metrics.anomaly_config import AnomalyConfig
+from metrics.attribution import Explanation, latest_changes
 from metrics.bands import Verdict, read_verdicts, verdicts_of_day
 from metrics.samples import CheckRecord, business_samples
 from metrics.snapshot import BusinessSnapshot, add_months, month_start, read_snapshot
@@ -127,6 +128,7 @@ class ReportFacts:
     economics: list[tuple[str, str, str, float | None, float | None, str]] = field(default_factory=list)
     bridge: list[dict[str, Any]] = field(default_factory=list)
     segments: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
+    changes: list[Explanation] = field(default_factory=list)  # the attribution the contribution gauges publish
     checks: list[CheckRecord] = field(default_factory=list)
     checks_run: str | None = None  # the run the checks come from
     withheld: dict[str, str] = field(default_factory=dict)  # metric -> the failed checks
@@ -149,6 +151,7 @@ def business_facts(
         today = {(v.series, v.segment): v for v in verdicts_of_day(warehouse, config, as_of, withheld)}
         history = read_verdicts(warehouse, config, as_of - dt.timedelta(days=HISTORY_DAYS - 1), as_of, withheld)
         bridge = _bridge(warehouse, as_of)
+        changes = latest_changes(warehouse, as_of, withheld)
     if snapshot.current_month is None and not history:
         return
     facts.has_data = True
@@ -162,6 +165,7 @@ def business_facts(
                                     withheld))  # fmt: skip
     _economics(facts, snapshot)
     facts.bridge = bridge
+    facts.changes = changes
     for (dimension, segment), (mrr, change) in sorted(snapshot.mrr_by_segment.items()):
         facts.segments.setdefault(dimension, []).append((segment, mrr, change))
     for rows in facts.segments.values():

@@ -9,6 +9,7 @@ from typing import Any
 
 from kpiwatch.report.facts import METRICS_DOC_HEADINGS, KpiFact, ReportFacts
 from kpiwatch.report.svg import VERDICT_COLOURS, bridge_chart, sparkline
+from metrics.attribution import top_contributions
 
 STATE_LABELS = {
     "normal": "normal",
@@ -57,6 +58,7 @@ def render(facts: ReportFacts) -> str:
         _economics(facts),
         _bridge(facts),
         _segments(facts),
+        _changes(facts),
         _quality(facts),
         _alerts(facts),
         _runs(facts),
@@ -224,6 +226,43 @@ def _segments(facts: ReportFacts) -> str:
         f"month end; the largest segments, the rest as other. {_doc_link(facts, 'segments', 'Definitions')}</p>"
         '<div class="segments">' + "".join(tables) + "</div>"
     )
+
+
+CHANGE_TITLES = {
+    "mrr": "MRR this month so far, against the last month end",
+    "active_users": "DAU of the day, against the same weekday a week before",
+}
+
+
+def _changes(facts: ReportFacts) -> str:
+    """Where the latest changes came from, by segment: the attribution the contribution gauges publish."""
+    if not facts.changes:
+        return ""
+    parts = ["<h2>Where the latest changes came from</h2>"]
+    for explanation in facts.changes:
+        unit = "usd" if explanation.metric == "mrr" else "count"
+        leader = explanation.leader()
+        where = (
+            f" Most concentrated in {escape(leader.dimension)} = {escape(leader.segment)} "
+            f"({number(leader.value, unit)})."
+            if leader is not None
+            else ""
+        )
+        rows = "".join(
+            f"<tr><td>{escape(c.dimension)}</td><td>{rank}</td><td>{escape(c.segment)}</td>"
+            f"{_cell(c.value, unit, change=explanation.metric, dimension=c.dimension, segment=c.segment)}"
+            f"{_cell(c.share_of_change, 'ratio')}</tr>"
+            for rank, c in top_contributions(explanation)
+        )
+        parts.append(
+            f"<p><b>{escape(CHANGE_TITLES.get(explanation.metric, explanation.metric))}</b>: "
+            f"{number(explanation.before, unit)} to {number(explanation.after, unit)} "
+            f"({number(explanation.change, unit)}).{where}</p>"
+            '<table><tr><th>dimension</th><th>rank</th><th>segment</th><th class="num">contribution</th>'
+            f'<th class="num">share of the change</th></tr>{rows}</table>'
+        )
+    parts.append(f'<p class="quiet">`kpiwatch explain` gives every segment. {_doc_link(facts, "segments", "How")}</p>')
+    return "".join(parts)
 
 
 def _quality(facts: ReportFacts) -> str:
