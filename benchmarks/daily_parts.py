@@ -25,7 +25,7 @@ from pathlib import Path
 
 from benchmarks.measure import Measurement, measure
 from benchmarks.results import write_section
-from benchmarks.run import AS_OF, BIN, dataset, machine, require
+from benchmarks.run import AS_OF, BIN, dataset, machine, require, run_environment
 
 SECTIONS = {
     "bands": ("<!-- bands:begin -->", "<!-- bands:end -->"),
@@ -76,13 +76,7 @@ def query_seconds(db: Path, part: str) -> float:
 def bench(size: str, work: Path, env: dict[str, str]) -> tuple[Measurement, dict[str, tuple[float, float]]]:
     db = work / f"{size}.duckdb"
     shutil.copy(dataset(size, env), db)
-    run_env = {
-        **env,
-        "KPIWATCH_DUCKDB_PATH": str(db),
-        "DAGSTER_HOME": str(work / f"home_{size}"),
-        "KPIWATCH_DBT_TARGET_DIR": str(work / f"dbt_target_{size}"),
-        "KPIWATCH_PUSHGATEWAY_URL": "off",
-    }
+    run_env = run_environment(env, work, size, db)
     command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
     try:
         require(f"[{size}] full build", measure([*command, "--full-refresh"], run_env))

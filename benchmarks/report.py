@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.measure import measure
 from benchmarks.results import write_section
-from benchmarks.run import AS_OF, BIN, dataset, machine, require
+from benchmarks.run import AS_OF, BIN, dataset, machine, require, run_environment
 
 START, END = "<!-- report:begin -->", "<!-- report:end -->"
 
@@ -31,20 +31,13 @@ def bench(size: str, work: Path, env: dict[str, str]) -> tuple[float, float, int
 
     db = work / f"{size}.duckdb"
     shutil.copy(dataset(size, env), db)
-    run_env = {
-        **env,
-        "KPIWATCH_DUCKDB_PATH": str(db),
-        "DAGSTER_HOME": str(work / f"home_{size}"),
-        "KPIWATCH_DBT_TARGET_DIR": str(work / f"dbt_target_{size}"),
-        "KPIWATCH_REPORT_DIR": str(work / "reports"),
-        "KPIWATCH_PUSHGATEWAY_URL": "off",
-    }
+    run_env = run_environment(env, work, size, db)
     command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
     try:
         require(f"[{size}] full build", measure([*command, "--full-refresh"], run_env))
         daily = require(f"[{size}] daily run", measure(command, run_env))
         settings = load_settings(run_env)
-        day, out = dt.date.fromisoformat(AS_OF), work / "reports" / "bench.html"
+        day, out = dt.date.fromisoformat(AS_OF), work / "bench.html"
         build_report(settings, day, out)  # warm: imports
         timings, size_bytes = [], 0
         for _ in range(3):

@@ -80,6 +80,18 @@ def dataset(size: str, env: dict[str, str]) -> Path:
     return path
 
 
+def run_environment(env: dict[str, str], work: Path, size: str, db: Path) -> dict[str, str]:
+    """A `kpiwatch run` of one benchmark size: its own warehouse copy, instance and dbt target, no push."""
+    return {
+        **env,
+        "KPIWATCH_DUCKDB_PATH": str(db),
+        "DAGSTER_HOME": str(work / f"home_{size}"),
+        "KPIWATCH_DBT_TARGET_DIR": str(work / f"dbt_target_{size}"),
+        "KPIWATCH_REPORT_DIR": str(work / f"reports_{size}"),
+        "KPIWATCH_PUSHGATEWAY_URL": "off",
+    }
+
+
 def require(step: str, result: Measurement) -> Measurement:
     if not result.ok:
         raise SystemExit(f"{step} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from kpiwatch.numbers import number
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse
 
 HEADLINE_SQL = f"""
@@ -37,15 +38,7 @@ def headline(warehouse: Warehouse, as_of: dt.date) -> dict[str, Any] | None:
 
 
 def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "n/a"
-    if kind == "usd":
-        return f"${float(value):,.2f}"
-    if kind == "pct":
-        return f"{float(value) * 100:.1f}%"
-    if kind == "ratio":
-        return f"{float(value):.2f}"
-    return f"{int(value):,}"
+    return number(value, kind, missing="n/a")
 
 
 def format_headline(row: dict[str, Any] | None, as_of: dt.date) -> str:
@@ -56,12 +49,12 @@ def format_headline(row: dict[str, Any] | None, as_of: dt.date) -> str:
         ("MRR", _fmt(row["mrr_usd"], "usd")),
         ("ARR", _fmt(row["arr_usd"], "usd")),
         ("Net new MRR (month to date)", _fmt(row["net_new_mrr_usd"], "usd")),
-        ("Paying customers", _fmt(row["paying_customers"], "int")),
+        ("Paying customers", _fmt(row["paying_customers"], "count")),
         ("ARPA", _fmt(row["arpa_usd"], "usd")),
-        (f"Logo churn rate ({last})", _fmt(row["logo_churn_rate"], "pct")),
-        (f"Net revenue retention ({last})", _fmt(row["net_revenue_retention"], "pct")),
-        (f"LTV : CAC ({last})", _fmt(row["ltv_to_cac"], "ratio")),
-        (f"DAU / WAU / MAU on {as_of}", " / ".join(_fmt(row[k], "int") for k in ("dau", "wau", "mau"))),
+        (f"Logo churn rate ({last})", _fmt(row["logo_churn_rate"], "percent")),
+        (f"Net revenue retention ({last})", _fmt(row["net_revenue_retention"], "percent")),
+        (f"LTV : CAC ({last})", _fmt(row["ltv_to_cac"], "plain")),
+        (f"DAU / WAU / MAU on {as_of}", " / ".join(_fmt(row[k], "count") for k in ("dau", "wau", "mau"))),
     ]
     width = max(len(name) for name, _ in lines)
     body = "\n".join(f"  {name.ljust(width)}  {value}" for name, value in lines)

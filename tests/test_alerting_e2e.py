@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
+from html import escape
 
 import duckdb
 import pytest
@@ -21,6 +23,7 @@ from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import MONITORING_DIR, REPO_ROOT
 from kpiwatch.quality.config import load_checks_config
+from kpiwatch.report import build_report
 from kpiwatch.stack import where_to_look
 from metrics.catalog import EVENT_GAUGES, GAUGES, WAREHOUSE_SPECIFIC_GAUGES
 from metrics.push import JOB, PushTarget, push
@@ -139,7 +142,9 @@ def metric_value(stack, expr):
     return float(scraped(stack, expr)[0]["value"][1])
 
 
-def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arrives(clean_db, tmp_path, live, run_job):
+def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arrives(
+    clean_db, tmp_path, live, run_job, job_settings
+):
     """Duplicate events fail an error check: DAU and what else is built from raw.events is withheld, MRR is
     published fresh, and its bad news (a drop) still reaches the webhook; all resolves after repair."""
     stack, hook = live
@@ -170,6 +175,13 @@ def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arri
     )
     assert listed.returncode == 0, listed.stderr
     assert "KpiwatchCheckFailed [error]" in listed.stdout and "check=unique_event_id" in listed.stdout
+    # And the report's: the active alerts with their annotations, from the same Alertmanager.
+    settings = replace(
+        job_settings(broken, tmp_path / "dagster_home"), alertmanager_url=stack.settings.url("alertmanager")
+    )
+    page = build_report(settings, AS_OF, tmp_path / "report.html")
+    assert 'data-alert="KpiwatchCheckFailed"' in page and escape(alert["annotations"]["summary"]) in page
+    assert 'data-withheld="active_users"' in page
 
     shutil.copy(clean_db, broken)  # the loader re-delivers clean data
     repaired = run_job(stack, broken, tmp_path)

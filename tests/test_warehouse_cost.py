@@ -124,3 +124,20 @@ def test_the_dbt_duckdb_seam_the_plugin_wraps_still_exists():
     assert getattr(local.DuckDBCursorWrapper.execute, "counts_usage", False)
     Plugin(name="duckdb_usage", plugin_config={})  # a second adapter in the process does not wrap twice
     assert local.DuckDBCursorWrapper.execute.__closure__[0].cell_contents.__name__ == "execute"
+
+
+def test_the_snowflake_warehouse_size_reaches_the_publishing_resource():
+    from kpiwatch.settings import load_settings
+    from orchestration.resources import warehouse_resource
+
+    env = {
+        "KPIWATCH_TARGET": "snowflake",
+        "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme-x1",
+        "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
+        "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
+        "KPIWATCH_SNOWFLAKE_PASSWORD": "secret",
+    }
+    assert warehouse_resource(load_settings(env)).snowflake_warehouse_size == "X-SMALL"  # the default
+    sized = load_settings({**env, "KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE": "medium"})
+    assert warehouse_resource(sized).snowflake_warehouse_size == "MEDIUM"
+    assert warehouse_resource(load_settings({})).snowflake_warehouse_size is None  # DuckDB: no credits

@@ -42,7 +42,7 @@ class Kpi:
     key: str
     label: str
     series: str  # the band series (segment "all") that judges it
-    unit: str  # usd, count or ratio
+    unit: str  # usd, count or percent (kpiwatch/numbers.py)
     compare: str  # "month": the previous month's last day; "week": seven days before
     definition: str
     doc: str  # key of METRICS_DOC_HEADINGS
@@ -69,19 +69,19 @@ KPIS = (
         "series"),
     Kpi("cac_30d", "CAC, last 30 days", "cac_30d", "usd", "week",
         "Marketing spend of the last 30 days / customers whose first payment fell in them.", "cac"),
-    Kpi("conversion", "Conversion, newest signup week", "conversion", "ratio", "week",
+    Kpi("conversion", "Conversion, newest signup week", "conversion", "percent", "week",
         "Share of a signup week's users who paid within 30 days of signing up.", "conversion"),
 )  # fmt: skip
 ACTIVE_USER_GAUGES = {"dau": "day", "wau": "week", "mau": "month"}
 # The last complete month's unit economics, from the gauges' own snapshot.
 ECONOMICS = (
     ("arpa_usd", "ARPA", "usd", "MRR / paying customers."),
-    ("logo_churn_rate", "Logo churn", "ratio", "Customers who churned / customers at the start of the month."),
-    ("net_revenue_retention", "Net revenue retention", "ratio", "MRR kept from last month's customers, with "
+    ("logo_churn_rate", "Logo churn", "percent", "Customers who churned / customers at the start of the month."),
+    ("net_revenue_retention", "Net revenue retention", "percent", "MRR kept from last month's customers, with "
      "their expansion, contraction and churn, / their MRR a month before."),
     ("ltv_usd", "LTV", "usd", "ARPA x expected lifetime (1 / logo churn, capped)."),
     ("cac_usd", "CAC (blended)", "usd", "Marketing spend of the month / new customers of the month."),
-    ("ltv_to_cac", "LTV : CAC", "ratio_plain", "LTV / blended CAC."),
+    ("ltv_to_cac", "LTV : CAC", "plain", "LTV / blended CAC."),
 )  # fmt: skip
 MOVEMENTS = (
     ("new", "new_mrr_usd"),

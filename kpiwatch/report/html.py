@@ -7,6 +7,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 
+from kpiwatch.numbers import number
 from kpiwatch.report.facts import METRICS_DOC_HEADINGS, KpiFact, ReportFacts
 from kpiwatch.report.svg import VERDICT_COLOURS, bridge_chart, sparkline
 from metrics.attribution import top_contributions
@@ -72,18 +73,6 @@ def render(facts: ReportFacts) -> str:
         + "\n".join(part for part in body if part)
         + "\n</body></html>\n"
     )
-
-
-def number(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "usd":
-        return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "ratio":
-        return f"{value * 100:.1f}%"
-    return f"{value:,.2f}"
 
 
 def _cell(value: float | None, unit: str, **attributes: str) -> str:
@@ -168,9 +157,8 @@ def _economics(facts: ReportFacts) -> str:
         return ""
     rows = []
     for column, label, unit, value, previous, definition in facts.economics:
-        shown = "ratio" if unit == "ratio" else ("usd" if unit == "usd" else "plain")
         rows.append(
-            f"<tr><td>{escape(label)}</td>{_cell(value, shown, economics=column)}{_cell(previous, shown)}"
+            f"<tr><td>{escape(label)}</td>{_cell(value, unit, economics=column)}{_cell(previous, unit)}"
             f'<td class="quiet">{escape(definition)}</td></tr>'
         )
     month = facts.economics_month.strftime("%B %Y") if facts.economics_month else ""
@@ -251,7 +239,7 @@ def _changes(facts: ReportFacts) -> str:
         rows = "".join(
             f"<tr><td>{escape(c.dimension)}</td><td>{rank}</td><td>{escape(c.segment)}</td>"
             f"{_cell(c.value, unit, change=explanation.metric, dimension=c.dimension, segment=c.segment)}"
-            f"{_cell(c.share_of_change, 'ratio')}</tr>"
+            f"{_cell(c.share_of_change, 'percent')}</tr>"
             for rank, c in top_contributions(explanation)
         )
         parts.append(
