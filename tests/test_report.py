@@ -260,3 +260,18 @@ def test_a_report_dir_that_is_a_file_is_refused(tmp_path):
         f"kpiwatch: KPIWATCH_REPORT_DIR={str(tmp_path / 'reports')!r} is a file; point it at a directory "
         "(it is created if missing).\n"
     )
+
+
+def test_a_withheld_mrr_shows_why_instead_of_the_bridge_and_economics():
+    from kpiwatch.report.facts import ReportFacts
+    from kpiwatch.report.html import render
+
+    facts = ReportFacts(as_of=dt.date(2024, 3, 31), generated_at=dt.datetime(2024, 4, 1, 6), target="dev")
+    facts.withheld = {"mrr": "raw.subscriptions no_overlapping_periods", "unit_economics": "raw.subscriptions x"}
+    page = Page(render(facts))
+    assert [e["data-withheld-section"] for e in page.find() if "data-withheld-section" in e] == [
+        "unit_economics",
+        "mrr",
+    ]
+    text = " ".join(page.text)
+    assert "Not shown: mrr was withheld, built from data that failed raw.subscriptions no_overlapping_periods." in text

@@ -13,10 +13,10 @@ from typing import Any
 
 from kpiwatch.report.svg import Point
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date, relation_exists
-from metrics.anomaly_config import AnomalyConfig
+from metrics.anomaly_config import SERIES, AnomalyConfig
 from metrics.attribution import Explanation, latest_changes
 from metrics.bands import Verdict, read_verdicts, verdicts_of_day
-from metrics.samples import CheckRecord, business_samples
+from metrics.samples import CheckRecord, business_samples, fresh_samples
 from metrics.snapshot import BusinessSnapshot, add_months, month_start, read_snapshot
 
 HISTORY_DAYS = 90
@@ -155,7 +155,9 @@ def business_facts(
     if snapshot.current_month is None and not history:
         return
     facts.has_data = True
-    gauges = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in business_samples(snapshot)}
+    # What the push publishes: a withheld metric's marts were not rebuilt, so its values are left out.
+    published = fresh_samples(business_samples(snapshot), withheld)
+    gauges = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in published}
     by_series: dict[str, list[Verdict]] = defaultdict(list)
     for v in history:
         if v.segment == "all":
@@ -163,9 +165,12 @@ def business_facts(
     for kpi in KPIS:
         facts.kpis.append(_kpi_fact(kpi, as_of, gauges, today.get((kpi.series, "all")), by_series[kpi.series],
                                     withheld))  # fmt: skip
-    _economics(facts, snapshot)
-    facts.bridge = bridge
+    if "unit_economics" not in withheld:
+        _economics(facts, snapshot)
     facts.changes = changes
+    if "mrr" in withheld:
+        return  # the bridge and the segments come from the MRR marts this run did not rebuild
+    facts.bridge = bridge
     for (dimension, segment), (mrr, change) in sorted(snapshot.mrr_by_segment.items()):
         facts.segments.setdefault(dimension, []).append((segment, mrr, change))
     for rows in facts.segments.values():
@@ -180,8 +185,6 @@ def _kpi_fact(
     series: list[Verdict],
     withheld: Collection[str],
 ) -> KpiFact:
-    from metrics.anomaly_config import SERIES
-
     metric = SERIES[kpi.series][0]
     labels = (("window", ACTIVE_USER_GAUGES[kpi.key]),) if kpi.key in ACTIVE_USER_GAUGES else ()
     gauge = "kpiwatch_active_users" if kpi.key in ACTIVE_USER_GAUGES else kpi.gauge

@@ -10,6 +10,7 @@ from typing import Any
 from kpiwatch.numbers import number
 from kpiwatch.report.facts import METRICS_DOC_HEADINGS, KpiFact, ReportFacts
 from kpiwatch.report.svg import VERDICT_COLOURS, bridge_chart, sparkline
+from metrics.anomaly_config import SERIES
 from metrics.attribution import top_contributions
 
 STATE_LABELS = {
@@ -147,12 +148,12 @@ def _card(facts: ReportFacts, fact: KpiFact) -> str:
 
 
 def _metric(kpi) -> str:
-    from metrics.anomaly_config import SERIES
-
     return SERIES[kpi.series][0]
 
 
 def _economics(facts: ReportFacts) -> str:
+    if "unit_economics" in facts.withheld:
+        return _withheld(facts, "unit_economics", "Unit economics")
     if not facts.economics:
         return ""
     rows = []
@@ -170,7 +171,17 @@ def _economics(facts: ReportFacts) -> str:
     )
 
 
+def _withheld(facts: ReportFacts, metric: str, title: str) -> str:
+    """The section of a withheld metric: why it is not shown."""
+    return (
+        f'<h2>{escape(title)}</h2><p class="notice" data-withheld-section="{metric}">Not shown: {metric} was '
+        f"withheld, built from data that failed {escape(facts.withheld[metric])}.</p>"
+    )
+
+
 def _bridge(facts: ReportFacts) -> str:
+    if "mrr" in facts.withheld:
+        return _withheld(facts, "mrr", "MRR bridge and MRR by segment")
     if not facts.bridge:
         return ""
     head = "".join(
