@@ -50,6 +50,10 @@ class DuckDBWarehouse:
         self.memory_limit = memory_limit
         self._session: duckdb.DuckDBPyConnection | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to another process (the GX suite worker) without this process's open session."""
+        return {**self.__dict__, "_session": None}
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.read_only and not self.path.exists():

@@ -114,17 +114,15 @@ def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
         # A run may select some checks only (the backfill job: those of raw.events; the UI: any).
         selected = {(key.asset_key.path[-1], key.name) for key in context.selected_asset_check_keys}
         tables = [table.name for table in RAW_TABLES if any(t == table.name for t, _ in selected)]
-        client = warehouse.client()
-        with client.session():  # one connection for the step's SQL checks (GX opens its own)
-            outcomes = run_raw_checks(
-                client,
-                config,
-                tables,
-                window.as_of,
-                first_processed_day=None if full else window.first_processed_day,
-                suites=suites,
-            )
         by_table: dict[str, list[CheckOutcome]] = {table: [] for table in tables}
+        outcomes = run_raw_checks(
+            warehouse.client(),
+            config,
+            tables,
+            window.as_of,
+            first_processed_day=None if full else window.first_processed_day,
+            suites=suites,
+        )
         for outcome in outcomes:
             by_table[outcome.table].append(outcome)
             if (outcome.table, outcome.check) not in selected:

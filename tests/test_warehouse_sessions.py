@@ -1,5 +1,7 @@
 """A step's queries share one warehouse connection (`session`), closed with the block so dbt can write."""
 
+import datetime as dt
+import pickle
 import threading
 
 import duckdb
@@ -79,3 +81,30 @@ def test_a_snowflake_session_logs_in_once():
         assert len(logins) == 1
         assert warehouse.query("select 2 as two") == [{"two": 2}]
         assert len(logins) == 2
+
+
+def test_the_raw_checks_of_a_step_open_the_file_once(tmp_path, opened):
+    """run_raw_checks is lazy: its SQL checks must run inside its session, not one file open per query."""
+    from kpiwatch.contract import raw_table_ddl
+    from kpiwatch.quality.config import load_checks_config
+    from kpiwatch.quality.runner import run_raw_checks
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        for statement in raw_table_ddl():
+            con.execute(statement)
+    opened.clear()
+    outcomes = list(
+        run_raw_checks(DuckDBWarehouse(path), load_checks_config(), ["marketing_spend"], dt.date(2024, 3, 31))
+    )
+    # The SQL checks' session, once (GX's engine connects through duckdb_engine, with keyword arguments).
+    assert outcomes and [args for args in opened if args[:1] == (str(path),)] == [(str(path),)]
+
+
+def test_a_warehouse_sent_to_another_process_leaves_its_session_behind(tmp_path):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    warehouse = DuckDBWarehouse(path)
+    with warehouse.session():
+        copy = pickle.loads(pickle.dumps(warehouse))  # the GX suite worker gets its request this way
+    assert copy.query("select 42 as n") == [{"n": 42}]

@@ -53,21 +53,27 @@ def run_raw_checks(
 ) -> Iterator[CheckOutcome]:
     """Every check of every table, table by table. With a suite worker, each table's GX suite validates
     there (waited on by a second thread) while the SQL checks of the next tables run here."""
-    columns = raw_columns(warehouse)
     validator = suites or InProcessSuites()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpiwatch-gx") as gx:
-        planned: list[tuple[list[CheckOutcome], Future[list[CheckOutcome]] | None]] = []
-        for table in tables:
-            outcomes, request = plan_table_checks(
-                warehouse, config, table, as_of, columns.get(table, {}), first_processed_day
-            )
-            if request is not None and not validator.concurrent:
-                outcomes, request = outcomes + validator.validate(request), None
-            planned.append((outcomes, gx.submit(validator.validate, request) if request else None))
-        for outcomes, suite in planned:
+        planned: list[tuple[list[CheckOutcome], Future[list[CheckOutcome]] | None, SuiteRequest | None]] = []
+        # Every table's SQL checks on one connection (opening the file per query cost about a second of a
+        # small run). GX opens its own: in the suite worker while this runs, or here once the session is
+        # closed (DuckDB refuses a second connection to the file with another configuration in one process).
+        with warehouse.session():
+            columns = raw_columns(warehouse)
+            for table in tables:
+                outcomes, request = plan_table_checks(
+                    warehouse, config, table, as_of, columns.get(table, {}), first_processed_day
+                )
+                concurrent = request is not None and validator.concurrent
+                suite = gx.submit(validator.validate, request) if concurrent else None
+                planned.append((outcomes, suite, None if concurrent else request))
+        for outcomes, suite, inline in planned:
             yield from outcomes
             if suite is not None:
                 yield from suite.result()
+            elif inline is not None:
+                yield from validator.validate(inline)
 
 
 def plan_table_checks(
