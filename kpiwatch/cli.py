@@ -95,8 +95,14 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
         target=settings.target,
     )
     full_refresh = True if args.full_refresh else None
+    report = _RunReport(settings, as_of)
     outcome = run_once(
-        settings, as_of, full_refresh=full_refresh, prestarted=prestarted, process_started=process_start_time()
+        settings,
+        as_of,
+        full_refresh=full_refresh,
+        prestarted=prestarted,
+        process_started=process_start_time(),
+        finished=report.write,
     )
     if settings.sentry_dsn:
         from kpiwatch.error_reporting import report_run
@@ -104,7 +110,7 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
         report_run(settings, outcome, as_of)
     say.run_id = outcome.run_id
     code = _summarise(outcome, settings, as_of, say, warehouse)
-    _write_run_report(settings, as_of, say)  # a failed run gets one too: it shows what failed
+    report.say(say)  # a failed run gets one too: it shows what failed
     return code
 
 
@@ -256,17 +262,29 @@ DEFAULT_LEDGER_ROWS = 50
 MAX_LEDGER_ROWS = 100_000
 
 
-def _write_run_report(settings: Settings, as_of: dt.date, say: _Lines) -> None:
-    """The run's HTML report; a report that cannot be written is said, and leaves the run's exit code alone."""
-    from kpiwatch.report import write_run_report
+class _RunReport:
+    """The run's HTML report, written with the run's instance while the run still holds the warehouse; a report
+    that cannot be written is said, and leaves the run's exit code alone."""
 
-    try:
-        path = write_run_report(settings, as_of)
-    except Exception as error:  # noqa: BLE001 - the run is done and published; its report must not undo that
-        say.problem("report_failed", f"The report could not be written: {error}")
-        return
-    if path is not None:
-        say.info("report", f"Report: {path} (latest: {path.with_name('latest.html')})", path=str(path))
+    def __init__(self, settings: Settings, as_of: dt.date):
+        self.settings, self.as_of = settings, as_of
+        self.path: Path | None = None
+        self.error: str = ""
+
+    def write(self, instance) -> None:
+        from kpiwatch.report import write_run_report
+
+        try:
+            self.path = write_run_report(self.settings, self.as_of, instance)
+        except Exception as error:  # noqa: BLE001 - the run is done and published; its report must not undo that
+            self.error = str(error) or type(error).__name__
+
+    def say(self, say: _Lines) -> None:
+        if self.error:
+            say.problem("report_failed", f"The report could not be written: {self.error}")
+        elif self.path is not None:
+            latest = self.path.with_name("latest.html")
+            say.info("report", f"Report: {self.path} (latest: {latest})", path=str(self.path))
 
 
 def _report_command(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
@@ -52,12 +53,15 @@ def run_once(
     full_refresh: bool | None = None,
     prestarted: Prestarted = NOTHING_PRESTARTED,
     process_started: float | None = None,
+    finished: Callable[[DagsterInstance], None] | None = None,
 ) -> RunOutcome:
     """Run the daily job for the partition `as_of`, in-process, and summarise what failed, without raising.
     `process_started` (epoch seconds) is given by `kpiwatch run`, whose process exists for this run: the time
     until the run begins is reported as its start-up.
 
-    full_refresh=None rebuilds the incremental models from all history only when they do not exist yet."""
+    full_refresh=None rebuilds the incremental models from all history only when they do not exist yet.
+    `finished` is called with the instance once the run is over, still under the run lock (the report reads the
+    warehouse as the run left it)."""
     if as_of < settings.partitions_start:
         raise KpiwatchError(
             f"{as_of} is before the first daily partition, {settings.partitions_start} (KPIWATCH_PARTITIONS_START)."
@@ -65,7 +69,7 @@ def run_once(
     tags = {AS_OF_TAG: str(as_of)}
     if process_started is not None:
         tags[PROCESS_STARTED_TAG] = f"{process_started:.3f}"
-    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), prestarted)
+    return _execute(settings, JOB_NAME, as_of, tags, log_level, full_refresh, as_of.isoformat(), prestarted, finished)
 
 
 def run_backfill(
@@ -96,6 +100,7 @@ def _execute(
     full_refresh: bool | None,
     partition_key: str | None,
     prestarted: Prestarted,
+    finished: Callable[[DagsterInstance], None] | None = None,
 ) -> RunOutcome:
     run_id = str(uuid.uuid4())
     with exclusive_run(settings, run_id):
@@ -137,6 +142,8 @@ def _execute(
         withheld = tuple(
             part for m in published if "withheld" in m for part in str(m["withheld"].value).split("; ") if part
         )
+        if finished is not None:
+            finished(instance)
         return RunOutcome(
             result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices, withheld
         )

@@ -255,38 +255,45 @@ def _bridge(warehouse: Warehouse, as_of: dt.date) -> list[dict[str, Any]]:
     return bridge
 
 
-def run_facts(facts: ReportFacts, dagster_home: Path) -> None:
-    """The last runs, and the checks and withheld metrics of the newest run of the evaluation date."""
+def run_facts(facts: ReportFacts, dagster_home: Path, instance=None) -> None:
+    """The last runs, and the checks and withheld metrics of the newest run of the evaluation date; from the
+    run's own instance when given, else the one under `dagster_home` (none there yet: no runs)."""
+    from kpiwatch.hosting.instance import prepare_instance
+
+    if instance is not None:
+        _runs_of(facts, instance)
+    elif (dagster_home / "dagster.yaml").exists():
+        with prepare_instance(dagster_home) as opened:
+            _runs_of(facts, opened)
+
+
+def _runs_of(facts: ReportFacts, instance) -> None:
     from dagster import DagsterEventType
 
-    from kpiwatch.hosting.instance import prepare_instance
     from orchestration.gating import check_records
     from orchestration.run_window import AS_OF_TAG, PARTITION_TAG
 
-    if not (dagster_home / "dagster.yaml").exists():
-        return  # no run yet
-    with prepare_instance(dagster_home) as instance:
-        for run in instance.get_runs(limit=RECENT_RUNS):
-            stats = instance.get_run_stats(run.run_id)
-            started = dt.datetime.fromtimestamp(stats.start_time, dt.UTC) if stats.start_time else None
-            seconds = stats.end_time - stats.start_time if stats.start_time and stats.end_time else None
-            day = run.tags.get(PARTITION_TAG) or run.tags.get(AS_OF_TAG) or ""
-            facts.runs.append(RunFact(run.run_id, run.status.value, day, started, seconds))
-        of_day = next((r for r in facts.runs if r.as_of == facts.as_of.isoformat()), None)
-        if of_day is None:
-            return
-        facts.checks_run = of_day.run_id
-        facts.checks = sorted(
-            check_records(instance, of_day.run_id),
-            key=lambda c: (c.passed, c.severity != "error", c.asset, c.check),
-        )
-        for entry in instance.all_logs(of_day.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
-            metadata = entry.dagster_event.event_specific_data.materialization.metadata
-            if "withheld" in metadata:
-                for part in str(metadata["withheld"].value).split("; "):
-                    metric, _, reasons = part.partition(" (")
-                    if metric:
-                        facts.withheld[metric] = reasons.rstrip(")")
+    for run in instance.get_runs(limit=RECENT_RUNS):
+        stats = instance.get_run_stats(run.run_id)
+        started = dt.datetime.fromtimestamp(stats.start_time, dt.UTC) if stats.start_time else None
+        seconds = stats.end_time - stats.start_time if stats.start_time and stats.end_time else None
+        day = run.tags.get(PARTITION_TAG) or run.tags.get(AS_OF_TAG) or ""
+        facts.runs.append(RunFact(run.run_id, run.status.value, day, started, seconds))
+    of_day = next((r for r in facts.runs if r.as_of == facts.as_of.isoformat()), None)
+    if of_day is None:
+        return
+    facts.checks_run = of_day.run_id
+    facts.checks = sorted(
+        check_records(instance, of_day.run_id),
+        key=lambda c: (c.passed, c.severity != "error", c.asset, c.check),
+    )
+    for entry in instance.all_logs(of_day.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        metadata = entry.dagster_event.event_specific_data.materialization.metadata
+        if "withheld" in metadata:
+            for part in str(metadata["withheld"].value).split("; "):
+                metric, _, reasons = part.partition(" (")
+                if metric:
+                    facts.withheld[metric] = reasons.rstrip(")")
 
 
 def alert_facts(facts: ReportFacts, alertmanager_url: str) -> None:
