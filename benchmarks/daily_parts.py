@@ -18,14 +18,13 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.measure import Measurement, measure
+from benchmarks.measure import Measurement
 from benchmarks.results import write_section
-from benchmarks.run import AS_OF, BIN, dataset, machine, require, run_environment
+from benchmarks.run import AS_OF, after_daily_run, machine
 
 SECTIONS = {
     "bands": ("<!-- bands:begin -->", "<!-- bands:end -->"),
@@ -74,17 +73,9 @@ def query_seconds(db: Path, part: str) -> float:
 
 
 def bench(size: str, work: Path, env: dict[str, str]) -> tuple[Measurement, dict[str, tuple[float, float]]]:
-    db = work / f"{size}.duckdb"
-    shutil.copy(dataset(size, env), db)
-    run_env = run_environment(env, work, size, db)
-    command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
-    try:
-        require(f"[{size}] full build", measure([*command, "--full-refresh"], run_env))
-        daily = require(f"[{size}] daily run", measure(command, run_env))
+    with after_daily_run(size, work, env) as (db, _, daily):
         target = work / f"dbt_target_{size}"
         return daily, {part: (node_seconds(target, PART_NODES[part]), query_seconds(db, part)) for part in SECTIONS}
-    finally:
-        db.unlink(missing_ok=True)
 
 
 TITLES = {

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.measure import measure
 from benchmarks.results import write_section
-from benchmarks.run import AS_OF, BIN, dataset, machine, require, run_environment
+from benchmarks.run import AS_OF, after_daily_run, machine
 
 START, END = "<!-- report:begin -->", "<!-- report:end -->"
 
@@ -29,13 +27,7 @@ def bench(size: str, work: Path, env: dict[str, str]) -> tuple[float, float, int
     from kpiwatch.report import build_report
     from kpiwatch.settings import load_settings
 
-    db = work / f"{size}.duckdb"
-    shutil.copy(dataset(size, env), db)
-    run_env = run_environment(env, work, size, db)
-    command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
-    try:
-        require(f"[{size}] full build", measure([*command, "--full-refresh"], run_env))
-        daily = require(f"[{size}] daily run", measure(command, run_env))
+    with after_daily_run(size, work, env) as (_, run_env, daily):
         settings = load_settings(run_env)
         day, out = dt.date.fromisoformat(AS_OF), work / "bench.html"
         build_report(settings, day, out)  # warm: imports
@@ -45,8 +37,6 @@ def bench(size: str, work: Path, env: dict[str, str]) -> tuple[float, float, int
             size_bytes = len(build_report(settings, day, out).encode())
             timings.append(time.perf_counter() - started)
         return daily.wall_s, min(timings), size_bytes
-    finally:
-        db.unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ and (c) must agree on the headline numbers before any time is written. Writes be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -22,6 +23,7 @@ import platform
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.headline import disagreements, kpiwatch_headline
@@ -90,6 +92,21 @@ def run_environment(env: dict[str, str], work: Path, size: str, db: Path) -> dic
         "KPIWATCH_REPORT_DIR": str(work / f"reports_{size}"),
         "KPIWATCH_PUSHGATEWAY_URL": "off",
     }
+
+
+@contextlib.contextmanager
+def after_daily_run(size: str, work: Path, env: dict[str, str]) -> Iterator[tuple[Path, dict[str, str], Measurement]]:
+    """A copy of the size's dataset, fully built and then given one measured daily run: (warehouse, the runs'
+    environment, the daily run). The copy is removed afterwards."""
+    db = work / f"{size}.duckdb"
+    shutil.copy(dataset(size, env), db)
+    run_env = run_environment(env, work, size, db)
+    command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
+    try:
+        require(f"[{size}] full build", measure([*command, "--full-refresh"], run_env))
+        yield db, run_env, require(f"[{size}] daily run", measure(command, run_env))
+    finally:
+        db.unlink(missing_ok=True)
 
 
 def require(step: str, result: Measurement) -> Measurement:
