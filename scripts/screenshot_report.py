@@ -17,11 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from screenshot_lineage import CHROMIUM_FLAGS  # the same headless Chromium (this script's directory)
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 AS_OF = "2024-06-30"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]  # fmt: skip
 
 
 def main() -> int:
