@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 
+from kpiwatch.dbt_log_levels import LevelFirst
 from kpiwatch.dbt_node_results import NodeResultRecorder
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
@@ -44,6 +45,7 @@ ADAPTERS = {"dev": "dbt.adapters.duckdb", "snowflake": "dbt.adapters.snowflake"}
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 WORKER_NAME = "kpiwatch-dbtwk"  # /proc/PID/comm of the worker (at most 15 characters)
+DUCKDB_USAGE = "kpiwatch.duckdb_usage"  # the plugin profiles.yml names; writes its sums after a command
 CONNECT_WAIT_SECONDS = 60  # the worker may still be importing dbt when the run reaches its dbt step
 
 
@@ -197,12 +199,16 @@ def run_dbt(argv: list[str], manifest=None) -> int:
     from dbt.cli.main import dbtRunner
 
     recorder = NodeResultRecorder()
+    if usage := sys.modules.get(DUCKDB_USAGE):
+        usage.start_command()
     try:
-        result = dbtRunner(manifest=manifest, callbacks=[recorder]).invoke(argv)
+        result = dbtRunner(manifest=manifest, callbacks=[LevelFirst(), recorder]).invoke(argv)
         code = 0 if result.success else (2 if result.exception is not None else 1)
     except BaseException:  # reported by dbt's own logging; the exit code tells the caller
         code = 2
     recorder.write()
+    if usage := sys.modules.get(DUCKDB_USAGE):  # the DuckDB profile's plugin, loaded by dbt-duckdb
+        usage.write_usage()
     return code
 
 

@@ -33,3 +33,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   echo "$want" > "$stamp"
 fi
+# Byte-compile kpiwatch's own modules, as pip does for the packages it installs: where PYTHONDONTWRITEBYTECODE
+# is set (common in containers, and on this project's machines) every run would compile them again (0.2 s).
+.venv/bin/python -m compileall -q kpiwatch orchestration metrics

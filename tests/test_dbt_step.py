@@ -50,3 +50,45 @@ def test_prune_with_fewer_runs_than_kept_removes_nothing(tmp_path):
     (tmp_path / "run-only").mkdir()
     prune_run_targets(tmp_path, keep=4)
     assert (tmp_path / "run-only").is_dir()
+
+
+def test_loggers_skip_events_below_their_level_before_formatting_them():
+    """kpiwatch/dbt_log_levels.py: the same lines as dbt writes, without formatting what is dropped; a print
+    event still reaches a quiet (error-level) logger, as dbt sends it at error level."""
+    import io
+
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.event_manager import EventManager
+    from dbt_common.events.logger import LineFormat, LoggerConfig
+    from dbt_common.events.types import Note, PrintEvent, SystemExecutingCmd
+
+    from kpiwatch.dbt_log_levels import level_first
+
+    def counting(create_line, formatted):
+        return lambda msg: formatted.append(msg.info.name) or create_line(msg)
+
+    def events(manager):
+        manager.fire_event(SystemExecutingCmd(cmd=["dbt", "build"]))  # debug
+        manager.fire_event(Note(msg="a node finished"))  # info
+        manager.fire_event(PrintEvent(msg="printed"))
+
+    written = {}
+    for patched in (False, True):
+        for level in (EventLevel.INFO, EventLevel.ERROR):
+            manager, stream = EventManager(), io.StringIO()
+            manager.add_logger(
+                LoggerConfig(name="test", line_format=LineFormat.Json, level=level, output_stream=stream)
+            )
+            (logger,) = manager.loggers
+            formatted: list[str] = []
+            logger.create_line = counting(logger.create_line, formatted)
+            if patched:
+                level_first(logger)
+                level_first(logger)  # once per logger
+            events(manager)
+            names = [line.split('"name": "')[1].split('"')[0] for line in stream.getvalue().splitlines()]
+            written[patched, level] = names
+            if patched:
+                assert formatted == names  # nothing formatted that is not written
+    assert written[True, EventLevel.INFO] == written[False, EventLevel.INFO] == ["Note", "PrintEvent"]
+    assert written[True, EventLevel.ERROR] == written[False, EventLevel.ERROR] == ["PrintEvent"]

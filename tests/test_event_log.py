@@ -71,6 +71,36 @@ def test_open_run_files_are_bounded(instance):
     assert str(base_dir / f"run{OPEN_FILES + 4}.db") in held  # the newest stays open
 
 
+def test_commits_do_not_wait_for_the_disk_in_wal_mode(instance):
+    """synchronous=NORMAL (1) on every pooled connection, in Dagster's WAL mode: consistent after any crash."""
+    run = materialize([numbers], instance=instance)
+    storage = instance.event_log_storage
+    for connection in (storage.run_connection(run.run_id), storage.index_connection()):
+        with connection as conn:
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1
+            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+
+
+def test_a_table_found_once_is_not_looked_up_again_until_a_wipe(instance, monkeypatch):
+    storage = instance.event_log_storage
+    lookups = []
+    stock = SqliteEventLogStorage.has_table
+
+    def has_table(self, name):
+        lookups.append(name)
+        return stock(self, name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", has_table)
+    assert materialize([numbers, numbers_not_empty], instance=instance).success
+    assert materialize([numbers, numbers_not_empty], instance=instance).success
+    assert lookups.count("asset_check_executions") == 1
+    assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+    assert lookups.count("no_such_table") == 2  # a missing table is asked again: a migration may add it
+    storage.wipe()
+    assert storage.has_table("asset_check_executions")
+    assert lookups.count("asset_check_executions") == 2
+
+
 def test_wipe_deletes_the_run_files_and_the_storage_keeps_working(instance):
     assert materialize([numbers], instance=instance).success
     base_dir = Path(instance.event_log_storage._base_dir)

@@ -54,3 +54,25 @@ def test_without_the_fix_gx_cannot_read_duckdb_results(duplicated, monkeypatch):
     monkeypatch.setattr(SqlAlchemyExecutionEngine, "execute_query", gx_compat._original_execute_query)
     result = validate_unique_event_ids(duplicated)
     assert result.result.get("unexpected_count") is None
+
+
+def test_gx_imports_scipy_stats_and_altair_only_when_an_expectation_uses_them():
+    """kpiwatch/quality/gx_import.py, in a fresh interpreter: GX imported, the two modules not run yet, the lazy
+    finder gone again, and GX's KL-divergence module computing with scipy.stats once it needs it."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from kpiwatch.quality.gx_import import import_great_expectations
+import_great_expectations()
+print(type(sys.modules["scipy.stats"]).__name__, type(sys.modules["altair"]).__name__)
+print(any(type(f).__name__ == "_LazyFinder" for f in sys.meta_path))
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+print(round(float(kl.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4), kl.alt.Chart.__name__)
+print(type(sys.modules["scipy.stats"]).__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # KL(0.5,0.5 || 0.9,0.1) = 0.5 ln(0.5/0.9) + 0.5 ln(0.5/0.1) = 0.5108
+    assert done.stdout.splitlines() == ["_LazyModule _LazyModule", "False", "0.5108 Chart", "module"]

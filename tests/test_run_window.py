@@ -46,3 +46,28 @@ def test_look_back_and_partition_start_come_from_the_environment():
     for bad in ("-1", "many", "400"):
         with pytest.raises(ConfigError, match="KPIWATCH_LOOKBACK_DAYS"):
             load_settings({"KPIWATCH_LOOKBACK_DAYS": bad})
+
+
+def test_a_new_evaluation_day_does_not_make_dbt_parse_the_project_again(dbt_target_dir, tmp_path):
+    """The run settings reach dbt as KPIWATCH_DBT_* variables read only when dbt executes
+    (macros/evaluation_window.sql): read while parsing, every new day re-parsed each file that reads them."""
+    import os
+    import shutil
+    import subprocess
+
+    from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
+    from kpiwatch.executables import beside_interpreter
+    from kpiwatch.paths import DBT_PROJECT_DIR
+
+    settings = load_settings({"KPIWATCH_DBT_TARGET_DIR": str(dbt_target_dir)})
+    for day in (dt.date(2024, 3, 30), dt.date(2024, 3, 31)):
+        target = tmp_path / day.isoformat()
+        target.mkdir()
+        shutil.copy2(dbt_target_dir / PARTIAL_PARSE_FILE, target / PARTIAL_PARSE_FILE)
+        env = {**os.environ, **dbt_environment(settings), **window_environment(day, day, 3)}
+        command = [beside_interpreter("dbt"), "parse", *project_arguments(settings), "--target-path", str(target)]
+        done = subprocess.run(
+            [*command, "--log-path", str(target)], capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env
+        )
+        assert done.returncode == 0, done.stdout
+        assert "0 files deleted, 0 files added, 0 files changed" in (target / "dbt.log").read_text()

@@ -141,3 +141,27 @@ def test_the_snowflake_warehouse_size_reaches_the_publishing_resource():
     sized = load_settings({**env, "KPIWATCH_SNOWFLAKE_WAREHOUSE_SIZE": "medium"})
     assert warehouse_resource(sized).snowflake_warehouse_size == "MEDIUM"
     assert warehouse_resource(load_settings({})).snowflake_warehouse_size is None  # DuckDB: no credits
+
+
+def test_duckdb_usage_is_summed_over_a_command_and_written_once_at_its_end(tmp_path, monkeypatch):
+    """The plugin keeps the sums in memory (a file per statement cost a second of a small run); the dbt process
+    writes them after the command (kpiwatch/dbt_worker.py run_dbt), and the next command counts from zero."""
+    import duckdb
+
+    from kpiwatch import duckdb_usage
+
+    cursor = duckdb.connect(str(tmp_path / "w.duckdb")).cursor()
+    Plugin(name="duckdb_usage", plugin_config={}).configure_cursor(cursor)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+    duckdb_usage.start_command()
+    cursor.execute("create table t as select range as x from range(200000)")
+    duckdb_usage._record(cursor)
+    cursor.execute("select sum(x) from t")
+    duckdb_usage._record(cursor)
+    assert read_duckdb_usage(tmp_path) is None  # nothing written while the command runs
+    duckdb_usage.write_usage()
+    usage = read_duckdb_usage(tmp_path)
+    assert usage.statements == 2 and usage.peak_memory_bytes > 0
+    duckdb_usage.start_command()
+    duckdb_usage.write_usage()
+    assert read_duckdb_usage(tmp_path) == DuckDBUsage(statements=0, bytes_read=0, peak_memory_bytes=0)

@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 from kpiwatch.errors import RunError
 from kpiwatch.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
 from kpiwatch.quality.config import CheckSettings
+from kpiwatch.quality.gx_import import import_great_expectations
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.warehouse import Warehouse
 
@@ -59,11 +60,11 @@ def run_suite(
     query: str = "",
 ) -> list[CheckOutcome]:
     """Validate the table's suite once, on `query` (default: the whole table); one outcome per GX check."""
+    import_great_expectations()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    from kpiwatch.quality import gx_row_queries  # noqa: F401  registers expect_no_unexpected_rows
     from kpiwatch.quality.gx_compat import apply_duckdb_result_buffering
 
     apply_duckdb_result_buffering()

@@ -1,7 +1,7 @@
 """Run Great Expectations suites in a process started ahead of time, so GX's import overlaps with the rest
 of a run's start-up.
 
-Importing GX costs about 3 s (it loads every core expectation, scipy and altair), about as long as
+Importing GX costs about 2 s (it loads every core expectation; kpiwatch/quality/gx_import.py), about as long as
 importing Dagster and building the definitions. `kpiwatch run` starts a `SuiteWorker` before anything
 else: a second interpreter imports GX on the second core while the first starts Dagster, and the raw
 checks then hand their suites to it. Runs launched elsewhere (the UI, the daemon, tests) validate in
@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.quality.config import CheckSettings
+from kpiwatch.quality.gx_import import import_great_expectations
 from kpiwatch.quality.outcome import SUITE_SECONDS, CheckOutcome
 from kpiwatch.warehouse import Warehouse
 
@@ -77,11 +77,7 @@ class InProcessSuites:
 
 def serve(connection: Connection) -> None:
     """The worker: import GX at once, then validate each request until the pipe closes."""
-    with bulk_imports():
-        import great_expectations  # noqa: F401
-
-        from kpiwatch.quality import gx_row_queries  # noqa: F401
-
+    import_great_expectations()
     while True:
         try:
             request = connection.recv()

@@ -273,10 +273,11 @@ def _runs_of(facts: ReportFacts, instance) -> None:
     from orchestration.gating import check_records
     from orchestration.run_window import AS_OF_TAG, PARTITION_TAG
 
-    for run in instance.get_runs(limit=RECENT_RUNS):
-        stats = instance.get_run_stats(run.run_id)
-        started = dt.datetime.fromtimestamp(stats.start_time, dt.UTC) if stats.start_time else None
-        seconds = stats.end_time - stats.start_time if stats.start_time and stats.end_time else None
+    # Run records carry the start and end times: no run's event log is opened for them.
+    for record in instance.get_run_records(limit=RECENT_RUNS):
+        run = record.dagster_run
+        started = dt.datetime.fromtimestamp(record.start_time, dt.UTC) if record.start_time else None
+        seconds = record.end_time - record.start_time if record.start_time and record.end_time else None
         day = run.tags.get(PARTITION_TAG) or run.tags.get(AS_OF_TAG) or ""
         facts.runs.append(RunFact(run.run_id, run.status.value, day, started, seconds))
     of_day = next((r for r in facts.runs if r.as_of == facts.as_of.isoformat()), None)
