@@ -48,9 +48,10 @@ def test_look_back_and_partition_start_come_from_the_environment():
             load_settings({"KPIWATCH_LOOKBACK_DAYS": bad})
 
 
-def test_a_new_evaluation_day_does_not_make_dbt_parse_the_project_again(dbt_target_dir, tmp_path):
+def test_a_new_evaluation_day_does_not_make_dbt_parse_the_project_again(tmp_path):
     """The run settings reach dbt as KPIWATCH_DBT_* variables read only when dbt executes
-    (macros/evaluation_window.sql): read while parsing, every new day re-parsed each file that reads them."""
+    (macros/evaluation_window.sql): read while parsing, every new day re-parsed each file that reads them.
+    The second day's parse starts from the first day's state."""
     import os
     import shutil
     import subprocess
@@ -59,15 +60,18 @@ def test_a_new_evaluation_day_does_not_make_dbt_parse_the_project_again(dbt_targ
     from kpiwatch.executables import beside_interpreter
     from kpiwatch.paths import DBT_PROJECT_DIR
 
-    settings = load_settings({"KPIWATCH_DBT_TARGET_DIR": str(dbt_target_dir)})
+    settings = load_settings({"KPIWATCH_DUCKDB_PATH": str(tmp_path / "w.duckdb")})
+    previous = None
     for day in (dt.date(2024, 3, 30), dt.date(2024, 3, 31)):
         target = tmp_path / day.isoformat()
         target.mkdir()
-        shutil.copy2(dbt_target_dir / PARTIAL_PARSE_FILE, target / PARTIAL_PARSE_FILE)
+        if previous is not None:
+            shutil.copy2(previous / PARTIAL_PARSE_FILE, target / PARTIAL_PARSE_FILE)
         env = {**os.environ, **dbt_environment(settings), **window_environment(day, day, 3)}
         command = [beside_interpreter("dbt"), "parse", *project_arguments(settings), "--target-path", str(target)]
         done = subprocess.run(
             [*command, "--log-path", str(target)], capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env
         )
         assert done.returncode == 0, done.stdout
-        assert "0 files deleted, 0 files added, 0 files changed" in (target / "dbt.log").read_text()
+        previous = target
+    assert "0 files deleted, 0 files added, 0 files changed" in (previous / "dbt.log").read_text()
