@@ -14,15 +14,8 @@ days as (
 changes as (
     select
         change_date,
-        sum(case when movement = 'new' then mrr_change_usd else 0 end) as new_mrr_usd,
-        sum(case when movement = 'expansion' then mrr_change_usd else 0 end) as expansion_mrr_usd,
-        sum(case when movement = 'contraction' then mrr_change_usd else 0 end) as contraction_mrr_usd,
-        sum(case when movement = 'churn' then mrr_change_usd else 0 end) as churned_mrr_usd,
-        sum(case when movement = 'reactivation' then mrr_change_usd else 0 end) as reactivation_mrr_usd,
-        sum(mrr_change_usd) as net_new_mrr_usd,
-        sum(case when movement = 'new' then 1 else 0 end) as new_customers,
-        sum(case when movement = 'churn' then 1 else 0 end) as churned_customers,
-        sum(case when movement = 'reactivation' then 1 else 0 end) as reactivated_customers
+        {{ mrr_movement_sums('amounts') }},
+        {{ mrr_movement_sums('counts') }}
     from {{ ref('int_customer_mrr_changes') }}
     group by change_date
 ),
@@ -31,15 +24,8 @@ final as (
     select
         days.activity_date as change_date,
         {{ month_start('days.activity_date') }} as month,
-        cast(coalesce(changes.new_mrr_usd, 0) as decimal(38, 6)) as new_mrr_usd,
-        cast(coalesce(changes.expansion_mrr_usd, 0) as decimal(38, 6)) as expansion_mrr_usd,
-        cast(coalesce(changes.contraction_mrr_usd, 0) as decimal(38, 6)) as contraction_mrr_usd,
-        cast(coalesce(changes.churned_mrr_usd, 0) as decimal(38, 6)) as churned_mrr_usd,
-        cast(coalesce(changes.reactivation_mrr_usd, 0) as decimal(38, 6)) as reactivation_mrr_usd,
-        cast(coalesce(changes.net_new_mrr_usd, 0) as decimal(38, 6)) as net_new_mrr_usd,
-        cast(coalesce(changes.new_customers, 0) as bigint) as new_customers,
-        cast(coalesce(changes.churned_customers, 0) as bigint) as churned_customers,
-        cast(coalesce(changes.reactivated_customers, 0) as bigint) as reactivated_customers
+        {{ mrr_movement_columns('changes', 'amounts') }},
+        {{ mrr_movement_columns('changes', 'counts') }}
     from days
     left join changes on changes.change_date = days.activity_date
 )
