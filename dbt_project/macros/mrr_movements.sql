@@ -33,3 +33,28 @@
         {{ exceptions.raise_compiler_error("mrr_movement_parts: part is 'amounts' or 'counts', not '" ~ part ~ "'") }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The movement of one customer from MRR `before` to `after`: new (first ever payment), reactivation (paying
+    again after paying before), expansion, contraction, churn (MRR falls to 0); null when nothing changed.
+    `paid_before` is 1 when the customer paid at any earlier point (mrr_paid_before). Both views classify with it:
+    per change (int_customer_mrr_changes) and per month end (fct_customer_mrr_monthly). -#}
+{% macro mrr_movement(before, after, paid_before) -%}
+    case
+            when {{ before }} <= 0 and {{ after }} > 0 and {{ paid_before }} = 1 then 'reactivation'
+            when {{ before }} <= 0 and {{ after }} > 0 then 'new'
+            when {{ before }} > 0 and {{ after }} <= 0 then 'churn'
+            when {{ after }} > {{ before }} then 'expansion'
+            when {{ after }} < {{ before }} then 'contraction'
+        end
+{%- endmacro %}
+
+{#- 1 when the customer's `mrr` was above zero at any earlier row (by `order_by`), else 0: tells a return from
+    a first payment. -#}
+{% macro mrr_paid_before(mrr, order_by) -%}
+    coalesce(
+            max(case when {{ mrr }} > 0 then 1 else 0 end) over (
+                partition by user_id order by {{ order_by }} rows between unbounded preceding and 1 preceding
+            ),
+            0
+        )
+{%- endmacro %}

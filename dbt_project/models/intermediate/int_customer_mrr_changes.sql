@@ -35,12 +35,7 @@ with_before as (
         coalesce(lag(mrr_after) over (partition by user_id order by change_date), 0) as mrr_before,
         mrr_after,
         -- Whether the customer paid after any earlier change: a first payment is new, a return is not.
-        coalesce(
-            max(case when mrr_after > 0 then 1 else 0 end) over (
-                partition by user_id order by change_date rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as paid_before
+        {{ mrr_paid_before('mrr_after', 'change_date') }} as paid_before
     from running
 ),
 
@@ -51,13 +46,7 @@ final as (
         cast(mrr_before as decimal(38, 6)) as mrr_before_usd,
         cast(mrr_after as decimal(38, 6)) as mrr_after_usd,
         cast(mrr_after - mrr_before as decimal(38, 6)) as mrr_change_usd,
-        case
-            when mrr_before <= 0 and mrr_after > 0 and paid_before = 1 then 'reactivation'
-            when mrr_before <= 0 and mrr_after > 0 then 'new'
-            when mrr_before > 0 and mrr_after <= 0 then 'churn'
-            when mrr_after > mrr_before then 'expansion'
-            when mrr_after < mrr_before then 'contraction'
-        end as movement
+        {{ mrr_movement('mrr_before', 'mrr_after', 'paid_before') }} as movement
     from with_before
 )
 

@@ -13,12 +13,7 @@ with_history as (
         mrr_usd,
         cast(coalesce(lag(mrr_usd) over (partition by user_id order by month), 0) as decimal(38, 6)) as previous_mrr_usd,
         -- Did this customer pay at the end of any earlier month? Tells reactivation from new.
-        coalesce(
-            max(case when mrr_usd > 0 then 1 else 0 end) over (
-                partition by user_id order by month rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as paid_before
+        {{ mrr_paid_before('mrr_usd', 'month') }} as paid_before
     from customer_months
 ),
 
@@ -29,13 +24,7 @@ classified as (
         mrr_usd,
         previous_mrr_usd,
         cast(mrr_usd - previous_mrr_usd as decimal(38, 6)) as mrr_change_usd,
-        case
-            when previous_mrr_usd = 0 and mrr_usd > 0 and paid_before = 1 then 'reactivation'
-            when previous_mrr_usd = 0 and mrr_usd > 0 then 'new'
-            when previous_mrr_usd > 0 and mrr_usd = 0 then 'churn'
-            when mrr_usd > previous_mrr_usd then 'expansion'
-            when mrr_usd < previous_mrr_usd then 'contraction'
-        end as movement
+        {{ mrr_movement('previous_mrr_usd', 'mrr_usd', 'paid_before') }} as movement
     from with_history
 ),
 
