@@ -29,3 +29,12 @@ from bounds
 cross join ({{ integer_series(36600) }}) as series
 where {{ dbt.dateadd('day', '-series.n', 'bounds.last_day') }} >= bounds.read_from
 {%- endmacro %}
+
+{#- The rows of `activity_relation` (one per user or feature and day) the rolling windows of the written days
+    can see: from bounds.read_from to bounds.last_day. -#}
+{% macro daily_mart_activity(activity_relation, columns=['user_id', 'activity_date']) -%}
+select {% for column in columns %}activity.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ activity_relation }} as activity
+    cross join bounds
+    where activity.activity_date >= bounds.read_from and activity.activity_date <= bounds.last_day
+{%- endmacro %}

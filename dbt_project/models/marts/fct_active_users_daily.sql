@@ -12,10 +12,7 @@ with bounds as (
 
 -- Only the activity the rolling windows of the written days can see.
 activity as (
-    select user_activity.user_id, user_activity.activity_date
-    from {{ ref('int_user_activity_daily') }} as user_activity
-    cross join bounds
-    where user_activity.activity_date >= bounds.read_from and user_activity.activity_date <= bounds.last_day
+    {{ daily_mart_activity(ref('int_user_activity_daily')) }}
 ),
 
 days as (

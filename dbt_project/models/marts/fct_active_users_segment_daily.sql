@@ -17,10 +17,7 @@ with bounds as (
 ),
 
 activity as (
-    select user_activity.user_id, user_activity.activity_date
-    from {{ ref('int_user_activity_daily') }} as user_activity
-    cross join bounds
-    where user_activity.activity_date >= bounds.read_from and user_activity.activity_date <= bounds.last_day
+    {{ daily_mart_activity(ref('int_user_activity_daily')) }}
 ),
 
 -- Each user-day once, with the user's segment in each dimension (users without a users row: 'unknown').

@@ -10,10 +10,7 @@ with bounds as (
 ),
 
 feature_activity as (
-    select feature_activity.feature, feature_activity.user_id, feature_activity.activity_date
-    from {{ ref('int_user_feature_daily') }} as feature_activity
-    cross join bounds
-    where feature_activity.activity_date >= bounds.read_from and feature_activity.activity_date <= bounds.last_day
+    {{ daily_mart_activity(ref('int_user_feature_daily'), ['feature', 'user_id', 'activity_date']) }}
 ),
 
 days as (
