@@ -38,11 +38,16 @@ MODES = ("now", "off", "before")
 def before_checkout(work: Path) -> Path:
     """A worktree of BEFORE_ISSUE_13 under `work` (removed again by `remove_checkout`)."""
     path = work / "before"
-    subprocess.run(
+    done = subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", "--force", str(path), BEFORE_ISSUE_13],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        raise SystemExit(
+            f"benchmarks.startup compares with commit {BEFORE_ISSUE_13}, which this checkout cannot check out "
+            f"(a shallow clone? fetch the history first): {done.stderr.strip()}"
+        )
     return path
 
 
