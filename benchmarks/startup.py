@@ -126,9 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kpiwatch-startup-") as tmp:
         work = Path(tmp)
+        before = before_checkout(work)
         stack = Stack(StackSettings(data_dir=work / "stack", pushgateway_port=free_port()))
         stack.up(services=("pushgateway",))
-        before = before_checkout(work)
         try:
             db = work / "tiny.duckdb"
             base = {
