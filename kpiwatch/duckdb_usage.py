@@ -3,7 +3,7 @@ run: bytes read from storage, and the buffer manager's peak memory. DuckDB profi
 keeps only the last profile per cursor, so the plugin reads it after every statement and keeps the sums in
 memory; the dbt process (kpiwatch/dbt_worker.py `run_dbt`) writes them once the command has finished, into
 `DBT_TARGET_PATH/warehouse_usage.json` (the run's target directory, set by dagster-dbt; nothing without it).
-Writing after every statement instead cost a second of a small run: about a thousand file replacements under a
+Writing after every statement instead cost a second of a small run: about 400 file replacements under a
 lock both dbt threads wait on.
 
 dbt-duckdb offers plugins no hook after a statement: the plugin wraps the `execute` of dbt-duckdb's cursor

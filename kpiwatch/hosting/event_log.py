@@ -7,7 +7,7 @@ database file: the run's own file and the cross-run index. Files, schema and loc
 only the connection handling differs. Selected by the dagster.yaml that `kpiwatch` writes
 (kpiwatch/hosting/instance.py).
 
-Two more costs of the stock storage, about 1.5 s of a small run's 500 events: every commit waited for
+Two more costs of the stock storage, 1.3 s of a small run's 513 events: every commit waited for
 the disk (SQLite's default synchronous=FULL), and every asset check event asked whether the check
 table exists through a new engine and connection. Dagster's files are in WAL mode, where
 synchronous=NORMAL keeps the database consistent through any crash and a process that is killed loses
