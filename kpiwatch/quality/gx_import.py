@@ -16,8 +16,6 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 
-from kpiwatch.bulk_imports import bulk_imports
-
 # Imported by GX's expectation modules at the top, used only inside an expectation's methods.
 LAZY_MODULES = frozenset({"scipy.stats", "altair"})
 
@@ -50,10 +48,11 @@ def lazily_imported_modules() -> Iterator[None]:
 
 
 def import_great_expectations() -> None:
-    """GX and kpiwatch's own expectation (kpiwatch.quality.gx_row_queries), once per process."""
+    """GX and kpiwatch's own expectation (kpiwatch.quality.gx_row_queries), once per process. The suite worker
+    calls it under kpiwatch.bulk_imports; a long-lived process (the UI's code server) without."""
     if "kpiwatch.quality.gx_row_queries" in sys.modules:
         return
-    with bulk_imports(), lazily_imported_modules():
+    with lazily_imported_modules():
         import great_expectations  # noqa: F401
 
         from kpiwatch.quality import gx_row_queries  # noqa: F401

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.gx_import import import_great_expectations
 from kpiwatch.quality.outcome import SUITE_SECONDS, CheckOutcome
@@ -77,7 +78,8 @@ class InProcessSuites:
 
 def serve(connection: Connection) -> None:
     """The worker: import GX at once, then validate each request until the pipe closes."""
-    import_great_expectations()
+    with bulk_imports():
+        import_great_expectations()
     while True:
         try:
             request = connection.recv()
