@@ -34,7 +34,6 @@ from kpiwatch.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from kpiwatch.stack import Stack, StackSettings
 
 HERE = Path(__file__).parent
-TITLE = "# Benchmark results"
 SCALING_START, SCALING_END = "<!-- scaling:begin -->", "<!-- scaling:end -->"
 CACHE = HERE / "cache"
 AS_OF = "2024-06-30"
@@ -268,12 +267,6 @@ def write_results(rows: list[dict], startup_runs: list[Measurement], path: Path,
     if plot:
         lines += ["", f"![time against events, log-log]({plot.name})"]
     lines.append(SCALING_END)
-    current = path.read_text() if path.exists() else ""
-    if SCALING_START not in current:
-        # Written before the sections had markers: the unmarked table at the top is this section.
-        sections = current.find("<!-- ")
-        current = f"{TITLE}\n\n{SCALING_START}{SCALING_END}\n\n" + (current[sections:] if sections >= 0 else "")
-        path.write_text(current)
     write_section("\n".join(lines), SCALING_START, SCALING_END, path)
 
 
