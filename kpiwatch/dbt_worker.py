@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ import tempfile
 import threading
 import time
 
+from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.dbt_log_levels import LevelFirst
 from kpiwatch.dbt_node_results import NodeResultRecorder
 from kpiwatch.executables import beside_interpreter
@@ -47,6 +47,31 @@ PR_SET_NAME = 15
 WORKER_NAME = "kpiwatch-dbtwk"  # /proc/PID/comm of the worker (at most 15 characters)
 DUCKDB_USAGE = "kpiwatch.duckdb_usage"  # the plugin profiles.yml names; writes its sums after a command
 CONNECT_WAIT_SECONDS = 60  # the worker may still be importing dbt when the run reaches its dbt step
+# What the run adds to the dbt child's environment, written into the invocation's own target directory, which
+# dagster-dbt names to its child as DBT_TARGET_PATH: the run's own environment is never changed for it.
+CHILD_ENVIRONMENT_FILE = "kpiwatch_dbt_env.json"
+
+
+def write_child_environment(target: str | os.PathLike, variables: dict[str, str]) -> None:
+    """Hand `variables` to the `kpiwatch-dbt` started with DBT_TARGET_PATH=target. Values this process's
+    environment already holds are inherited as they are and not written (a password stays out of files)."""
+    added = {k: v for k, v in variables.items() if os.environ.get(k) != v}
+    path = os.path.join(target, CHILD_ENVIRONMENT_FILE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(added, file)
+
+
+def _take_child_environment() -> None:
+    """Lay the run's variables for this dbt child over the inherited environment (none outside a run)."""
+    target = os.environ.get("DBT_TARGET_PATH")
+    if not target:
+        return
+    try:
+        with open(os.path.join(target, CHILD_ENVIRONMENT_FILE)) as file:
+            os.environ.update(json.load(file))
+    except FileNotFoundError:
+        return
 
 
 def _connect(value: str) -> socket.socket | None:
@@ -78,6 +103,7 @@ def _alive(pid: str) -> bool:
 def shim_main() -> None:
     """`kpiwatch-dbt ARGS`: run ARGS on the waiting worker, or be the real dbt when there is none. Either
     way it dies with the run's process (and the worker with it), so a killed run leaves no dbt writing."""
+    _take_child_environment()
     parent = os.environ.get(PARENT_VARIABLE, "")
     _die_with_parent(int(parent) if parent.isdigit() else os.getppid())
     value = os.environ.get(SOCKET_VARIABLE)
@@ -161,11 +187,10 @@ def serve(address: str, target: str, parent: int, plan: dict | None) -> None:
     shim sends (with the parsed manifest when its inputs are the same)."""
     _die_with_parent(parent)
     _name_process(WORKER_NAME)
-    # One command and then exit: no cyclic collection at all, during the imports, the parse or the build.
-    gc.disable()
-    from dbt.cli.main import dbtRunner
+    with bulk_imports():
+        from dbt.cli.main import dbtRunner
 
-    __import__(ADAPTERS.get(target, ADAPTERS["dev"]))
+        __import__(ADAPTERS.get(target, ADAPTERS["dev"]))
     manifest = _parse_ahead(dbtRunner, plan) if plan else None
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)

@@ -15,12 +15,11 @@ from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
-from kpiwatch.dbt_worker import PARENT_VARIABLE, DbtWorker, shim_executable
+from kpiwatch.dbt_worker import PARENT_VARIABLE, DbtWorker, shim_executable, write_child_environment
 from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.settings import (
@@ -202,12 +201,14 @@ class KpiwatchDbtCli(DbtCliResource):
         """Stream `dbt <args>` with `env` added to the dbt process's environment; dbt's log lines go to
         `target/dbt_output.log` instead of this process's stdout.
 
-        dagster-dbt builds the child's environment from os.environ while it starts the process (inside
-        `cli`); `env` is laid over it only for that call, and echoing its events to stdout is captured
-        only while they stream, so neither outlives the step. `env` rather than `--vars`: changed vars
-        make dbt re-parse the whole project on every run."""
-        with mock.patch.dict(os.environ, {**env, **self.worker_env, PARENT_VARIABLE: str(os.getpid())}):
-            invocation = self.cli(args, context=context, target_path=target)
+        dagster-dbt builds the child's environment from os.environ and offers no way to add to it; `env`
+        reaches the child through a file in the invocation's target directory that `kpiwatch-dbt` reads,
+        so this process's environment is never changed (other threads read it). Echoing the child's events
+        to stdout is captured only while they stream. `env` rather than `--vars`: changed vars make dbt
+        re-parse the whole project on every run."""
+        target.mkdir(parents=True, exist_ok=True)
+        write_child_environment(target, {**env, **self.worker_env, PARENT_VARIABLE: str(os.getpid())})
+        invocation = self.cli(args, context=context, target_path=target)
         with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
             yield from invocation.stream()
 

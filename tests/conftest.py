@@ -124,6 +124,22 @@ def build_world(tmp_path_factory: pytest.TempPathFactory, name: str, tables: Map
     return db
 
 
+@pytest.fixture(scope="session")
+def mrr_world_db(tmp_path_factory) -> Path:
+    """The hand-worked MRR company (tests/fixtures/mrr_world.py), built once; tests only read it."""
+    from tests.fixtures import mrr_world
+
+    return build_world(tmp_path_factory, "mrr_world", mrr_world.TABLES, mrr_world.AS_OF)
+
+
+@pytest.fixture(scope="session")
+def segment_world_db(tmp_path_factory) -> Path:
+    """The hand-worked segment company (tests/fixtures/segment_world.py), built once; tests only read it."""
+    from tests.fixtures import segment_world
+
+    return build_world(tmp_path_factory, "segment_world", segment_world.TABLES, segment_world.AS_OF)
+
+
 def rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -19,7 +19,7 @@ from metrics.bands import read_verdicts, verdicts_of_day
 from metrics.samples import missing_bands
 from tests.anomaly_scoring import false_alert_days, found_on_time
 from tests.conftest import build_world, d, rows
-from tests.fixtures import band_world, mrr_world
+from tests.fixtures import band_world
 
 KPIWATCH = beside_interpreter("kpiwatch")
 
@@ -85,8 +85,8 @@ def test_too_little_history_gives_no_verdict_and_says_so(band_db):
 
 
 @pytest.fixture(scope="module")
-def mrr_db(tmp_path_factory):
-    return build_world(tmp_path_factory, "mrr_world_series", mrr_world.TABLES, mrr_world.AS_OF)
+def mrr_db(mrr_world_db):
+    return mrr_world_db
 
 
 @pytest.mark.slow

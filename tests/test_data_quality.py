@@ -13,8 +13,10 @@ from kpiwatch.faults import FAULTS, inject
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.quality.config import load_checks_config
-from kpiwatch.quality.runner import run_table_checks
+from kpiwatch.quality.runner import run_raw_checks, run_table_checks
+from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
+from orchestration.run_window import window_from_tags
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 5, 31)
@@ -93,32 +95,66 @@ def existing_marts(path) -> set[str]:
         con.close()
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_fault_is_caught_by_its_check_and_withholds_the_metrics_built_from_its_table(
-    fault, base, tmp_path, job_settings
-):
-    """The faulty table's marts are not built (dbt lineage) and their metrics are withheld; the rest is fresh."""
+def broken_copy(base, tmp_path, fault):
     broken = tmp_path / "broken.duckdb"
     shutil.copy(base, broken)
     inject(broken, [fault])
-    before = raw_fingerprint(broken) if fault not in ("dropped_column", "wrong_type") else None
-    settings = job_settings(broken, tmp_path / "home")
+    return broken
 
-    outcome = run_once(settings, AS_OF)
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_is_caught_by_its_check_with_an_actionable_message(fault, base, tmp_path):
+    """The checks a run makes on the faulty table, with the window of that run (its first processed day)."""
+    broken = broken_copy(base, tmp_path, fault)
+    expected = FAULTS[fault]
+    window = window_from_tags({}, AS_OF, load_settings({}).lookback_days)
+    outcomes = run_raw_checks(
+        DuckDBWarehouse(broken), load_checks_config(), [expected.table], AS_OF, window.first_processed_day
+    )
+    failed = {o.check: o for o in outcomes if not o.passed}
+    assert expected.caught_by in failed, sorted(failed)
+    outcome = failed[expected.caught_by]
+    assert outcome.severity == "error"
+    assert EXPECTED_MESSAGE[fault] in outcome.description, outcome.description
+    if fault in COUNTED:
+        assert outcome.description.startswith(f"{COUNTED[fault]} of "), outcome.description
+
+
+# One real run per raw table: the failed check reaches the run's outcome and withholds what is built from it.
+FAULT_RUN_PER_TABLE = {
+    "events": "null_user_id",
+    "subscriptions": "negative_amount",
+    "users": "ancient_signup",
+    "marketing_spend": "wrong_type",
+}
+
+
+def test_every_raw_table_has_a_fault_run():
+    assert set(FAULT_RUN_PER_TABLE) == {fault.table for fault in FAULTS.values()}
+    assert all(FAULTS[fault].table == table for table, fault in FAULT_RUN_PER_TABLE.items())
+
+
+@pytest.mark.parametrize(("table", "fault"), sorted(FAULT_RUN_PER_TABLE.items()))
+def test_a_fault_withholds_the_metrics_built_from_its_table_and_leaves_raw_data_alone(
+    table, fault, base, tmp_path, job_settings
+):
+    """The faulty table's marts are not built (dbt lineage) and their metrics are withheld; the rest is fresh."""
+    broken = broken_copy(base, tmp_path, fault)
+    before = raw_fingerprint(broken) if fault not in ("dropped_column", "wrong_type") else None
+
+    outcome = run_once(job_settings(broken, tmp_path / "home"), AS_OF)
 
     expected = FAULTS[fault]
-    prefix = f"raw/{expected.table} {expected.caught_by} (error): "
+    prefix = f"raw/{table} {expected.caught_by} (error): "
     matching = [c for c in outcome.failed_checks if c.startswith(prefix)]
     assert matching, outcome.failed_checks
     assert EXPECTED_MESSAGE[fault] in matching[0], matching[0]
-    if fault in COUNTED:
-        assert matching[0].split(prefix)[1].startswith(f"{COUNTED[fault]} of "), matching[0]
     assert outcome.success, outcome.failures
-    assert all(f"raw.{expected.table} " in reason for reason in outcome.withheld), outcome.withheld
+    assert all(f"raw.{table} " in reason for reason in outcome.withheld), outcome.withheld
     withheld = {reason.split(" (")[0] for reason in outcome.withheld}
     marts = existing_marts(broken)  # a fresh copy: only what this run built exists
     # Active users are built from raw.events alone; MRR from the users, subscriptions and spend tables.
-    if expected.table == "events":
+    if table == "events":
         assert withheld == {"active_users", "retention", "feature_adoption"}
         assert "fct_active_users_daily" not in marts and "fct_mrr_monthly" in marts
     else:

@@ -1,10 +1,15 @@
 """The dbt step's housekeeping: the dbt version without a subprocess, and a bounded target directory."""
 
+import json
 import os
 import re
 import subprocess
+from unittest import mock
 
+from kpiwatch.dbt_profile import project_arguments
+from kpiwatch.dbt_worker import CHILD_ENVIRONMENT_FILE, write_child_environment
 from kpiwatch.executables import beside_interpreter
+from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import load_settings
 from orchestration.dbt_models import prune_run_targets
 from orchestration.dbt_project import dbt_project
@@ -92,3 +97,32 @@ def test_loggers_skip_events_below_their_level_before_formatting_them():
                 assert formatted == names  # nothing formatted that is not written
     assert written[True, EventLevel.INFO] == written[False, EventLevel.INFO] == ["Note", "PrintEvent"]
     assert written[True, EventLevel.ERROR] == written[False, EventLevel.ERROR] == ["PrintEvent"]
+
+
+def test_the_run_hands_its_dbt_variables_to_the_shim_through_the_target_directory_not_its_environment(tmp_path):
+    """dagster-dbt gives its child a copy of os.environ and no way to add to it; the run writes what it adds into
+    the invocation's target directory (DBT_TARGET_PATH), inherited values (a password) stay out of the file, and
+    `kpiwatch-dbt` lays the rest over its environment: dbt connects to the run's warehouse."""
+    before = dict(os.environ)
+    inherited = {**os.environ, "KPIWATCH_SNOWFLAKE_PASSWORD": "s3cret"}
+    warehouse = tmp_path / "handed over.duckdb"
+    with mock.patch.dict(os.environ, {"KPIWATCH_SNOWFLAKE_PASSWORD": "s3cret"}):
+        write_child_environment(
+            tmp_path, {"KPIWATCH_DUCKDB_PATH": str(warehouse), "KPIWATCH_SNOWFLAKE_PASSWORD": "s3cret"}
+        )
+    assert dict(os.environ) == before
+    written = tmp_path / CHILD_ENVIRONMENT_FILE
+    assert json.loads(written.read_text()) == {"KPIWATCH_DUCKDB_PATH": str(warehouse)}
+    assert written.stat().st_mode & 0o777 == 0o600
+
+    env = {k: v for k, v in inherited.items() if k != "KPIWATCH_DUCKDB_PATH"}
+    env.update(DBT_TARGET_PATH=str(tmp_path), DBT_LOG_PATH=str(tmp_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    done = subprocess.run(
+        [beside_interpreter("kpiwatch-dbt"), "debug", *project_arguments(load_settings({}))],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=DBT_PROJECT_DIR,
+    )
+    assert f"path: {warehouse}" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]

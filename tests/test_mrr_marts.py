@@ -8,15 +8,15 @@ import pytest
 from kpiwatch.warehouse import DuckDBWarehouse
 from metrics.samples import business_samples
 from metrics.snapshot import read_snapshot
-from tests.conftest import build_world, money, rows
+from tests.conftest import money, rows
 from tests.fixtures import mrr_world as world
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return build_world(tmp_path_factory, "mrr_world", world.TABLES, world.AS_OF)
+def db(mrr_world_db):
+    return mrr_world_db
 
 
 def test_customer_movements_follow_the_standard_definitions(db):

@@ -18,7 +18,7 @@ import pytest
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.report.facts import METRICS_DOC_HEADINGS
 from kpiwatch.report.html import slug
-from tests.conftest import build_world, rows, write_raw_warehouse
+from tests.conftest import rows, write_raw_warehouse
 from tests.fixtures import segment_world
 from tests.monitoring_helpers import free_port
 
@@ -73,8 +73,8 @@ def report(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def segment_db(tmp_path_factory):
-    return build_world(tmp_path_factory, "report_world", segment_world.TABLES, segment_world.AS_OF)
+def segment_db(segment_world_db):
+    return segment_world_db
 
 
 @pytest.mark.slow

@@ -15,8 +15,7 @@ from kpiwatch.executables import beside_interpreter
 from kpiwatch.warehouse import DuckDBWarehouse
 from metrics.samples import business_samples
 from metrics.snapshot import read_snapshot
-from tests.conftest import build_world, d, rows
-from tests.fixtures import segment_world
+from tests.conftest import d, rows
 
 KPIWATCH = beside_interpreter("kpiwatch")
 MOVEMENT_COLUMNS = (
@@ -31,8 +30,8 @@ MOVEMENT_COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return build_world(tmp_path_factory, "segment_world", segment_world.TABLES, segment_world.AS_OF)
+def db(segment_world_db):
+    return segment_world_db
 
 
 def bridge(db, month, dimension):
