@@ -32,12 +32,18 @@ def test_promtool_accepts_the_configuration_and_rules():
     run("promtool", "check", "rules", *map(str, sorted((PROMETHEUS / "rules").glob("*.yml"))))
 
 
+def unit_test_files():
+    return sorted((PROMETHEUS / "tests").glob("*_test.yml"))
+
+
 def test_promtool_unit_tests_pass():
-    assert "SUCCESS" in run("promtool", "test", "rules", str(PROMETHEUS / "tests" / "kpiwatch_alerts_test.yml"))
+    files = unit_test_files()
+    assert len(files) == 2, files  # the minute-grain tests and the hourly ones
+    assert run("promtool", "test", "rules", *map(str, files)).count("SUCCESS") == len(files)
 
 
 def test_every_alert_is_unit_tested_firing_and_quiet():
-    tests = yaml.safe_load((PROMETHEUS / "tests" / "kpiwatch_alerts_test.yml").read_text())["tests"]
+    tests = [test for path in unit_test_files() for test in yaml.safe_load(path.read_text())["tests"]]
     cases = [case for test in tests for case in test["alert_rule_test"]]
     for name in alert_names():
         assert any(c["alertname"] == name and c["exp_alerts"] for c in cases), f"{name} never tested firing"
