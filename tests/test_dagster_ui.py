@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ import pytest
 from kpiwatch.contract import RAW_TABLES
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.hosting.instance import write_instance_config
-from kpiwatch.hosting.webserver import Webserver, descendants, graphql, stop_tree
+from kpiwatch.hosting.webserver import descendants, graphql, stop_tree
 from kpiwatch.quality.config import load_checks_config
 from orchestration.gating import FEEDS_METRICS
 from tests.monitoring_helpers import free_port, wait_until
@@ -36,6 +34,7 @@ mutation Launch($params: ExecutionParams!) {
   }
 }
 """
+RUN_ENDED = ("SUCCESS", "FAILURE", "CANCELED")
 RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"
 BACKFILL = """
 mutation Backfill($params: LaunchBackfillParams!) {
@@ -54,17 +53,51 @@ query Backfill($id: String!) {
 """
 
 
+class UI:
+    """`kpiwatch ui` as a user starts it, with a GraphQL client."""
+
+    def __init__(self, process: subprocess.Popen, url: str, log: Path):
+        self.process, self.url, self.log = process, url, log
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        return graphql(self.url, query, variables)
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, cli_env, dbt_target_dir):
-    """The webserver and daemon started from a shell whose PATH lacks the venv (as a user's other terminal)."""
+def ui(tmp_path_factory, cli_env):
+    """The one UI of the suite: `.venv/bin/kpiwatch ui` typed in a terminal whose PATH lacks the venv (dbt is found
+    beside the interpreter), serving the webserver and the daemon. Stopping it with SIGTERM must stop its whole
+    tree (dagster dev, webserver, daemon, code servers): checked when the module is done with it."""
     work = tmp_path_factory.mktemp("ui")
     db = work / "warehouse.duckdb"
     generate(GenerateOptions(out=db, as_of=AS_OF, users=800, days=60, seed=4), progress=False, log=lambda _: None)
-    home = work / "dagster_home"
-    write_instance_config(home)
-    env = {**cli_env(db, home), "PATH": "/usr/bin:/bin"}
-    with Webserver(free_port(), env, work / "webserver.log", daemon=True) as server:
+    # Runs launched together take turns on the warehouse: a loaded machine may keep one waiting past the default.
+    env = {**cli_env(db, work / "dagster_home", KPIWATCH_RUN_LOCK_WAIT_SECONDS="600"), "PATH": "/usr/bin:/bin"}
+    port, log = free_port(), work / "ui.log"
+    kpiwatch = str(Path(sys.executable).with_name("kpiwatch"))
+    with open(log, "wb") as output:
+        process = subprocess.Popen([kpiwatch, "ui", "--port", str(port)], env=env, stdout=output, stderr=output)
+    server = UI(process, f"http://127.0.0.1:{port}", log)
+    try:
+
+        def answers():
+            try:
+                return server.graphql(ASSET_GRAPH)["assetNodes"]
+            except (OSError, KpiwatchError):
+                return None
+
+        wait_until(answers, timeout=240, every=1, what=f"the UI at {server.url} (log: {log})")
+        tree = descendants(process.pid)
+        assert len(tree) >= 3, tree  # dagster dev, its webserver and daemon (and code servers)
         yield server
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 130
+        wait_until(
+            lambda: not [pid for pid in tree if is_running(pid)], timeout=30, what="every process of the UI to stop"
+        )
+    finally:
+        if process.poll() is None:
+            stop_tree(process)
 
 
 def is_dbt_asset(node: dict) -> bool:
@@ -97,31 +130,20 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target
     assert nodes["prometheus_push"]["groupName"] == "publishing"
 
 
-def test_a_run_launched_through_the_ui_succeeds(ui):
-    location = "orchestration.definitions"
-    params = {
-        "selector": {
-            "repositoryLocationName": location,
-            "repositoryName": "__repository__",
-            "jobName": "kpiwatch_daily",
-        },
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": AS_OF.isoformat()}]},
-    }
-    launched = ui.graphql(LAUNCH, {"params": params})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    deadline = time.monotonic() + 240
-    status = None
-    while time.monotonic() < deadline:
-        status = ui.graphql(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(2)
-    assert status == "SUCCESS"
+def wait_for(ui: UI, query: str, variables: dict, status_of, done: tuple[str, ...], timeout: float) -> dict:
+    """Poll a run's or a backfill's status over GraphQL until it is one of `done`."""
+    return wait_until(
+        lambda: (found := status_of(ui.graphql(query, variables))) and found["status"] in done and found,
+        timeout=timeout,
+        every=1,
+        what=f"{variables} to reach one of {done}",
+    )
 
 
-def test_a_backfill_launched_through_the_ui_runs_the_range_in_one_run(ui):
-    """The UI's backfill dialog on the daily event models: one run for the whole range (single-run policy)."""
+def test_a_run_and_a_backfill_launched_through_the_ui_succeed_the_backfill_in_one_run(ui):
+    """The launch dialog of the daily job, and the UI's backfill dialog on the daily event models: one run for
+    the whole range (single-run policy). Launched together: the daemon picks a backfill up on its 30 s loop,
+    while the launched run goes ahead; they take turns on the warehouse (one run at a time)."""
     nodes = ui.graphql(ASSET_GRAPH)["assetNodes"]
     daily = [
         n["assetKey"]
@@ -137,60 +159,44 @@ def test_a_backfill_launched_through_the_ui_runs_the_range_in_one_run(ui):
     ]
     assert len(daily) == 5
     days = [(AS_OF - dt.timedelta(days=n)).isoformat() for n in range(6, 0, -1)]
-    params = {"assetSelection": daily, "partitionNames": days, "fromFailure": False}
-    launched = ui.graphql(BACKFILL, {"params": params})["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    deadline = time.monotonic() + 300
-    backfill = None
-    while time.monotonic() < deadline:
-        backfill = ui.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})["partitionBackfillOrError"]
-        if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-            break
-        time.sleep(2)
-    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
-    assert len(backfill["runs"]) == 1 and backfill["runs"][0]["status"] == "SUCCESS", backfill
-    tags = {t["key"]: t["value"] for t in backfill["runs"][0]["tags"]}
+    backfill_params = {"assetSelection": daily, "partitionNames": days, "fromFailure": False}
+    backfill = ui.graphql(BACKFILL, {"params": backfill_params})["launchPartitionBackfill"]
+    assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+    run_params = {
+        "selector": {
+            "repositoryLocationName": "orchestration.definitions",
+            "repositoryName": "__repository__",
+            "jobName": "kpiwatch_daily",
+        },
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": AS_OF.isoformat()}]},
+    }
+    launched = ui.graphql(LAUNCH, {"params": run_params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+
+    run = wait_for(ui, RUN_STATUS, {"id": launched["run"]["runId"]}, lambda a: a["runOrError"], RUN_ENDED, timeout=300)
+    assert run["status"] == "SUCCESS"
+    ended = wait_for(
+        ui,
+        BACKFILL_STATUS,
+        {"id": backfill["backfillId"]},
+        lambda a: a["partitionBackfillOrError"],
+        ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"),
+        timeout=300,
+    )
+    assert ended["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), ended
+    assert len(ended["runs"]) == 1 and ended["runs"][0]["status"] == "SUCCESS", ended
+    tags = {t["key"]: t["value"] for t in ended["runs"][0]["tags"]}
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
         days[0],
         days[-1],
     )
 
 
-def test_kpiwatch_ui_from_a_shell_without_the_venv_loads_everything_and_stops_its_whole_tree(tmp_path, cli_env):
-    """`.venv/bin/kpiwatch ui` typed in another terminal: the code location loads every asset (dbt is found
-    beside the interpreter, not on PATH), and SIGTERM stops dagster dev, its webserver, daemon and code servers."""
-    port = free_port()
-    env = {**cli_env(tmp_path / "unused.duckdb", tmp_path / "home"), "PATH": "/usr/bin:/bin"}
-    log = open(tmp_path / "ui.log", "wb")
-    kpiwatch = str(Path(sys.executable).with_name("kpiwatch"))
-    process = subprocess.Popen([kpiwatch, "ui", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def asset_keys():
-            try:
-                return {"/".join(n["assetKey"]["path"]) for n in graphql(url, ASSET_GRAPH)["assetNodes"]}
-            except (OSError, KpiwatchError):
-                return None
-
-        keys = wait_until(asset_keys, timeout=240, every=1, what=f"the UI at {url} (log: {tmp_path / 'ui.log'})")
-        manifest = json.loads((Path(env["KPIWATCH_DBT_TARGET_DIR"]) / "manifest.json").read_text())
-        dbt_assets = {f"{n['schema']}/{n['name']}" for n in manifest["nodes"].values() if is_dbt_asset(n)}
-        assert keys == dbt_assets | {f"raw/{t.name}" for t in RAW_TABLES} | {"prometheus_push"}
-        tree = descendants(process.pid)
-        assert len(tree) >= 3, tree  # dagster dev, its webserver and daemon (and code servers)
-
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 130
-        wait_until(
-            lambda: not [pid for pid in tree if Path(f"/proc/{pid}").exists() and is_running(pid)],
-            timeout=30,
-            what="every process of the UI to stop",
-        )
-    finally:
-        if process.poll() is None:
-            stop_tree(process)
-        log.close()
+def test_the_ui_from_a_shell_without_the_venv_loads_every_asset(ui, dbt_target_dir):
+    keys = {"/".join(n["assetKey"]["path"]) for n in ui.graphql(ASSET_GRAPH)["assetNodes"]}
+    manifest = json.loads((dbt_target_dir / "manifest.json").read_text())
+    dbt_assets = {f"{n['schema']}/{n['name']}" for n in manifest["nodes"].values() if is_dbt_asset(n)}
+    assert keys == dbt_assets | {f"raw/{t.name}" for t in RAW_TABLES} | {"prometheus_push"}
 
 
 def is_running(pid: int) -> bool:
