@@ -20,7 +20,7 @@ from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
 from kpiwatch.dbt_worker import DbtWorker
 from kpiwatch.quality.suite_worker import SuiteValidator, SuiteWorker
-from kpiwatch.settings import Settings
+from kpiwatch.settings import DBT_WORKER, GX_WORKER, Settings
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,17 @@ NOTHING_PRESTARTED = Prestarted()
 
 @contextlib.contextmanager
 def prestarted_for_day(settings: Settings, as_of: dt.date) -> Iterator[Prestarted]:
-    """A GX suite worker, and a dbt worker that also parses the project for the daily run of `as_of`
-    (same environment as that run's `dbt build`, so the build reuses the parse); nothing when the
-    settings turn pre-starting off (KPIWATCH_PRESTART=off)."""
-    if not settings.prestart:
-        yield NOTHING_PRESTARTED
-        return
+    """The workers KPIWATCH_PRESTART names (both by default): a GX suite worker, and a dbt worker that also
+    parses the project for the daily run of `as_of` (same environment as that run's `dbt build`, so the build
+    reuses the parse)."""
+    with contextlib.ExitStack() as stack:
+        suites = stack.enter_context(SuiteWorker()) if GX_WORKER in settings.prestart else None
+        dbt = stack.enter_context(_dbt_worker(settings, as_of)) if DBT_WORKER in settings.prestart else None
+        yield Prestarted(suites, dbt)
+
+
+@contextlib.contextmanager
+def _dbt_worker(settings: Settings, as_of: dt.date) -> Iterator[DbtWorker]:
     warm_target = settings.dbt_target_dir / f"warm-{os.getpid()}"
     warm_target.mkdir(parents=True, exist_ok=True)
     state = settings.dbt_target_dir / PARTIAL_PARSE_FILE
@@ -61,12 +66,11 @@ def prestarted_for_day(settings: Settings, as_of: dt.date) -> Iterator[Prestarte
         str(warm_target),
     ]
     try:
-        with SuiteWorker() as suites:
-            # The run imports dagster-dbt next anyway; importing it before the dbt worker forks lets the
-            # worker share the dbt-core it brings instead of importing dbt again (2 s of CPU).
-            with bulk_imports():
-                importlib.import_module("dagster_dbt")
-            with DbtWorker(settings.target, parse_env, parse_argv) as dbt:
-                yield Prestarted(suites, dbt)
+        # The run imports dagster-dbt next anyway; importing it before the dbt worker forks lets the
+        # worker share the dbt-core it brings instead of importing dbt again (2 s of CPU).
+        with bulk_imports():
+            importlib.import_module("dagster_dbt")
+        with DbtWorker(settings.target, parse_env, parse_argv) as dbt:
+            yield dbt
     finally:
         shutil.rmtree(warm_target, ignore_errors=True)

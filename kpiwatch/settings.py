@@ -32,6 +32,9 @@ TARGET_ALIASES = {"duckdb": "dev"}
 
 DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
 DEFAULT_LOOKBACK_DAYS = 3
+# The workers `kpiwatch run` starts before anything else (kpiwatch/prestart.py), by KPIWATCH_PRESTART's value.
+GX_WORKER, DBT_WORKER = "gx", "dbt"
+PRESTART_WORKERS = {"on": (GX_WORKER, DBT_WORKER), "off": (), "gx": (GX_WORKER,), "dbt": (DBT_WORKER,)}
 # A laptop-friendly ceiling for the embedded warehouse; DuckDB spills larger work to disk (docs/operations.md).
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 MEMORY_LIMIT_PATTERN = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
@@ -87,7 +90,8 @@ KNOWN_VARIABLES = {
     "KPIWATCH_REPORT_DIR": "where each `kpiwatch run` writes its HTML report (YYYY-MM-DD.html and latest.html), "
     "or off (default: reports/ beside the DuckDB file, data/reports)",
     "KPIWATCH_ALERTMANAGER_URL": "Alertmanager the report asks for active alerts (default: http://127.0.0.1:9093)",
-    "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports (default: on)",
+    "KPIWATCH_PRESTART": "on: `kpiwatch run` starts its GX and dbt workers first, overlapping imports; gx or dbt: "
+    "that worker only; off: neither (default: on)",
     "KPIWATCH_LOG_FORMAT": "text (default) or json: every line of `kpiwatch run` and `backfill`, Dagster's too, "
     "as one JSON object",
     "KPIWATCH_SENTRY_DSN": "send failed runs, failed error checks and unexpected errors to this Sentry project "
@@ -174,7 +178,7 @@ class Settings:
     checks_config: Path = DEFAULT_CHECKS_FILE
     anomalies_config: Path = DEFAULT_ANOMALIES_FILE
     dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
-    prestart: bool = True
+    prestart: frozenset[str] = frozenset(PRESTART_WORKERS["on"])  # GX_WORKER, DBT_WORKER
     run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
     segment_top_n: int = DEFAULT_SEGMENT_TOP_N
     restatement_tolerance: float = DEFAULT_RESTATEMENT_TOLERANCE
@@ -222,7 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
         anomalies_config=_path(env, "KPIWATCH_ANOMALIES_CONFIG", DEFAULT_ANOMALIES_FILE),
         dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
-        prestart=_switch(env, "KPIWATCH_PRESTART", True),
+        prestart=_prestart(env),
         segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),
         restatement_tolerance=_bounded(env, "KPIWATCH_RESTATEMENT_TOLERANCE", DEFAULT_RESTATEMENT_TOLERANCE, 0, 1),
         slow_model_factor=_bounded(env, "KPIWATCH_SLOW_MODEL_FACTOR", DEFAULT_SLOW_MODEL_FACTOR, 1.1, 100),
@@ -433,11 +437,11 @@ def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int)
     return int(raw)
 
 
-def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
+def _prestart(env: Mapping[str, str]) -> frozenset[str]:
+    raw = env.get("KPIWATCH_PRESTART")
     if not raw:
-        return default
+        return frozenset(PRESTART_WORKERS["on"])
     value = raw.strip().lower()
-    if value not in ("on", "off"):
-        raise ConfigError(f"{name}={raw!r} must be on or off.")
-    return value == "on"
+    if value not in PRESTART_WORKERS:
+        raise ConfigError(f"KPIWATCH_PRESTART={raw!r} must be on, off, gx or dbt.")
+    return frozenset(PRESTART_WORKERS[value])

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from kpiwatch.settings import load_settings
 from tests.monitoring_helpers import free_port
 
 
@@ -20,7 +21,7 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"KPIWATCH_PRESTART": "sometimes"}, "kpiwatch: KPIWATCH_PRESTART='sometimes' must be on or off.\n"),
+        ({"KPIWATCH_PRESTART": "sometimes"}, "kpiwatch: KPIWATCH_PRESTART='sometimes' must be on, off, gx or dbt.\n"),
         (
             {"KPIWATCH_PUSHGATEWAY_URL": "gw:9091"},
             "kpiwatch: KPIWATCH_PUSHGATEWAY_URL='gw:9091' must start with http:// or https:// (or be 'off').\n",
@@ -157,3 +158,12 @@ def test_stack_rejects_an_unknown_action():
     assert done.returncode == 2
     assert "invalid choice: 'sideways'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "workers"),
+    [("", {"gx", "dbt"}), ("on", {"gx", "dbt"}), ("OFF", set()), ("gx", {"gx"}), (" dbt ", {"dbt"})],
+)
+def test_prestart_names_the_workers_a_run_starts_first(value, workers):
+    """Each worker on its own is for measuring what it buys (benchmarks/startup.py)."""
+    assert load_settings({"KPIWATCH_PRESTART": value}).prestart == workers
