@@ -121,8 +121,9 @@ def test_fault_is_caught_by_its_check_with_an_actionable_message(fault, base, tm
 
 
 # One real run per raw table: the failed check reaches the run's outcome and withholds what is built from it.
+# raw.events's is the CLI's (test_an_error_check_from_the_cli_names_the_check_and_the_withheld_metrics_...).
+CLI_FAULT_RUN = ("events", "orphan_user_id")
 FAULT_RUN_PER_TABLE = {
-    "events": "null_user_id",
     "subscriptions": "negative_amount",
     "users": "ancient_signup",
     "marketing_spend": "wrong_type",
@@ -130,8 +131,9 @@ FAULT_RUN_PER_TABLE = {
 
 
 def test_every_raw_table_has_a_fault_run():
-    assert set(FAULT_RUN_PER_TABLE) == {fault.table for fault in FAULTS.values()}
-    assert all(FAULTS[fault].table == table for table, fault in FAULT_RUN_PER_TABLE.items())
+    runs = {**FAULT_RUN_PER_TABLE, CLI_FAULT_RUN[0]: CLI_FAULT_RUN[1]}
+    assert set(runs) == {fault.table for fault in FAULTS.values()}
+    assert all(FAULTS[fault].table == table for table, fault in runs.items())
 
 
 @pytest.mark.parametrize(("table", "fault"), sorted(FAULT_RUN_PER_TABLE.items()))
@@ -153,13 +155,9 @@ def test_a_fault_withholds_the_metrics_built_from_its_table_and_leaves_raw_data_
     assert all(f"raw.{table} " in reason for reason in outcome.withheld), outcome.withheld
     withheld = {reason.split(" (")[0] for reason in outcome.withheld}
     marts = existing_marts(broken)  # a fresh copy: only what this run built exists
-    # Active users are built from raw.events alone; MRR from the users, subscriptions and spend tables.
-    if table == "events":
-        assert withheld == {"active_users", "retention", "feature_adoption"}
-        assert "fct_active_users_daily" not in marts and "fct_mrr_monthly" in marts
-    else:
-        assert {"mrr", "unit_economics", "cac", "retention"} <= withheld and "active_users" not in withheld
-        assert "fct_mrr_monthly" not in marts and "fct_active_users_daily" in marts
+    # MRR is built from the users, subscriptions and spend tables; active users from raw.events alone.
+    assert {"mrr", "unit_economics", "cac", "retention"} <= withheld and "active_users" not in withheld
+    assert "fct_mrr_monthly" not in marts and "fct_active_users_daily" in marts
     if before is not None:
         assert raw_fingerprint(broken) == before  # checks never modify raw data
 
@@ -184,9 +182,11 @@ def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(b
 def test_an_error_check_from_the_cli_names_the_check_and_the_withheld_metrics_without_a_traceback(
     base, tmp_path, cli_env
 ):
-    broken = tmp_path / "orphan.duckdb"
-    shutil.copy(base, broken)
-    inject(broken, ["orphan_user_id"])
+    """The real run of a raw.events fault: named in one line each, active users withheld (their marts are not
+    built, dbt lineage), MRR published fresh, raw data left alone."""
+    _, fault = CLI_FAULT_RUN
+    broken = broken_copy(base, tmp_path, fault)
+    before = raw_fingerprint(broken)
     env = cli_env(broken, tmp_path / "home")
     done = subprocess.run(
         [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], capture_output=True, text=True, env=env
@@ -200,6 +200,9 @@ def test_an_error_check_from_the_cli_names_the_check_and_the_withheld_metrics_wi
         "their last values.\n"
     ) in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+    marts = existing_marts(broken)  # a fresh copy: only what this run built exists
+    assert "fct_active_users_daily" not in marts and "fct_mrr_monthly" in marts
+    assert raw_fingerprint(broken) == before  # checks never modify raw data
 
 
 def test_an_implausible_amount_warns_and_is_still_counted_exactly(base, tmp_path, job_settings):
