@@ -16,8 +16,9 @@ from pathlib import Path
 
 from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.errors import ConfigError, KpiwatchError, RunError
-from kpiwatch.prestart import Prestarted, prestarted_for_day
+from kpiwatch.prestart import prestarted_for_day
 from kpiwatch.quality.config import load_checks_config
+from kpiwatch.run_workers import Prestarted
 from kpiwatch.settings import Settings, duckdb_file, load_settings, parse_date, today_utc
 from kpiwatch.stack import Stack, StackSettings, active_alerts, where_to_look
 

@@ -14,24 +14,13 @@ import importlib
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from kpiwatch.bulk_imports import bulk_imports
 from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
 from kpiwatch.dbt_worker import DbtWorker
-from kpiwatch.quality.suite_worker import SuiteValidator, SuiteWorker
+from kpiwatch.quality.suite_worker import SuiteWorker
+from kpiwatch.run_workers import Prestarted
 from kpiwatch.settings import DBT_WORKER, GX_WORKER, Settings
-
-
-@dataclass(frozen=True)
-class Prestarted:
-    """The workers a run may use; runs started elsewhere (UI, daemon, tests) have none and work inline."""
-
-    suites: SuiteValidator | None = None
-    dbt: DbtWorker | None = None
-
-
-NOTHING_PRESTARTED = Prestarted()
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from kpiwatch.paths import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_REPORT_DIR,
 )
-from metrics.warehouse_cost import CREDITS_PER_HOUR, warehouse_size
+from kpiwatch.snowflake_sizes import CREDITS_PER_HOUR, warehouse_size
 
 # dbt target names; the Dagster resource map is keyed by the same names.
 TARGETS = ("dev", "snowflake")

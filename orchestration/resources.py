@@ -20,8 +20,8 @@ from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
 from kpiwatch.dbt_worker import PARENT_VARIABLE, DbtWorker, shim_executable, write_child_environment
-from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.suite_worker import InProcessSuites
+from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import (
     DEFAULT_COST_SPIKE_FACTOR,
     DEFAULT_RESTATEMENT_TOLERANCE,

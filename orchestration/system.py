@@ -3,8 +3,8 @@
 from dagster import Definitions, default_loggers
 
 from kpiwatch.json_logs import JSON_LOGGER, kpiwatch_json_logger
-from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.quality.config import load_checks_config
+from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
 from metrics.anomaly_config import load_anomaly_config
 from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules

@@ -112,3 +112,47 @@ def test_importing_any_product_module_does_no_work():
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"events": [], "settings_loaded": 0, "environ_changed": False}
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every product module `start` imports, directly or through others."""
+    seen, queue = set(), [start]
+    while queue:
+        for nxt in graph.get(queue.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = product_modules()
+    return {name: imported_modules(path, set(modules)) for name, path in modules.items()}
+
+
+def test_dependencies_point_one_way():
+    """The settings know nothing of the metrics; the Dagster definitions never reach the CLI or its start-up
+    code (the workers are handed to them as a type, kpiwatch.run_workers)."""
+    graph = import_graph()
+    assert not {m for m in reachable(graph, "kpiwatch.settings") if m.startswith("metrics")}
+    for module in (m for m in graph if m.startswith("orchestration")):
+        assert not reachable(graph, module) & {"kpiwatch.cli", "kpiwatch.prestart"}, module
+
+
+def test_packaging_lists_every_package_with_code():
+    """A non-editable install carries every sub-package: each folder of product code is a package that the
+    build's package discovery finds."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    found = set(find_packages(str(REPO_ROOT), include=config["include"]))
+    folders = {
+        ".".join(path.parent.relative_to(REPO_ROOT).parts)
+        for package in PACKAGES
+        for path in (REPO_ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert folders <= found, sorted(folders - found)
+    assert not {f for f in folders if not (REPO_ROOT / f.replace(".", "/") / "__init__.py").exists()}

@@ -8,8 +8,9 @@ import pytest
 
 from kpiwatch.dbt_node_results import NodeResultRecorder, node_result, read_node_results
 from kpiwatch.duckdb_usage import Plugin
+from kpiwatch.snowflake_sizes import warehouse_size
 from metrics.samples import NodeTiming, warehouse_samples
-from metrics.warehouse_cost import DuckDBUsage, busy_seconds, read_duckdb_usage, snowflake_credits, warehouse_size
+from metrics.warehouse_cost import DuckDBUsage, busy_seconds, read_duckdb_usage, snowflake_credits
 
 
 def test_busy_seconds_count_overlapping_threads_once():

@@ -15,7 +15,7 @@ from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
 from kpiwatch.hosting.run_lock import PID_TAG, exclusive_run, fail_abandoned_runs
 from kpiwatch.json_logs import JSON_LOGGER
-from kpiwatch.prestart import NOTHING_PRESTARTED, Prestarted
+from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
 from orchestration.dbt_project import prepare_dbt_manifest
