@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import socket
 import threading
@@ -87,6 +88,19 @@ def get_json(url: str) -> Any:
 def prom_query(stack: Stack, expr: str) -> list[dict[str, Any]]:
     url = f"{stack.settings.url('prometheus')}/api/v1/query?query={urllib.parse.quote(expr)}"
     return get_json(url)["data"]["result"]
+
+
+def utc_timestamp(text: str) -> float:
+    """Seconds of an RFC 3339 UTC time as Prometheus writes it (nanoseconds, Z)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return dt.datetime.fromisoformat(whole).replace(tzinfo=dt.UTC).timestamp() + float(f"0.{fraction or 0}")
+
+
+def rules_evaluated_after(stack: Stack, epoch_seconds: float, group: str | None = None) -> bool:
+    """Whether Prometheus evaluated every rule group (or the one named) after `epoch_seconds`."""
+    groups = get_json(f"{stack.settings.url('prometheus')}/api/v1/rules")["data"]["groups"]
+    chosen = [g for g in groups if group is None or g["name"] == group]
+    return bool(chosen) and all(utc_timestamp(g["lastEvaluation"]) > epoch_seconds for g in chosen)
 
 
 def firing_alerts(stack: Stack) -> list[dict[str, Any]]:

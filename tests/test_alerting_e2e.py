@@ -28,7 +28,7 @@ from kpiwatch.stack import where_to_look
 from metrics.catalog import EVENT_GAUGES, GAUGES, WAREHOUSE_SPECIFIC_GAUGES
 from metrics.push import JOB, PushTarget, push
 from metrics.samples import Sample
-from tests.monitoring_helpers import firing_alerts, get_json, prom_query, started_stack, wait_until
+from tests.monitoring_helpers import firing_alerts, prom_query, rules_evaluated_after, started_stack, wait_until
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 5, 20)  # mid-month, on clean data no alert fires
@@ -134,18 +134,9 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
     assert value("count(kpiwatch_check_success)") == len(load_checks_config().checks) + dbt_tests
     assert not prom_query(stack, "kpiwatch_check_success == 0")
     evaluated_from = time.time() + 3  # three evaluations (1 s apart) of every rule group over these gauges
-    wait_until(lambda: rules_evaluated_since(stack, evaluated_from), 30, what="three rule evaluations")
+    wait_until(lambda: rules_evaluated_after(stack, evaluated_from), 30, what="three rule evaluations")
     assert not prom_query(stack, 'ALERTS{alertstate="firing"}')
     assert firing_alerts(stack) == [] and hook.received == []
-
-
-def rules_evaluated_since(stack, epoch_seconds: float) -> bool:
-    """Whether every rule group's last evaluation is after `epoch_seconds` (Prometheus's rules API)."""
-    groups = get_json(f"{stack.settings.url('prometheus')}/api/v1/rules")["data"]["groups"]
-    return bool(groups) and all(
-        dt.datetime.fromisoformat(g["lastEvaluation"].replace("Z", "+00:00")).timestamp() > epoch_seconds
-        for g in groups
-    )
 
 
 def metric_value(stack, expr):

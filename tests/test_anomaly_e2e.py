@@ -12,7 +12,7 @@ from kpiwatch.hosting.launch import run_once
 from kpiwatch.planted import Anomaly
 from tests.conftest import write_raw_warehouse
 from tests.fixtures import segment_world
-from tests.monitoring_helpers import get_json, prom_query, started_stack, wait_until
+from tests.monitoring_helpers import prom_query, rules_evaluated_after, started_stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,18 +48,12 @@ def run_and_wait_for_rules(stack, job_settings, db, tmp_path, as_of):
     )
     scraped_at = time.time()
 
-    def evaluated_since():
-        groups = get_json(stack.settings.url("prometheus") + "/api/v1/rules")["data"]["groups"]
-        business = next(g for g in groups if g["name"] == "kpiwatch-business")
-        return utc_timestamp(business["lastEvaluation"]) > scraped_at + 1
-
-    wait_until(evaluated_since, 30, every=0.2, what="the business rules to be evaluated on the new push")
-
-
-def utc_timestamp(text: str) -> float:
-    """Seconds of an RFC 3339 UTC time as Prometheus writes it (nanoseconds, Z)."""
-    whole, _, fraction = text.rstrip("Z").partition(".")
-    return dt.datetime.fromisoformat(whole).replace(tzinfo=dt.UTC).timestamp() + float(f"0.{fraction or 0}")
+    wait_until(
+        lambda: rules_evaluated_after(stack, scraped_at + 1, group="kpiwatch-business"),
+        30,
+        every=0.2,
+        what="the business rules to be evaluated on the new push",
+    )
 
 
 def anomaly_alerts(stack):
