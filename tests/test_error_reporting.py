@@ -5,6 +5,7 @@ DSN, nothing sent; a malformed DSN is refused in one line without being echoed."
 import datetime as dt
 import gzip
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -107,15 +108,24 @@ def test_a_failed_run_and_its_failed_error_check_reach_sentry_tagged(tmp_path, c
     assert "publickey" not in done.stdout + done.stderr  # the DSN's key is never printed
 
 
-@pytest.mark.slow
-def test_without_a_dsn_nothing_is_sent(tmp_path, cli_env, receiver):
-    db = tmp_path / "w.duckdb"
-    generate(GenerateOptions(out=db, as_of=AS_OF_DATE, users=100, days=40, seed=4), progress=False, log=lambda _: None)
-    env = cli_env(db, tmp_path / "home", KPIWATCH_PUSHGATEWAY_URL=f"http://127.0.0.1:{free_port()}")
-    env["KPIWATCH_PUSHGATEWAY_ATTEMPTS"] = "1"
-    done = subprocess.run([KPIWATCH, "run", "--as-of", AS_OF], env=env, capture_output=True, text=True)
-    assert done.returncode == 1  # a failed run, and no Sentry configured
-    assert receiver.events == [] and receiver.paths == []
+NO_DSN_RUN = """
+import datetime as dt, sys, types
+from kpiwatch.error_reporting import report_run
+from kpiwatch.settings import load_settings
+failed = types.SimpleNamespace(
+    run_id="r1", success=False, failures=["kpiwatch_dbt_models: boom"],
+    failed_checks=["raw/events unique_event_id (error): 6 of 100 rows"],
+)
+print(report_run(load_settings({}), failed, dt.date(2024, 3, 31)), "sentry_sdk" in sys.modules)
+"""
+
+
+def test_without_a_dsn_a_failed_run_sends_nothing_and_sentry_is_not_even_imported():
+    """The same failed run and failed error check that reach Sentry with a DSN (the test above): without one,
+    nothing is sent and the SDK never loads."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    done = subprocess.run([sys.executable, "-c", NO_DSN_RUN], env=env, capture_output=True, text=True)
+    assert done.stdout.split() == ["0", "False"], done.stderr
 
 
 def test_an_unexpected_exception_is_sent_with_the_command_and_raised(monkeypatch, receiver):
