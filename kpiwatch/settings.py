@@ -438,9 +438,7 @@ def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int)
 
 
 def _prestart(env: Mapping[str, str]) -> frozenset[str]:
-    raw = env.get("KPIWATCH_PRESTART")
-    if not raw:
-        return frozenset(PRESTART_WORKERS["on"])
+    raw = env.get("KPIWATCH_PRESTART") or "on"
     value = raw.strip().lower()
     if value not in PRESTART_WORKERS:
         raise ConfigError(f"KPIWATCH_PRESTART={raw!r} must be on, off, gx or dbt.")

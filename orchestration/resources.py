@@ -206,7 +206,6 @@ class KpiwatchDbtCli(DbtCliResource):
         so this process's environment is never changed (other threads read it). Echoing the child's events
         to stdout is captured only while they stream. `env` rather than `--vars`: changed vars make dbt
         re-parse the whole project on every run."""
-        target.mkdir(parents=True, exist_ok=True)
         write_child_environment(target, {**env, **self.worker_env, PARENT_VARIABLE: str(os.getpid())})
         invocation = self.cli(args, context=context, target_path=target)
         with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):

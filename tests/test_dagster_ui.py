@@ -12,7 +12,7 @@ import pytest
 from kpiwatch.contract import RAW_TABLES
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.hosting.webserver import descendants, graphql, stop_tree
+from kpiwatch.hosting.webserver import alive, descendants, graphql, stop_tree
 from kpiwatch.quality.config import load_checks_config
 from orchestration.gating import FEEDS_METRICS
 from tests.monitoring_helpers import free_port, wait_until
@@ -56,8 +56,8 @@ query Backfill($id: String!) {
 class UI:
     """`kpiwatch ui` as a user starts it, with a GraphQL client."""
 
-    def __init__(self, process: subprocess.Popen, url: str, log: Path):
-        self.process, self.url, self.log = process, url, log
+    def __init__(self, url: str):
+        self.url = url
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         return graphql(self.url, query, variables)
@@ -77,7 +77,7 @@ def ui(tmp_path_factory, cli_env):
     kpiwatch = str(Path(sys.executable).with_name("kpiwatch"))
     with open(log, "wb") as output:
         process = subprocess.Popen([kpiwatch, "ui", "--port", str(port)], env=env, stdout=output, stderr=output)
-    server = UI(process, f"http://127.0.0.1:{port}", log)
+    server = UI(f"http://127.0.0.1:{port}")
     try:
 
         def answers():
@@ -92,9 +92,7 @@ def ui(tmp_path_factory, cli_env):
         yield server
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 130
-        wait_until(
-            lambda: not [pid for pid in tree if is_running(pid)], timeout=30, what="every process of the UI to stop"
-        )
+        wait_until(lambda: not [pid for pid in tree if alive(pid)], timeout=30, what="every process of the UI to stop")
     finally:
         if process.poll() is None:
             stop_tree(process)
@@ -197,10 +195,3 @@ def test_the_ui_from_a_shell_without_the_venv_loads_every_asset(ui, dbt_target_d
     manifest = json.loads((dbt_target_dir / "manifest.json").read_text())
     dbt_assets = {f"{n['schema']}/{n['name']}" for n in manifest["nodes"].values() if is_dbt_asset(n)}
     assert keys == dbt_assets | {f"raw/{t.name}" for t in RAW_TABLES} | {"prometheus_push"}
-
-
-def is_running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -14,7 +14,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from kpiwatch.dbt_worker import PARENT_VARIABLE, WORKER_NAME
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.run_lock import exclusive_run, lock_path
-from kpiwatch.hosting.webserver import descendants
+from kpiwatch.hosting.webserver import alive, descendants
 from kpiwatch.settings import load_settings
 from tests.monitoring_helpers import wait_until
 
@@ -41,13 +41,6 @@ def described(pid: int) -> str:
     except (OSError, StopIteration):
         return f"{pid} (gone)"
     return f"{pid} {command_line(pid)} {state} wchan={wchan}"
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.slow
@@ -77,10 +70,11 @@ def test_a_killed_run_leaves_no_process_behind_and_the_next_run_fails_it_and_suc
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         deadline = time.monotonic() + DBT_DIES_WITHIN_SECONDS
-        while (alive := [p for p in dbt if running(p)]) and time.monotonic() < deadline:
+        while (lingering := [p for p in dbt if alive(p)]) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not alive, f"{DBT_DIES_WITHIN_SECONDS} s after kill -9 of the run: " + "; ".join(map(described, alive))
-        wait_until(lambda: not [p for p in tree if running(p)], timeout=30, what="every child of the run to end")
+        after_kill = f"{DBT_DIES_WITHIN_SECONDS} s after kill -9 of the run: "
+        assert not lingering, after_kill + "; ".join(map(described, lingering))
+        wait_until(lambda: not [p for p in tree if alive(p)], timeout=30, what="every child of the run to end")
     finally:
         if victim.poll() is None:
             victim.kill()

@@ -41,7 +41,8 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
@@ -59,10 +60,10 @@ def stop_tree(process: subprocess.Popen, timeout: float = STOP_SECONDS) -> None:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (process.poll() is None or any(_alive(p) for p in tree[1:])):
+    while time.monotonic() < deadline and (process.poll() is None or any(alive(p) for p in tree[1:])):
         time.sleep(0.1)
     for pid in tree:
-        if _alive(pid):
+        if alive(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
