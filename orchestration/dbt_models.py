@@ -29,6 +29,7 @@ from kpiwatch.dbt_node_results import read_node_results
 from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.quality.history import record as record_fingerprints
+from kpiwatch.quality.history import record_full_scan
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
 from metrics.warehouse_cost import read_duckdb_usage
@@ -143,8 +144,14 @@ def build_dbt_assets(
         ledger, now = warehouse.client(writable=True), dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with ledger.session():
             for table, metadata in sorted(fingerprints.items()):
-                if table not in failed and metadata.get("record"):
+                if table in failed:
+                    continue
+                if metadata.get("record"):
                     record_fingerprints(ledger, table, str(metadata["record"]), context.run_id, now)
+                if metadata.get("full_scan"):
+                    record_full_scan(
+                        ledger, table, dt.date.fromisoformat(str(metadata["full_scan"])), context.run_id, now
+                    )
 
     return kpiwatch_dbt_models
 

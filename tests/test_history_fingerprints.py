@@ -1,16 +1,19 @@
 """Changes to history beyond a daily run's window are caught by the next daily run (history_unchanged) and
 repaired in the same run, so the marts equal a full rebuild; past the repair bound the run names the
-backfill to run; duplicate events far back are caught without a uniqueness scan of all history."""
+backfill to run; duplicate events far back are caught without a uniqueness scan of all history. A daily run
+counts old parts and hashes recent ones; an edit in place further back waits for the weekly full hash."""
 
 import datetime as dt
 import shutil
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_backfill, run_once
 from kpiwatch.quality.config import load_checks_config
+from orchestration.gating import check_records
 from tests.conftest import differing_rows
 
 pytestmark = pytest.mark.slow
@@ -58,9 +61,6 @@ def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(hi
         # One late event 20 days back, beyond the 3-day look-back.
         f"insert into raw.events select 'late-1', user_id, event_name, occurred_at from raw.events "
         f"where {day_sql(late)} order by event_id limit 1",
-        # A billing correction of an old period's amount.
-        "update raw.subscriptions set amount = amount + 7 where subscription_id = (select min(subscription_id) "
-        f"from raw.subscriptions where started_at < date '{AS_OF - 90 * DAY}')",
     )
     execute(daily, *changes)
     shutil.copy(daily, full)
@@ -69,13 +69,12 @@ def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(hi
 
     assert outcome.success, outcome.failures
     found = history_failures(outcome)
-    assert set(found) == {"raw/events", "raw/subscriptions"}, outcome.failed_checks
+    assert set(found) == {"raw/events"}, outcome.failed_checks
     events = found["raw/events"]
     assert events.startswith("raw/events history_unchanged (warn): 3 day(s) of raw.events changed after they were ")
     assert f"{reloaded} (added, +50 rows)" in events and f"{late} (added, +1 rows)" in events
     assert f"{deleted} (removed, -" in events
     assert f"This run re-processes {reloaded} to {AS_OF} (151 days) so the marts include it." in events
-    assert "(edited, +0 rows)" in found["raw/subscriptions"]
     assert outcome.withheld == ()
 
     rebuilt = run_once(job_settings(full, tmp_path / "home_full"), AS_OF, full_refresh=True)
@@ -132,3 +131,55 @@ def test_duplicate_event_ids_far_back_are_caught_in_the_repaired_days(history, t
     duplicates = [c for c in outcome.failed_checks if c.startswith("raw/events unique_event_id (error): ")]
     assert duplicates and duplicates[0].split(": ", 1)[1].startswith("100 of "), outcome.failed_checks
     assert {w.split(" (")[0] for w in outcome.withheld} == {"active_users", "retention", "feature_adoption"}
+
+
+def test_a_daily_run_counts_old_parts_and_the_periodic_full_hash_finds_edits_in_place(history, tmp_path, job_settings):
+    db, checks = tmp_path / "periodic.duckdb", tmp_path / "checks.yml"
+    shutil.copy(history, db)
+    shipped = load_checks_config().path.read_text()
+    every_two_days = "history_unchanged: {severity: warn, full_scan_every_days: 2"  # on every table
+    checks.write_text(shipped.replace("history_unchanged: {severity: warn", every_two_days))
+    settings = job_settings(db, tmp_path / "home", checks_config=checks)
+    first_scan = AS_OF - 3 * DAY
+    assert run_once(settings, first_scan).success  # the first run hashes everything
+    # Edited in place: the same rows, one value changed. 8 days before the daily run is within its hash (3-day
+    # look-back and 7 days before it); 60 days back, and a subscription period 90 days back, are not.
+    recent, old = first_scan - 7 * DAY, first_scan - 60 * DAY
+    execute(
+        db,
+        f"update raw.events set event_name = 'edited' where event_id = (select min(event_id) from raw.events "
+        f"where {day_sql(recent)})",
+        f"update raw.events set event_name = 'edited' where event_id = (select min(event_id) from raw.events "
+        f"where {day_sql(old)})",
+        "update raw.subscriptions set amount = amount + 7 where subscription_id = (select min(subscription_id) "
+        f"from raw.subscriptions where started_at < date '{AS_OF - 90 * DAY}')",
+    )
+
+    daily = run_once(settings, first_scan + DAY)
+
+    found = history_failures(daily)
+    assert set(found) == {"raw/events"}, daily.failed_checks
+    assert f"{recent} (edited, +0 rows)" in found["raw/events"] and str(old) not in found["raw/events"]
+    assert events_history_check(settings, daily) == {"hashed_from": str(first_scan - 9 * DAY), "full_scan": None}
+
+    full = run_once(settings, first_scan + 2 * DAY)  # full_scan_every_days after the last full hash
+
+    found = history_failures(full)
+    assert set(found) == {"raw/events", "raw/subscriptions"}, full.failed_checks
+    assert f"{old} (edited, +0 rows)" in found["raw/events"] and str(recent) not in found["raw/events"]
+    assert "(edited, +0 rows)" in found["raw/subscriptions"]
+    assert events_history_check(settings, full) == {
+        "hashed_from": "all history",
+        "full_scan": str(first_scan + 2 * DAY),
+    }
+    again = run_once(settings, AS_OF)
+    assert again.success and not history_failures(again), again.failed_checks
+
+
+def events_history_check(settings, outcome) -> dict:
+    """What the events history check of a run hashed: its first hashed part, and the date of a full hash."""
+    instance = DagsterInstance.from_config(str(settings.dagster_home))
+    (record,) = [
+        r for r in check_records(instance, outcome.run_id) if (r.asset, r.check) == ("raw/events", "history_unchanged")
+    ]
+    return {"hashed_from": record.metadata["hashed_from"], "full_scan": record.metadata.get("full_scan")}

@@ -125,6 +125,14 @@ def test_a_warehouse_locked_by_another_process_names_it_and_exits_1(warehouse):
             "tables.events.history_unchanged.repair_max_days must be a non-negative number, got 'soon'",
         ),
         (
+            b"version: 1\ntables:\n  events:\n    history_unchanged: {severity: warn, full_scan_every_days: -7}\n",
+            "tables.events.history_unchanged.full_scan_every_days must be a non-negative number, got -7",
+        ),
+        (
+            b"version: 1\ntables:\n  users:\n    history_unchanged: {severity: warn, hash_recent_days: 2.5}\n",
+            "tables.users.history_unchanged.hash_recent_days must be a whole number of days, got 2.5",
+        ),
+        (
             b"version: 1\ntables:\n  events:\n    periods_do_not_overlap: {severity: error}\n",
             "tables.events.periods_do_not_overlap applies to subscriptions only",
         ),

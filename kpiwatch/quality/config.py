@@ -25,9 +25,13 @@ SQL_CHECK_PARAMETERS: dict[str, dict[str, Any]] = {
     "missing_days": {"lookback_days": 90},
     "amount_plausible": {"max_amount": 1_000_000},
     "periods_do_not_overlap": {},
-    "history_unchanged": {"repair_max_days": 190},
+    # Daily runs hash hash_recent_days before their window and count older parts; every part is hashed
+    # every full_scan_every_days (0: every run). kpiwatch/quality/history.py.
+    "history_unchanged": {"repair_max_days": 190, "hash_recent_days": 7, "full_scan_every_days": 7},
 }
 GX_CHECK_PARAMETERS = {"max_unexpected_ratio": 0.0}
+# Counts of days: a fraction of a day has no meaning there.
+WHOLE_DAY_PARAMETERS = {"lookback_days", "repair_max_days", "hash_recent_days", "full_scan_every_days"}
 # SQL checks that read columns only some tables have.
 SQL_CHECK_TABLES = {
     "amount_plausible": ("subscriptions", "marketing_spend"),
@@ -129,4 +133,6 @@ def _check_settings(where: str, table: str, name: str, entry: Mapping[str, Any])
     for key, value in params.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: tables.{table}.{name}.{key} must be a non-negative number, got {value!r}.")
+        if key in WHOLE_DAY_PARAMETERS and value != int(value):
+            raise ConfigError(f"{where}: tables.{table}.{name}.{key} must be a whole number of days, got {value!r}.")
     return CheckSettings(table=table, name=name, severity=severity, params={**defaults, **params})

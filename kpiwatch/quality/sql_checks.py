@@ -293,11 +293,25 @@ def history_unchanged(facts: TableFacts, settings: CheckSettings) -> CheckOutcom
             f"not evaluated: {table.qualified_name} does not match the contract (see schema_matches_contract).",
             {},
         )
-    current = history.current_fingerprints(facts.warehouse, table, facts.cutoff)
     stored = history.stored_fingerprints(facts.warehouse, table.name)
+    full_scan = history.full_scan_due(
+        history.last_full_scan(facts.warehouse, table.name), facts.as_of, int(settings.params["full_scan_every_days"])
+    )
+    hash_from = (
+        None
+        if full_scan
+        else history.hash_from(facts.as_of, facts.first_processed_day, int(settings.params["hash_recent_days"]))
+    )
+    current = history.current_fingerprints(facts.warehouse, table, facts.cutoff, hash_from, stored)
     last = history.part_of(table.name, facts.as_of)
     unit = history.grain(table.name)
-    metadata: dict = {"parts": len(current), "record": history.to_record(stored, current, last)}
+    metadata: dict = {
+        "parts": len(current),
+        "record": history.to_record(stored, current, last),
+        "hashed_from": "all history" if hash_from is None else history.part_of(table.name, hash_from),
+    }
+    if hash_from is None:
+        metadata["full_scan"] = facts.as_of.isoformat()
     if stored is None:
         text = f"no fingerprints recorded yet: this run records {len(current):,} {unit}(s) of history."
         return _outcome(facts, settings, True, text, metadata)
@@ -308,7 +322,8 @@ def history_unchanged(facts: TableFacts, settings: CheckSettings) -> CheckOutcom
     changes = history.compare(stored, current, before, last)
     compared = sum(1 for part in current if part < before)
     if not changes:
-        text = f"all {compared:,} {unit}(s) before {before} are as they were when processed."
+        how = "hashed" if hash_from is None else f"counted, those from {metadata['hashed_from']} hashed"
+        text = f"all {compared:,} {unit}(s) before {before} are as they were when processed ({how})."
         return _outcome(facts, settings, True, text, metadata)
     shown = ", ".join(str(c) for c in changes[:5]) + (" ..." if len(changes) > 5 else "")
     metadata.update(
