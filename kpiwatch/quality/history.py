@@ -30,6 +30,11 @@ SCANS_TABLE = f"{FINGERPRINT_SCHEMA}.history_scans"
 DAILY_GRAIN = {"events", "marketing_spend"}  # the others are fingerprinted per month
 # Tables with incremental models: a changed day there is re-processed; the others' models are rebuilt in full.
 REPAIRED_TABLES = {"events"}
+# What a change to a table rebuilt in full does not reach: the daily marts that read it, for days already processed.
+NOT_RESTATED = {
+    "users": "active users by segment (fct_active_users_segment_daily) keep the segments their past days were "
+    "counted in; a `kpiwatch backfill` of those days restates them",
+}
 # Columns left out of a table's fingerprint: a cancellation sets ended_at on an existing period, an ordinary
 # edit of a running subscription; changes it makes to closed months show as restatements (metrics/ledger.py).
 UNHASHED = {"subscriptions": {"ended_at"}}

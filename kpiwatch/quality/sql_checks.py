@@ -335,7 +335,8 @@ def history_unchanged(facts: TableFacts, settings: CheckSettings) -> CheckOutcom
     )
     text = f"{len(changes):,} {unit}(s) of {table.qualified_name} changed after they were processed: {shown}."
     if table.name not in history.REPAIRED_TABLES:
-        text += " The models built from it are rebuilt in full every run, so this run includes the change."
+        text += " The models built from it are rebuilt every run, so this run includes the change"
+        text += f", except: {history.NOT_RESTATED[table.name]}." if table.name in history.NOT_RESTATED else "."
         return _outcome(facts, settings, False, text, metadata)
     repair_from = dt.date.fromisoformat(changes[0].part)
     span = (facts.as_of - repair_from).days + 1

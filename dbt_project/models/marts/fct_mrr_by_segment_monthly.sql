@@ -1,9 +1,19 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ changed_months_snapshot(mrr_bridge_inputs()) }}",
+              "{{ changed_months_delete(mrr_bridge_input_columns()) }}"],
+    post_hook=["{{ changed_months_store() }}", "{{ changed_months_drop_snapshot() }}"],
+) }}
+-- depends_on: {{ ref('int_subscription_periods_usd') }}
 {#- The MRR bridge by segment: one row per month, dimension and segment with MRR at the month's end and the
     signed movements that led there. For every month and dimension the segments sum to fct_mrr_monthly (a dbt
     test enforces it). Each customer's change in a segment carries the customer's own movement (new,
     expansion, contraction, churn, reactivation), except MRR that moved between segments while the customer
     kept paying (a plan change, a second currency): that part is moved_in where it arrived and moved_out where
-    it left, and nets to 0 across a dimension. Rule, per customer, month and dimension: of the MRR the customer
+    it left, and nets to 0 across a dimension.
+    Incremental on the months whose inputs changed (macros/changed_months.sql): a daily run rebuilds the
+    running month, a back-dated change every month from the one it touches. Rule, per customer, month and dimension: of the MRR the customer
     gained in some segments (G) and lost in others (L), min(G, L) moved, split over the segments in proportion
     to their gain or loss; the rest is the customer's movement. Upgrading from basic (50) to plus (80): basic
     moved_out -50, plus moved_in +50 and expansion +30, as the company bridge's expansion +30. -#}
@@ -11,12 +21,25 @@
 {%- set movement_columns = [('new', 'new'), ('expansion', 'expansion'), ('contraction', 'contraction'),
                             ('churn', 'churned'), ('reactivation', 'reactivation')] %}
 
-with segment_mrr as (
-    select * from {{ ref('int_customer_segment_mrr_monthly') }}
+with rebuild_from as (
+    {{ changed_months_first(mrr_bridge_input_columns()) }}
+),
+
+segment_mrr as (
+    -- The month before the first rebuilt one too: its MRR is where the first one's movements start.
+    select segment_mrr.*
+    from {{ ref('int_customer_segment_mrr_monthly') }} as segment_mrr
+    where segment_mrr.month >= (select {{ dbt.dateadd('month', -1, 'first_month') }} from rebuild_from)
 ),
 
 months as (
     select * from {{ ref('int_month_spine') }}
+    where month >= (select first_month from rebuild_from)
+),
+
+customers as (
+    select * from {{ ref('fct_customer_mrr_monthly') }}
+    where month >= (select first_month from rebuild_from)
 ),
 
 previous_month as (
@@ -76,7 +99,7 @@ split as (
             end as decimal(38, 6)
         ) as moved_out_usd
     from changes
-    left join {{ ref('fct_customer_mrr_monthly') }} as customer
+    left join customers as customer
         on customer.user_id = changes.user_id and customer.month = changes.month
 ),
 
@@ -121,7 +144,7 @@ user_bridge as (
         0 as moved_in_mrr_usd,
         0 as moved_out_mrr_usd,
         sum(customer.mrr_change_usd) as net_new_mrr_usd
-    from {{ ref('fct_customer_mrr_monthly') }} as customer
+    from customers as customer
     cross join (
         select 'country' as dimension
         union all select 'acquisition_channel'
