@@ -34,8 +34,9 @@
     side only; every month when nothing is stored; after the last month when nothing changed. -#}
 {% macro changed_months_first(columns) -%}
     {%- set relations = changed_months_relations() -%}
-    {%- set stored = adapter.get_relation(relations.stored.database, relations.stored.schema, relations.stored.identifier) if execute else none -%}
-    {%- if not is_incremental() or stored is none -%}
+    {%- set incremental = is_incremental() -%}
+    {%- set stored = adapter.get_relation(relations.stored.database, relations.stored.schema, relations.stored.identifier) if incremental else none -%}
+    {%- if stored is none -%}
     select cast('1000-01-01' as date) as first_month
     {%- else -%}
     select coalesce(min(coalesce(now.month, before.month)), cast('9999-12-01' as date)) as first_month
