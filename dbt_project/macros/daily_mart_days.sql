@@ -38,3 +38,21 @@ select {% for column in columns %}activity.{{ column }}{{ ', ' if not loop.last 
     cross join bounds
     where activity.activity_date >= bounds.read_from and activity.activity_date <= bounds.last_day
 {%- endmacro %}
+
+{#- At most how many days an incremental run of a daily mart writes: from its first processed day (the
+    window start minus the look-back) to daily_mart_last_day; none when not known before the run (a full
+    build, a run without an as_of). -#}
+{% macro written_days_at_most(date_column='activity_date') -%}
+    {%- if not (execute and is_incremental()) or not run_setting('as_of') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set as_of = modules.datetime.date.fromisoformat(run_setting('as_of') | string) -%}
+    {%- set start = modules.datetime.date.fromisoformat((run_setting('window_start') or run_setting('as_of')) | string) -%}
+    {%- set lookback = run_setting('lookback_days') -%}
+    {%- set last = namespace(day=as_of) -%}
+    {%- set newest = run_query('select max(' ~ date_column ~ ') from ' ~ this).columns[0].values()[0] -%}
+    {%- if newest is not none and newest | string > as_of | string -%}
+        {%- set last.day = modules.datetime.date.fromisoformat(newest | string) -%}
+    {%- endif -%}
+    {{ return((last.day - start).days + (3 if lookback is none else lookback | int) + 1) }}
+{%- endmacro %}

@@ -11,6 +11,7 @@
     sum to fct_active_users_daily (each user is in one segment of each dimension). Incremental: a daily run
     re-computes its processed days. -#}
 {%- set widest_window = [var('mau_window_days'), var('wau_window_days')] | max %}
+{%- set segment_columns = ['country', 'acquisition_channel', 'signup_cohort'] %}  {#- users without a users row: 'unknown' #}
 
 with bounds as (
     {{ daily_mart_bounds(ref('int_user_activity_daily'), widest_window) }}
@@ -20,16 +21,18 @@ activity as (
     {{ daily_mart_activity(ref('int_user_activity_daily')) }}
 ),
 
--- Each user-day once, with the user's segment in each dimension (users without a users row: 'unknown').
+-- The written days' user-days, with their users' segments: DAU.
 activity_segments as (
     select
         activity.user_id,
         activity.activity_date,
-        coalesce(segments.country, 'unknown') as country,
-        coalesce(segments.acquisition_channel, 'unknown') as acquisition_channel,
-        coalesce(segments.signup_cohort, 'unknown') as signup_cohort
+        {%- for column in segment_columns %}
+        coalesce(segments.{{ column }}, 'unknown') as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from activity
+    cross join bounds
     left join {{ ref('int_user_segments') }} as segments on segments.user_id = activity.user_id
+    where activity.activity_date >= bounds.first_day
 ),
 
 days as (
@@ -52,21 +55,22 @@ user_changes_segments as (
             as wau_delta,
         case when user_changes.window_days = {{ var('mau_window_days') }} then user_changes.delta else 0 end
             as mau_delta,
-        user_segments.country,
-        user_segments.acquisition_channel,
-        user_segments.signup_cohort
+        {%- for column in segment_columns %}
+        coalesce(segments.{{ column }}, 'unknown') as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from user_changes
-    inner join (select distinct user_id, country, acquisition_channel, signup_cohort from activity_segments) as user_segments
-        on user_segments.user_id = user_changes.user_id
+    left join {{ ref('int_user_segments') }} as segments on segments.user_id = user_changes.user_id
 ),
 
 changes as (
     {{ by_user_dimension('user_changes_segments', 'change_date', 'sum(wau_delta) as wau_delta, sum(mau_delta) as mau_delta') }}
 ),
 
+-- A segment's days: from its first change (the first of its users entering a window) until its users have
+-- left the widest window after its last change; days without a user in a window are dropped below.
 spans as (
-    select dimension, segment, min(activity_date) as first_active, max(activity_date) as last_active
-    from daily
+    select dimension, segment, min(change_date) as first_change, max(change_date) as last_change
+    from changes
     group by dimension, segment
 ),
 
@@ -86,8 +90,8 @@ running as (
         ) as mau
     from spans
     inner join days
-        on days.activity_date >= spans.first_active
-        and days.activity_date <= {{ dbt.dateadd('day', widest_window - 1, 'spans.last_active') }}
+        on days.activity_date >= spans.first_change
+        and days.activity_date <= {{ dbt.dateadd('day', widest_window - 1, 'spans.last_change') }}
     left join daily
         on daily.dimension = spans.dimension and daily.segment = spans.segment
         and daily.activity_date = days.activity_date
