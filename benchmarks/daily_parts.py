@@ -33,7 +33,7 @@ SECTIONS = {
 PART_NODES = {
     "bands": re.compile(r"fct_series_(activity|revenue|acquisition|conversion)_daily"),
     "segments": re.compile(
-        r"int_user_segments|int_customer_segment_mrr_monthly|int_customer_mrr_changes|fct_mrr_by_segment_monthly"
+        r"int_user_segments|int_customer_mrr_changes|fct_mrr_by_segment_monthly"
         r"|fct_mrr_movements_daily|fct_active_users_segment_daily"
     ),
 }

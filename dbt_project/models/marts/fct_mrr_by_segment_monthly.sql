@@ -5,7 +5,6 @@
               "{{ changed_months_delete(mrr_bridge_input_columns()) }}"],
     post_hook=["{{ changed_months_store() }}", "{{ changed_months_drop_snapshot() }}"],
 ) }}
--- depends_on: {{ ref('int_subscription_periods_usd') }}
 {#- The MRR bridge by segment: one row per month, dimension and segment with MRR at the month's end and the
     signed movements that led there. For every month and dimension the segments sum to fct_mrr_monthly (a dbt
     test enforces it). Each customer's change in a segment carries the customer's own movement (new,
@@ -25,16 +24,19 @@ with rebuild_from as (
     {{ changed_months_first(mrr_bridge_input_columns()) }}
 ),
 
-segment_mrr as (
-    -- The month before the first rebuilt one too: its MRR is where the first one's movements start.
-    select segment_mrr.*
-    from {{ ref('int_customer_segment_mrr_monthly') }} as segment_mrr
-    where segment_mrr.month >= (select {{ dbt.dateadd('month', -1, 'first_month') }} from rebuild_from)
-),
-
 months as (
     select * from {{ ref('int_month_spine') }}
     where month >= (select first_month from rebuild_from)
+),
+
+-- The month before the first rebuilt one too: its MRR is where the first one's movements start.
+segment_months as (
+    select * from {{ ref('int_month_spine') }}
+    where month >= (select {{ dbt.dateadd('month', -1, 'first_month') }} from rebuild_from)
+),
+
+segment_mrr as (
+    {{ customer_segment_mrr('segment_months') }}
 ),
 
 customers as (
@@ -123,36 +125,45 @@ period_bridge as (
 
 -- The user's dimensions: a customer's whole MRR and movement are in one segment of each, so the bridge is the
 -- customer bridge (fct_customer_mrr_monthly) summed by segment, nothing moves.
-customer_segments as (
-    select user_id, 'country' as dimension, country as segment from {{ ref('int_user_segments') }}
-    union all
-    select user_id, 'acquisition_channel', acquisition_channel from {{ ref('int_user_segments') }}
-    union all
-    select user_id, 'signup_cohort', signup_cohort from {{ ref('int_user_segments') }}
+customer_months as (
+    select
+        customer.month,
+        customer.mrr_usd,
+        customer.mrr_change_usd,
+        customer.movement,
+        coalesce(segments.country, 'unknown') as country,
+        coalesce(segments.acquisition_channel, 'unknown') as acquisition_channel,
+        coalesce(segments.signup_cohort, 'unknown') as signup_cohort
+    from customers as customer
+    left join {{ ref('int_user_segments') }} as segments on segments.user_id = customer.user_id
+),
+
+user_dimensions as (
+    {%- set user_aggregates %}
+        sum(mrr_usd) as mrr_usd,
+        sum(case when mrr_usd > 0 then 1 else 0 end) as paying_customers,
+        {%- for movement, column in movement_columns %}
+        sum(case when movement = '{{ movement }}' then mrr_change_usd else 0 end) as {{ column }}_mrr_usd,
+        {%- endfor %}
+        sum(mrr_change_usd) as net_new_mrr_usd
+    {%- endset %}
+    {{ by_user_dimension('customer_months', 'month', user_aggregates) }}
 ),
 
 user_bridge as (
     select
-        customer.month,
-        dimensions.dimension,
-        coalesce(customer_segments.segment, 'unknown') as segment,
-        sum(customer.mrr_usd) as mrr_usd,
-        sum(case when customer.mrr_usd > 0 then 1 else 0 end) as paying_customers,
+        month,
+        dimension,
+        segment,
+        mrr_usd,
+        paying_customers,
         {%- for movement, column in movement_columns %}
-        sum(case when customer.movement = '{{ movement }}' then customer.mrr_change_usd else 0 end) as {{ column }}_mrr_usd,
+        {{ column }}_mrr_usd,
         {%- endfor %}
         0 as moved_in_mrr_usd,
         0 as moved_out_mrr_usd,
-        sum(customer.mrr_change_usd) as net_new_mrr_usd
-    from customers as customer
-    cross join (
-        select 'country' as dimension
-        union all select 'acquisition_channel'
-        union all select 'signup_cohort'
-    ) as dimensions
-    left join customer_segments
-        on customer_segments.user_id = customer.user_id and customer_segments.dimension = dimensions.dimension
-    group by customer.month, dimensions.dimension, coalesce(customer_segments.segment, 'unknown')
+        net_new_mrr_usd
+    from user_dimensions
 ),
 
 final as (

@@ -1,20 +1,12 @@
-{{ config(materialized='ephemeral') }}
-{#- Each paying customer's MRR at each month-end snapshot by segment of the dimensions a subscription period
-    carries: plan, billing interval and currency, from the periods running at the snapshot (a customer paying
+{#- customer_segment_mrr(months): each paying customer's MRR at each month-end snapshot by segment of the
+    dimensions a subscription period carries: plan, billing interval and currency, from the periods running at the snapshot (a customer paying
     for two plans is in both, with each plan's MRR). Blank values are 'unknown'. Only rows with MRR. The
     dimensions of the user (country, channel, signup cohort) need no such split: a customer's whole MRR is in
-    one segment of each (fct_mrr_by_segment_monthly reads them from fct_customer_mrr_monthly). -#}
-
-with periods as (
-    select * from {{ ref('int_subscription_periods_usd') }}
-),
-
-months as (
-    select * from {{ ref('int_month_spine') }}
-),
-
--- Same rule as int_customer_mrr_monthly: running at the snapshot instant.
-running as (
+    one segment of each (fct_mrr_by_segment_monthly reads them from fct_customer_mrr_monthly). `months`: the
+    months of int_month_spine to compute, so a run that rebuilds one month joins its periods with that month only. -#}
+{% macro customer_segment_mrr(months) -%}
+with running as (
+    -- Same rule as int_customer_mrr_monthly: running at the snapshot instant.
     select
         periods.user_id,
         months.month,
@@ -22,8 +14,8 @@ running as (
         coalesce(nullif(trim(periods.billing_interval), ''), 'unknown') as billing_interval,
         coalesce(nullif(trim(periods.currency), ''), 'unknown') as currency,
         periods.mrr_usd
-    from periods
-    inner join months
+    from {{ ref('int_subscription_periods_usd') }} as periods
+    inner join {{ months }} as months
         on periods.started_at < months.snapshot_at
         and (periods.ended_at is null or periods.ended_at >= months.snapshot_at)
 ),
@@ -42,3 +34,4 @@ final as (
 select user_id, month, dimension, segment, cast(mrr_usd as decimal(38, 6)) as mrr_usd
 from final
 where mrr_usd > 0
+{%- endmacro %}
