@@ -34,6 +34,7 @@ from kpiwatch.dbt_support.log_levels import LevelFirst
 from kpiwatch.dbt_support.node_results import NodeResultRecorder
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.processes import alive
 
 SOCKET_VARIABLE = "KPIWATCH_DBT_WORKER_SOCKET"  # set only in the environment of the dbt child
 # The run's process id, also set only for the dbt child: the shim's parent may already be gone (and the shim
@@ -85,19 +86,10 @@ def _connect(value: str) -> socket.socket | None:
             return connection
         except OSError:
             connection.close()
-        if not _alive(pid):
+        if not (pid.isdigit() and alive(int(pid))):
             return None
         time.sleep(0.02)
     return None
-
-
-def _alive(pid: str) -> bool:
-    """Whether the process runs: a worker that died stays a zombie until the run reaps it."""
-    try:
-        with open(f"/proc/{int(pid)}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, ValueError, IndexError):
-        return False
 
 
 def shim_main() -> None:
