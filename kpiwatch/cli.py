@@ -40,8 +40,8 @@ def _settings() -> Settings:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from kpiwatch.generate import GenerateOptions, generate
-    from kpiwatch.planted import KINDS, parse_anomaly
+    from kpiwatch.sample.generate import GenerateOptions, generate
+    from kpiwatch.sample.planted import KINDS, parse_anomaly
 
     settings = _settings()
     options = GenerateOptions(
@@ -57,7 +57,7 @@ def _generate(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
     print(f"Wrote {options.out} as of {options.as_of}: {summary}.")
     if args.inject:
-        from kpiwatch.faults import INJECTABLE, inject
+        from kpiwatch.sample.faults import INJECTABLE, inject
 
         inject(options.out, args.inject)
         for name in args.inject:
@@ -116,7 +116,7 @@ def _run_with(args: argparse.Namespace, settings: Settings, as_of: dt.date, pres
 
 def _summarise(outcome, settings: Settings, as_of: dt.date, say: _Lines, warehouse) -> int:
     """The run's outcome in lines for a person (or JSON); the exit code."""
-    from kpiwatch.headline import format_headline, headline
+    from kpiwatch.analysis.headline import format_headline, headline
     from metrics.catalog import METRICS
 
     if not _report(outcome, settings, say):
@@ -310,7 +310,7 @@ def _report_command(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     """`kpiwatch backtest`: the anomaly verdicts of every day of a range, as the daily runs give them."""
-    from kpiwatch.backtest import run_backtest, to_csv, to_table
+    from kpiwatch.analysis.backtest import run_backtest, to_csv, to_table
     from kpiwatch.warehouse import open_warehouse
     from metrics.anomaly_config import SERIES, load_anomaly_config
 
@@ -327,7 +327,7 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     print(to_csv(result) if args.format == "csv" else to_table(result), end="")
     if args.plot:
-        from kpiwatch.backtest_plot import plot_backtest
+        from kpiwatch.analysis.backtest_plot import plot_backtest
 
         print(f"Plot: {plot_backtest(result, Path(args.plot))}", file=sys.stderr)
     return 0
@@ -335,7 +335,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     """`kpiwatch explain METRIC`: where a change of MRR (a month) or active users (a day) came from."""
-    from kpiwatch.explain import to_csv, to_table
+    from kpiwatch.analysis.explain import to_csv, to_table
     from kpiwatch.warehouse import open_warehouse
     from metrics.attribution import EXPLAINED, NothingToExplain, explain_active_users, explain_mrr
 
@@ -467,7 +467,7 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _fault_names() -> list[str]:
-    from kpiwatch.faults import INJECTABLE
+    from kpiwatch.sample.faults import INJECTABLE
 
     return list(INJECTABLE)
 

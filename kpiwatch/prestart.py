@@ -16,8 +16,8 @@ import shutil
 from collections.abc import Iterator
 
 from kpiwatch.bulk_imports import bulk_imports
-from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
-from kpiwatch.dbt_worker import DbtWorker
+from kpiwatch.dbt_support.profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
+from kpiwatch.dbt_support.worker import DbtWorker
 from kpiwatch.quality.suite_worker import SuiteWorker
 from kpiwatch.run_workers import Prestarted
 from kpiwatch.settings import DBT_WORKER, GX_WORKER, Settings

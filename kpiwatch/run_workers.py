@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kpiwatch.dbt_worker import DbtWorker
+from kpiwatch.dbt_support.worker import DbtWorker
 from kpiwatch.quality.suite_worker import SuiteValidator
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from kpiwatch.snowflake_sizes import CREDITS_PER_HOUR
 
 MINIMUM_BILLED_SECONDS = 60.0  # per resume of the warehouse
-USAGE_FILE = "warehouse_usage.json"  # written into the run's dbt target directory by kpiwatch.duckdb_usage
+USAGE_FILE = "warehouse_usage.json"  # written into the run's dbt target directory by kpiwatch.dbt_support.duckdb_usage
 
 
 def busy_seconds(intervals: Iterable[tuple[float, float]]) -> float:
@@ -38,7 +38,8 @@ def snowflake_credits(busy: float, size: str) -> float:
 
 @dataclass(frozen=True)
 class DuckDBUsage:
-    """What DuckDB reported for the statements of one dbt build, summed over statements (kpiwatch.duckdb_usage)."""
+    """What DuckDB reported for the statements of one dbt build, summed over statements
+    (kpiwatch.dbt_support.duckdb_usage)."""
 
     statements: int
     bytes_read: int  # from the database file and spill files (DuckDB's io.total_bytes_read)

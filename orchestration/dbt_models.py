@@ -25,8 +25,8 @@ from dagster import (
 from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
 from kpiwatch.contract import RAW_SCHEMA
-from kpiwatch.dbt_node_results import read_node_results
-from kpiwatch.dbt_profile import PARTIAL_PARSE_FILE, dbt_environment
+from kpiwatch.dbt_support.node_results import read_node_results
+from kpiwatch.dbt_support.profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.quality.history import record as record_fingerprints
 from kpiwatch.quality.history import record_full_scan

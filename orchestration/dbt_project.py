@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from kpiwatch.dbt_profile import dbt_environment, project_arguments
+from kpiwatch.dbt_support.profile import dbt_environment, project_arguments
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR

@@ -19,7 +19,7 @@ from typing import Any
 from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource, DbtProject
 
-from kpiwatch.dbt_worker import PARENT_VARIABLE, DbtWorker, shim_executable, write_child_environment
+from kpiwatch.dbt_support.worker import PARENT_VARIABLE, DbtWorker, shim_executable, write_child_environment
 from kpiwatch.quality.suite_worker import InProcessSuites
 from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import (
@@ -190,7 +190,7 @@ class KpiwatchDbtCli(DbtCliResource):
             return version.parse(installed_version("dbt-core"))
         return super()._cli_version
 
-    worker_env: dict[str, str] = {}  # where a pre-started dbt worker listens (kpiwatch/dbt_worker.py)
+    worker_env: dict[str, str] = {}  # where a pre-started dbt worker listens (kpiwatch/dbt_support/worker.py)
 
     def _initialize_dbt_core_adapter(self, args):
         return None

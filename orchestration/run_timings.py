@@ -12,7 +12,7 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterInstance, MetadataValue
 from dagster._core.events import EngineEventData  # not exported; the run log's only metadata-carrying note
 
-from kpiwatch.dbt_node_results import BYTES_SCANNED, ROWS_AFFECTED, STARTED_AT
+from kpiwatch.dbt_support.node_results import BYTES_SCANNED, ROWS_AFFECTED, STARTED_AT
 from metrics.samples import NodeTiming
 from metrics.warehouse_cost import DuckDBUsage
 from orchestration.run_window import PROCESS_STARTED_TAG

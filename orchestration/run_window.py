@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from dagster import DailyPartitionsDefinition
 
-from kpiwatch.dbt_profile import window_environment
+from kpiwatch.dbt_support.profile import window_environment
 from kpiwatch.settings import parse_date
 
 PARTITION_TAG = "dagster/partition"

@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 from collections.abc import Iterable
 
-from kpiwatch.planted import DARK_DAYS, DARK_FEATURE, SPIKE_DAYS, STALLED_DAYS, Anomaly
+from kpiwatch.sample.planted import DARK_DAYS, DARK_FEATURE, SPIKE_DAYS, STALLED_DAYS, Anomaly
 from metrics.bands import Verdict
 
 # The series each kind of anomaly moves, and for how long after its day a firing is still its doing (rolling

@@ -18,12 +18,12 @@ import duckdb
 import pytest
 import yaml
 
-from kpiwatch.faults import inject
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import MONITORING_DIR, REPO_ROOT
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.report import build_report
+from kpiwatch.sample.faults import inject
+from kpiwatch.sample.generate import GenerateOptions, generate
 from kpiwatch.stack import where_to_look
 from metrics.catalog import EVENT_GAUGES, GAUGES, WAREHOUSE_SPECIFIC_GAUGES
 from metrics.push import JOB, PushTarget, push

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from kpiwatch.executables import beside_interpreter
-from kpiwatch.planted import parse_anomaly
+from kpiwatch.sample.planted import parse_anomaly
 from kpiwatch.warehouse import DuckDBWarehouse
 from metrics.anomaly_config import SERIES_MARTS, SeriesRule, load_anomaly_config
 from metrics.bands import read_verdicts, verdicts_of_day

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
-from kpiwatch.planted import Anomaly
+from kpiwatch.sample.generate import GenerateOptions, generate
+from kpiwatch.sample.planted import Anomaly
 from tests.conftest import write_raw_warehouse
 from tests.fixtures import segment_world
 from tests.monitoring_helpers import prom_query, rules_evaluated_after, started_stack, wait_until

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.sample.generate import GenerateOptions, generate
 from tests.conftest import differing_rows
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,10 @@ import pytest
 
 from kpiwatch.contract import RAW_TABLES
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.generate import GenerateOptions, generate
-from kpiwatch.hosting.webserver import alive, descendants, graphql, stop_tree
+from kpiwatch.hosting.webserver import descendants, graphql, stop_tree
+from kpiwatch.processes import alive
 from kpiwatch.quality.config import load_checks_config
+from kpiwatch.sample.generate import GenerateOptions, generate
 from orchestration.gating import FEEDS_METRICS
 from tests.monitoring_helpers import free_port, wait_until
 

@@ -9,11 +9,11 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from kpiwatch.faults import FAULTS, inject
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.quality.runner import run_raw_checks, run_table_checks
+from kpiwatch.sample.faults import FAULTS, inject
+from kpiwatch.sample.generate import GenerateOptions, generate
 from kpiwatch.settings import load_settings
 from kpiwatch.warehouse import DuckDBWarehouse
 from orchestration.run_window import window_from_tags

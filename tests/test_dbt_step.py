@@ -6,8 +6,8 @@ import re
 import subprocess
 from unittest import mock
 
-from kpiwatch.dbt_profile import project_arguments
-from kpiwatch.dbt_worker import CHILD_ENVIRONMENT_FILE, write_child_environment
+from kpiwatch.dbt_support.profile import project_arguments
+from kpiwatch.dbt_support.worker import CHILD_ENVIRONMENT_FILE, write_child_environment
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import load_settings
@@ -58,7 +58,7 @@ def test_prune_with_fewer_runs_than_kept_removes_nothing(tmp_path):
 
 
 def test_loggers_skip_events_below_their_level_before_formatting_them():
-    """kpiwatch/dbt_log_levels.py: the same lines as dbt writes, without formatting what is dropped; a print
+    """kpiwatch/dbt_support/log_levels.py: the same lines as dbt writes, without formatting what is dropped; a print
     event still reaches a quiet (error-level) logger, as dbt sends it at error level."""
     import io
 
@@ -67,7 +67,7 @@ def test_loggers_skip_events_below_their_level_before_formatting_them():
     from dbt_common.events.logger import LineFormat, LoggerConfig
     from dbt_common.events.types import Note, PrintEvent, SystemExecutingCmd
 
-    from kpiwatch.dbt_log_levels import level_first
+    from kpiwatch.dbt_support.log_levels import level_first
 
     def counting(create_line, formatted):
         return lambda msg: formatted.append(msg.info.name) or create_line(msg)

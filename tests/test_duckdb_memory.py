@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from kpiwatch.dbt_profile import dbt_environment
+from kpiwatch.dbt_support.profile import dbt_environment
 from kpiwatch.errors import ConfigError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from kpiwatch import cli
-from kpiwatch.faults import inject
-from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.sample.faults import inject
+from kpiwatch.sample.generate import GenerateOptions, generate
 from tests.monitoring_helpers import free_port, wait_until
 
 KPIWATCH = str(Path(sys.executable).with_name("kpiwatch"))

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.generate import GenerateOptions, add_months, generate
+from kpiwatch.sample.generate import GenerateOptions, add_months, generate
 from kpiwatch.warehouse import DuckDBWarehouse, ensure_raw_contract
 
 AS_OF = dt.date(2024, 6, 30)

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_backfill, run_once
 from kpiwatch.quality.config import load_checks_config
+from kpiwatch.sample.generate import GenerateOptions, generate
 from orchestration.gating import check_records
 from tests.conftest import differing_rows
 

@@ -11,8 +11,8 @@ import shutil
 import duckdb
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_backfill, run_once
+from kpiwatch.sample.generate import GenerateOptions, generate
 from tests.conftest import differing_rows
 
 pytestmark = pytest.mark.slow

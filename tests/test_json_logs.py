@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kpiwatch.faults import inject
-from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.sample.faults import inject
+from kpiwatch.sample.generate import GenerateOptions, generate
 
 pytestmark = pytest.mark.slow
 KPIWATCH = str(Path(sys.executable).with_name("kpiwatch"))

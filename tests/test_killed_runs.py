@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from kpiwatch.dbt_worker import PARENT_VARIABLE, WORKER_NAME
-from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.dbt_support.worker import PARENT_VARIABLE, WORKER_NAME
 from kpiwatch.hosting.run_lock import exclusive_run, lock_path
-from kpiwatch.hosting.webserver import alive, descendants
+from kpiwatch.hosting.webserver import descendants
+from kpiwatch.processes import alive
+from kpiwatch.sample.generate import GenerateOptions, generate
 from kpiwatch.settings import load_settings
 from tests.monitoring_helpers import wait_until
 

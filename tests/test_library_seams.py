@@ -40,13 +40,13 @@ def test_dagster_dbt_still_asks_the_two_methods_kpiwatch_overrides():
 
 
 def test_dagster_dbt_still_gives_its_child_the_target_path_the_shim_reads():
-    """kpiwatch/dbt_worker.py: the run's additions to the dbt child's environment are read from DBT_TARGET_PATH,
+    """kpiwatch/dbt_support/worker.py: the run's additions to the dbt child's environment are read from DBT_TARGET_PATH,
     which dagster-dbt sets to the invocation's target directory (a documented dbt variable, set by dagster-dbt)."""
     assert '"DBT_TARGET_PATH": os.fspath(target_path)' in source(dagster_dbt_resource.DbtCliResource.cli)
 
 
 def test_dbt_duckdb_cursor_wrapper_still_runs_statements_through_execute():
-    """kpiwatch/duckdb_usage.py wraps DuckDBCursorWrapper.execute and reads the wrapped `_cursor` after each
+    """kpiwatch/dbt_support/duckdb_usage.py wraps DuckDBCursorWrapper.execute and reads the wrapped `_cursor` after each
     statement: DuckDB's bytes read and peak memory in every run's cost gauges."""
     wrapper = source(local.DuckDBCursorWrapper)
     assert "def execute(self, sql, bindings=None)" in wrapper
@@ -54,14 +54,14 @@ def test_dbt_duckdb_cursor_wrapper_still_runs_statements_through_execute():
 
 
 def test_dbt_duckdb_still_keeps_one_database_handle_for_the_process():
-    """kpiwatch/dbt_worker.py `_close_warehouse` closes (and checkpoints) dbt-duckdb's shared environment
+    """kpiwatch/dbt_support/worker.py `_close_warehouse` closes (and checkpoints) dbt-duckdb's shared environment
     after a command, under its lock, so the warehouse file is released before the run goes on."""
     assert hasattr(DuckDBConnectionManager, "_LOCK") and hasattr(DuckDBConnectionManager, "_ENV")
     assert "cls._ENV" in source(DuckDBConnectionManager)
 
 
 def test_dbt_loggers_still_filter_with_the_level_map_kpiwatch_tests_first():
-    """kpiwatch/dbt_log_levels.py puts the level test in front of each logger's `filter`, with dbt-common's
+    """kpiwatch/dbt_support/log_levels.py puts the level test in front of each logger's `filter`, with dbt-common's
     `_log_level_map` and `_is_print_event`; `write_line` must still format before it filters, through
     `self.filter`, or the callback guards nothing."""
     assert callable(dbt_logger._is_print_event) and dbt_logger._log_level_map

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
+from kpiwatch.sample.generate import GenerateOptions, generate
 from tests.conftest import differing_rows
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
+from kpiwatch.sample.generate import GenerateOptions, generate
 
 pytestmark = pytest.mark.slow
 KPIWATCH = str(Path(sys.executable).with_name("kpiwatch"))

@@ -8,9 +8,9 @@ import shutil
 import psycopg2
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import REPO_ROOT
+from kpiwatch.sample.generate import GenerateOptions, generate
 from tests.monitoring_helpers import free_port
 from tests.postgres_helpers import postgres_server
 

@@ -8,9 +8,9 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
-from kpiwatch.faults import inject
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.hosting.launch import run_once
+from kpiwatch.sample.faults import inject
+from kpiwatch.sample.generate import GenerateOptions, generate
 from orchestration.resources import pushgateway_resource
 from orchestration.system import build_definitions
 

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from kpiwatch.dbt_profile import dbt_environment
+from kpiwatch.dbt_support.profile import dbt_environment
 from kpiwatch.errors import ConfigError
 from kpiwatch.settings import PushTarget, load_settings, push_target_from_env
 from metrics.push import JOB, PushError, build_registry, push

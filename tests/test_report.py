@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kpiwatch.generate import GenerateOptions, generate
 from kpiwatch.report.facts import METRICS_DOC_HEADINGS
 from kpiwatch.report.html import slug
+from kpiwatch.sample.generate import GenerateOptions, generate
 from tests.conftest import rows, write_raw_warehouse
 from tests.fixtures import segment_world
 from tests.monitoring_helpers import free_port
@@ -194,7 +194,7 @@ def test_a_run_with_a_failed_error_check_shows_it_first_and_marks_withheld_metri
     db = tmp_path / "w.duckdb"
     as_of = dt.date(2024, 3, 31)
     generate(GenerateOptions(out=db, as_of=as_of, users=200, days=60, seed=3), progress=False, log=lambda _: None)
-    from kpiwatch.faults import inject
+    from kpiwatch.sample.faults import inject
 
     inject(db, ["duplicate_event_id"])
     env = {**cli_env(db, tmp_path / "home"), "KPIWATCH_REPORT_DIR": str(tmp_path / "reports")}

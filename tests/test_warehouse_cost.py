@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from kpiwatch.dbt_node_results import NodeResultRecorder, node_result, read_node_results
-from kpiwatch.duckdb_usage import Plugin
+from kpiwatch.dbt_support.duckdb_usage import Plugin
+from kpiwatch.dbt_support.node_results import NodeResultRecorder, node_result, read_node_results
 from kpiwatch.snowflake_sizes import warehouse_size
 from metrics.samples import NodeTiming, warehouse_samples
 from metrics.warehouse_cost import DuckDBUsage, busy_seconds, read_duckdb_usage, snowflake_credits
@@ -116,7 +116,7 @@ def test_duckdb_usage_file_missing_or_damaged_is_none(tmp_path):
 
 
 def test_the_dbt_duckdb_seam_the_plugin_wraps_still_exists():
-    """kpiwatch.duckdb_usage wraps dbt-duckdb's cursor wrapper: an upgrade that moves it must fail here."""
+    """kpiwatch.dbt_support.duckdb_usage wraps dbt-duckdb's cursor wrapper: an upgrade that moves it must fail here."""
     from dbt.adapters.duckdb.environments import local
     from dbt.adapters.duckdb.plugins import BasePlugin
 
@@ -146,10 +146,10 @@ def test_the_snowflake_warehouse_size_reaches_the_publishing_resource():
 
 def test_duckdb_usage_is_summed_over_a_command_and_written_once_at_its_end(tmp_path, monkeypatch):
     """The plugin keeps the sums in memory (a file per statement cost a second of a small run); the dbt process
-    writes them after the command (kpiwatch/dbt_worker.py run_dbt), and the next command counts from zero."""
+    writes them after the command (kpiwatch/dbt_support/worker.py run_dbt), and the next command counts from zero."""
     import duckdb
 
-    from kpiwatch import duckdb_usage
+    from kpiwatch.dbt_support import duckdb_usage
 
     cursor = duckdb.connect(str(tmp_path / "w.duckdb")).cursor()
     Plugin(name="duckdb_usage", plugin_config={}).configure_cursor(cursor)

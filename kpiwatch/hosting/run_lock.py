@@ -18,6 +18,7 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from kpiwatch.errors import RunError
+from kpiwatch.processes import alive
 from kpiwatch.settings import Settings
 
 PID_TAG = "kpiwatch/pid"  # set on runs `kpiwatch run` and `kpiwatch backfill` execute in their own process
@@ -68,17 +69,7 @@ def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:
     abandoned = []
     for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])):
         pid = run.tags.get(PID_TAG)
-        if pid and pid.isdigit() and not _alive(int(pid)):
+        if pid and pid.isdigit() and not alive(int(pid)):
             instance.report_run_failed(run, f"The kpiwatch process (pid {pid}) that ran it ended without finishing.")
             abandoned.append(run.run_id)
     return abandoned
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -17,6 +17,7 @@ from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.instance import initialize_instance
 from kpiwatch.paths import REPO_ROOT, WORKSPACE_FILE
+from kpiwatch.processes import alive
 
 STOP_SECONDS = 20  # what a process tree gets to stop on SIGTERM before SIGKILL
 
@@ -39,15 +40,6 @@ def descendants(pid: int) -> list[int]:
         found.append(child)
         queue.extend(children.get(child, []))
     return found
-
-
-def alive(pid: int) -> bool:
-    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def stop_tree(process: subprocess.Popen, timeout: float = STOP_SECONDS) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from kpiwatch.backtest import Backtest, label
+from kpiwatch.analysis.backtest import Backtest, label
 from kpiwatch.errors import ConfigError
 from metrics.bands import Verdict
 

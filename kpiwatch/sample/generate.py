@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.planted import Anomaly, plant
+from kpiwatch.sample.planted import Anomaly, plant
 
 COUNTRIES = (
     ("US", 0.38, "USD"),

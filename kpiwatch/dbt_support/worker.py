@@ -30,10 +30,11 @@ import threading
 import time
 
 from kpiwatch.bulk_imports import bulk_imports
-from kpiwatch.dbt_log_levels import LevelFirst
-from kpiwatch.dbt_node_results import NodeResultRecorder
+from kpiwatch.dbt_support.log_levels import LevelFirst
+from kpiwatch.dbt_support.node_results import NodeResultRecorder
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.processes import alive
 
 SOCKET_VARIABLE = "KPIWATCH_DBT_WORKER_SOCKET"  # set only in the environment of the dbt child
 # The run's process id, also set only for the dbt child: the shim's parent may already be gone (and the shim
@@ -45,7 +46,7 @@ ADAPTERS = {"dev": "dbt.adapters.duckdb", "snowflake": "dbt.adapters.snowflake"}
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 WORKER_NAME = "kpiwatch-dbtwk"  # /proc/PID/comm of the worker (at most 15 characters)
-DUCKDB_USAGE = "kpiwatch.duckdb_usage"  # the plugin profiles.yml names; writes its sums after a command
+DUCKDB_USAGE = "kpiwatch.dbt_support.duckdb_usage"  # the plugin profiles.yml names; writes its sums after a command
 CONNECT_WAIT_SECONDS = 60  # the worker may still be importing dbt when the run reaches its dbt step
 # What the run adds to the dbt child's environment, written into the invocation's own target directory, which
 # dagster-dbt names to its child as DBT_TARGET_PATH: the run's own environment is never changed for it.
@@ -85,19 +86,10 @@ def _connect(value: str) -> socket.socket | None:
             return connection
         except OSError:
             connection.close()
-        if not _alive(pid):
+        if not (pid.isdigit() and alive(int(pid))):
             return None
         time.sleep(0.02)
     return None
-
-
-def _alive(pid: str) -> bool:
-    """Whether the process runs: a worker that died stays a zombie until the run reaps it."""
-    try:
-        with open(f"/proc/{int(pid)}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, ValueError, IndexError):
-        return False
 
 
 def shim_main() -> None:
@@ -220,7 +212,7 @@ def serve(address: str, target: str, parent: int, plan: dict | None) -> None:
 
 def run_dbt(argv: list[str], manifest=None) -> int:
     """dbt's command line, run in this process (as the `dbt` program would) with a callback keeping each node's
-    adapter response (kpiwatch/dbt_node_results.py); dbt's exit code: 0 success, 1 a node failed, 2 an error."""
+    adapter response (kpiwatch/dbt_support/node_results.py); dbt's exit code: 0 success, 1 a node failed, 2 an error."""
     from dbt.cli.main import dbtRunner
 
     recorder = NodeResultRecorder()

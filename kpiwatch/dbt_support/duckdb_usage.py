@@ -1,7 +1,7 @@
 """A dbt-duckdb plugin (dbt_project/profiles.yml) that adds up what DuckDB reports for every statement of a dbt
 run: bytes read from storage, and the buffer manager's peak memory. DuckDB profiles each statement on its own and
 keeps only the last profile per cursor, so the plugin reads it after every statement and keeps the sums in
-memory; the dbt process (kpiwatch/dbt_worker.py `run_dbt`) writes them once the command has finished, into
+memory; the dbt process (kpiwatch/dbt_support/worker.py `run_dbt`) writes them once the command has finished, into
 `DBT_TARGET_PATH/warehouse_usage.json` (the run's target directory, set by dagster-dbt; nothing without it).
 Writing after every statement instead cost a second of a small run: about 400 file replacements under a
 lock both dbt threads wait on.

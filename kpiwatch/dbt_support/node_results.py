@@ -3,7 +3,7 @@
 dbt reports each node's adapter response (rows affected and, on Snowflake, the query id to look up in
 QUERY_HISTORY; bytes scanned on adapters that report them) and its start time only in its NodeFinished event,
 a debug-level event that neither dbt's info-level log nor dagster-dbt's stream carries. The dbt process
-(kpiwatch/dbt_worker.py runs dbt in-process, worker or not) records them through dbt's own callback and writes
+(kpiwatch/dbt_support/worker.py runs dbt in-process, worker or not) records them through dbt's own callback and writes
 `DBT_TARGET_PATH/node_results.json`; the dbt step hands the file to the run's event log (orchestration/run_timings.py).
 
 Only the standard library at the top: `kpiwatch-dbt` starts in milliseconds.
