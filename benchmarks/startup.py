@@ -23,7 +23,9 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from benchmarks.measure import measure
@@ -82,15 +84,42 @@ def mode_environments(base: dict[str, str], work: Path, db: Path, old: dict[str,
     return environments
 
 
-def timed_runs(environments: dict[str, dict[str, str]], runs: int) -> dict[str, list[float]]:
-    command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
+def old_venv(work: Path, mode: str, checkout: Path) -> Path:
+    """This venv's packages with the old commit's console scripts: the venv's own `kpiwatch` and `kpiwatch-dbt`
+    name today's modules, which an old checkout may not have. Returns the old `kpiwatch`."""
+    venv, here = work / f"venv-{mode}", Path(sys.prefix)
+    (venv / "bin").mkdir(parents=True)
+    shutil.copy(here / "pyvenv.cfg", venv / "pyvenv.cfg")
+    (venv / "lib").symlink_to(here / "lib")
+    (venv / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+    for tool in BIN.iterdir():  # dagster, dbt, ...: looked up beside the interpreter
+        if not (venv / "bin" / tool.name).exists():
+            (venv / "bin" / tool.name).symlink_to(tool)
+    scripts = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"]
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        script = venv / "bin" / name
+        script.unlink(missing_ok=True)
+        script.write_text(
+            f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom {module} import {function}\nsys.exit({function}())\n"
+        )
+        script.chmod(0o755)
+    return venv / "bin" / "kpiwatch"
+
+
+def timed_runs(environments: dict[str, dict[str, str]], runs: int, commands: dict[str, Path]) -> dict[str, list[float]]:
+    """commands: the `kpiwatch` of each old commit's mode; the others run this venv's."""
+
+    def command(mode: str) -> list[str]:
+        return [str(commands.get(mode, BIN / "kpiwatch")), "run", "--as-of", AS_OF]
+
     for mode, env in environments.items():
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        require(f"warm-up run ({mode})", measure(command, env))
+        require(f"warm-up run ({mode})", measure(command(mode), env))
     walls: dict[str, list[float]] = {mode: [] for mode in environments}
     for _ in range(runs):
         for mode, env in environments.items():
-            walls[mode].append(require(f"run ({mode})", measure(command, env)).wall_s)
+            walls[mode].append(require(f"run ({mode})", measure(command(mode), env)).wall_s)
     return walls
 
 
@@ -158,7 +187,8 @@ def main() -> None:
             base.pop("KPIWATCH_AS_OF", None)
             generate = [str(BIN / "kpiwatch"), "generate", "--out", str(db), "--as-of", AS_OF, "--users", "50"]
             require("generate tiny", measure([*generate, "--days", "30"], {**base, "DAGSTER_HOME": str(work)}))
-            walls = timed_runs(mode_environments(base, work, db, old), args.runs)
+            commands = {mode: old_venv(work, mode, checkout) for mode, checkout in old.items()}
+            walls = timed_runs(mode_environments(base, work, db, old), args.runs, commands)
         finally:
             for checkout in old.values():
                 remove_checkout(checkout)
