@@ -192,3 +192,21 @@ def differing_rows(
         return counts
     finally:
         con.close()
+
+
+def execute_sql(db: Path, *statements: str) -> None:
+    """Run statements on a warehouse file (planting changes to raw data), one connection."""
+    con = duckdb.connect(str(db))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def query_one(db: Path, sql: str) -> tuple:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchone()
+    finally:
+        con.close()

@@ -5,12 +5,11 @@ mart equals a full rebuild."""
 import datetime as dt
 import shutil
 
-import duckdb
 import pytest
 
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.sample.generate import GenerateOptions, generate
-from tests.conftest import differing_rows
+from tests.conftest import differing_rows, execute_sql, query_one
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -33,15 +32,6 @@ COUNTRY_CORRECTED = (
 )
 
 
-def execute(db, *statements) -> None:
-    con = duckdb.connect(str(db))
-    try:
-        for statement in statements:
-            con.execute(statement)
-    finally:
-        con.close()
-
-
 def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebuild(tmp_path, job_settings):
     """The bridge by segment is rebuilt from the first month whose inputs changed (macros/changed_months.sql):
     a daily run keeps the closed months as they are (a marked row survives it), and back-dated changes to
@@ -53,7 +43,7 @@ def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebui
     full_settings, daily_settings = job_settings(full, tmp_path / "home_full"), job_settings(daily, tmp_path / "home")
     assert_succeeded(run_once(daily_settings, AS_OF - DAY))
     marked = f"update {BRIDGE} set paying_customers = -999 where month = date '2023-12-01'"
-    execute(daily, marked)
+    execute_sql(daily, marked)
 
     assert_succeeded(run_once(daily_settings, AS_OF))
 
@@ -64,7 +54,7 @@ def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebui
 
     for changes in (SUBSCRIPTIONS_CHANGED_LATE, COUNTRY_CORRECTED):
         for db in (full, daily):
-            execute(db, *changes)
+            execute_sql(db, *changes)
         assert_succeeded(run_once(full_settings, AS_OF, full_refresh=True))
         assert_succeeded(run_once(daily_settings, AS_OF))
 
@@ -73,14 +63,6 @@ def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebui
             # Past days of active users by segment keep the country they were counted in (docs/metrics.md).
             assert differences.pop("marts.fct_active_users_segment_daily") > 0
         assert differences and set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}
-
-
-def query_one(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchone()
-    finally:
-        con.close()
 
 
 def assert_succeeded(outcome):

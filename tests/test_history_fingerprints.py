@@ -6,7 +6,6 @@ counts old parts and hashes recent ones; an edit in place further back waits for
 import datetime as dt
 import shutil
 
-import duckdb
 import pytest
 from dagster import DagsterInstance
 
@@ -14,7 +13,7 @@ from kpiwatch.hosting.launch import run_backfill, run_once
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.sample.generate import GenerateOptions, generate
 from orchestration.gating import check_records
-from tests.conftest import differing_rows
+from tests.conftest import differing_rows, execute_sql
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -26,15 +25,6 @@ def history(tmp_path_factory):
     path = tmp_path_factory.mktemp("history") / "generated.duckdb"
     generate(GenerateOptions(out=path, as_of=AS_OF, users=400, days=200, seed=4), progress=False, log=lambda _: None)
     return path
-
-
-def execute(db, *statements):
-    con = duckdb.connect(str(db))
-    try:
-        for statement in statements:
-            con.execute(statement)
-    finally:
-        con.close()
 
 
 def day_sql(day: dt.date) -> str:
@@ -62,7 +52,7 @@ def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(hi
         f"insert into raw.events select 'late-1', user_id, event_name, occurred_at from raw.events "
         f"where {day_sql(late)} order by event_id limit 1",
     )
-    execute(daily, *changes)
+    execute_sql(daily, *changes)
     shutil.copy(daily, full)
 
     outcome = run_once(settings, AS_OF)
@@ -95,7 +85,7 @@ def test_past_the_repair_bound_the_run_names_the_exact_backfill(history, tmp_pat
     settings = job_settings(db, tmp_path / "home", checks_config=checks)
     assert run_once(settings, AS_OF - DAY).success
     changed = AS_OF - 60 * DAY
-    execute(
+    execute_sql(
         db,
         f"insert into raw.events select 'reload-' || event_id, user_id, event_name, occurred_at from raw.events "
         f"where {day_sql(changed)} order by event_id limit 5",
@@ -123,7 +113,7 @@ def test_duplicate_event_ids_far_back_are_caught_in_the_repaired_days(history, t
     settings = job_settings(db, tmp_path / "home")
     assert run_once(settings, AS_OF - DAY).success
     old = AS_OF - 150 * DAY
-    execute(db, f"insert into raw.events select * from raw.events where {day_sql(old)} order by event_id limit 50")
+    execute_sql(db, f"insert into raw.events select * from raw.events where {day_sql(old)} order by event_id limit 50")
 
     outcome = run_once(settings, AS_OF)
 
@@ -145,7 +135,7 @@ def test_a_daily_run_counts_old_parts_and_the_periodic_full_hash_finds_edits_in_
     # Edited in place: the same rows, one value changed. 8 days before the daily run is within its hash (3-day
     # look-back and 7 days before it); 60 days back, and a subscription period 90 days back, are not.
     recent, old = first_scan - 7 * DAY, first_scan - 60 * DAY
-    execute(
+    execute_sql(
         db,
         f"update raw.events set event_name = 'edited' where event_id = (select min(event_id) from raw.events "
         f"where {day_sql(recent)})",

@@ -13,19 +13,11 @@ import pytest
 
 from kpiwatch.hosting.launch import run_backfill, run_once
 from kpiwatch.sample.generate import GenerateOptions, generate
-from tests.conftest import differing_rows
+from tests.conftest import differing_rows, query_one
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 DAY = dt.timedelta(days=1)
-
-
-def query_one(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchone()
-    finally:
-        con.close()
 
 
 def windows_unlike_a_distinct_count(db) -> list:

@@ -19,10 +19,11 @@
 {% macro rolling_active_users(activity_relation, windows, partition_by=none) -%}
 {%- set part = partition_by ~ ', ' if partition_by else '' -%}
 {%- set written = written_days_at_most() -%}
-{%- if written is not none and written <= windows | min -%}
+with
+{%- if written is not none and written <= windows | min %}
 {{ rolling_active_users_few_days(activity_relation, windows, part) }}
-{%- else -%}
-with neighbours as (
+{%- else %}
+neighbours as (
     select
         {{ part }}activity_date,
         lag(activity_date) over (partition by {{ part }}user_id order by activity_date) as previous_activity_date,
@@ -59,6 +60,7 @@ changes as (
             or {{ days_between('neighbours.activity_date', 'neighbours.next_activity_date') }} > edges.window_days
     end
 )
+{%- endif %}
 
 select
     {{ part }}window_days,
@@ -66,12 +68,11 @@ select
     sum(delta) as delta
 from changes
 group by {{ part }}window_days, change_date
-{%- endif %}
 {%- endmacro %}
 
 {#-
-  The same counts on the written days bounds.first_day .. last_day when there are at most W of them (W the
-  narrowest window), from two facts per user (one hash aggregation, no sort): the last active day before the
+  The CTEs up to `changes` for the same counts on the written days bounds.first_day .. last_day when there are
+  at most W of them (W the narrowest window), from two facts per user (one hash aggregation, no sort): the last active day before the
   written days (last_before) and the first one among them (first_within). Any active day among the written
   days covers every later written day (they are fewer than W apart), so on the written days a user counts
   in [first_day, last_before + W) and from first_within on: +1 at first_day, and where those two intervals
@@ -79,7 +80,7 @@ group by {{ part }}window_days, change_date
   not counted right; the consumers keep only the written days.
 -#}
 {% macro rolling_active_users_few_days(activity_relation, windows, part) -%}
-with last_and_first as (
+last_and_first as (
     select
         {{ part }}activity.user_id,
         max(case when activity.activity_date < bounds.first_day then activity.activity_date end) as last_before,
@@ -119,11 +120,4 @@ changes as (
     select {{ part }}window_days, first_within, 1
     from coverage where first_within is not null and (covered_until is null or first_within > covered_until)
 )
-
-select
-    {{ part }}window_days,
-    change_date,
-    sum(delta) as delta
-from changes
-group by {{ part }}window_days, change_date
 {%- endmacro %}
