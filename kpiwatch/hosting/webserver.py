@@ -16,7 +16,7 @@ from typing import Any
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.instance import initialize_instance
-from kpiwatch.paths import REPO_ROOT, WORKSPACE_FILE
+from kpiwatch.paths import CODE_LOCATION_ARGS, WORK_DIR
 from kpiwatch.processes import alive
 
 STOP_SECONDS = 20  # what a process tree gets to stop on SIGTERM before SIGKILL
@@ -67,8 +67,8 @@ def serve_ui(dagster_home: Path, host: str, port: int) -> int:
     """`dagster dev` on the kpiwatch instance until it exits or this process gets SIGTERM/SIGINT/SIGHUP;
     then its whole tree (webserver, daemon, code servers) is stopped."""
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}  # the child's environment, not ours
-    command = [beside_interpreter("dagster"), "dev", "-w", str(WORKSPACE_FILE), "-h", host, "-p", str(port)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
+    command = [beside_interpreter("dagster"), "dev", *CODE_LOCATION_ARGS, "-h", host, "-p", str(port)]
+    process = subprocess.Popen(command, cwd=WORK_DIR, env=env, start_new_session=True)
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -100,7 +100,7 @@ class Webserver:
     def _start(self, tool: str, *args: str) -> subprocess.Popen:
         process = subprocess.Popen(
             [beside_interpreter(tool), *args],
-            cwd=REPO_ROOT,
+            cwd=WORK_DIR,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -112,11 +112,10 @@ class Webserver:
     def __enter__(self) -> Webserver:
         if "DAGSTER_HOME" in self.env:
             initialize_instance(Path(self.env["DAGSTER_HOME"]))
-        workspace = str(WORKSPACE_FILE)
         self.log = open(self.log_path, "wb")
-        self.process = self._start("dagster-webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(self.port))
+        self.process = self._start("dagster-webserver", *CODE_LOCATION_ARGS, "-h", "127.0.0.1", "-p", str(self.port))
         if self.daemon:
-            self._start("dagster-daemon", "run", "-w", workspace)
+            self._start("dagster-daemon", "run", *CODE_LOCATION_ARGS)
         deadline = time.monotonic() + 180
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
