@@ -72,7 +72,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings()
     as_of = parse_date(args.as_of, "--as-of") if args.as_of else settings.as_of
     _refuse_future(as_of, "--as-of" if args.as_of else "KPIWATCH_AS_OF")
-    load_checks_config(settings.checks_config)  # a broken checks file stops here, before any worker starts
+    load_checks_config(
+        settings.checks_config, settings.seeds_dir
+    )  # a broken checks file stops here, before any worker starts
     # First of all: GX's and dbt's imports start in their own interpreters while Dagster's runs here.
     with prestarted_for_day(settings, as_of) as prestarted:
         return _run_with(args, settings, as_of, prestarted)
@@ -198,7 +200,7 @@ def _backfill(args: argparse.Namespace) -> int:
     settings = _settings()
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     _refuse_future(end, "--end")
-    load_checks_config(settings.checks_config)
+    load_checks_config(settings.checks_config, settings.seeds_dir)
     say = _lines(settings)
     say.info(
         "backfill_starting",
@@ -466,6 +468,50 @@ def _ui(args: argparse.Namespace) -> int:
     return serve_ui(settings.dagster_home, args.host, args.port)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from kpiwatch.project_init import init_project
+    from kpiwatch.settings import KNOWN_VARIABLES
+
+    written = init_project(Path(args.directory), KNOWN_VARIABLES)
+    print(f"Wrote a kpiwatch project in {written[0].parent}:")
+    for path in written:
+        print(f"  {path.relative_to(written[0].parent)}")
+    print(f"Next: cd {args.directory} && kpiwatch generate && kpiwatch run")
+    print(f"  (or from anywhere: kpiwatch --project {args.directory} run)")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    """Every setting, its value and where it came from (secrets only as set or not)."""
+    from kpiwatch.project import PROJECT_DIR_VARIABLE, SECRET_SETTINGS, merged, source_of
+    from kpiwatch.settings import KNOWN_VARIABLES
+
+    settings = _settings()
+    project = settings.project
+    values = merged(os.environ, project)
+    where = project.file or "none (no kpiwatch.yml here; `kpiwatch init DIR` writes one)"
+    print(f"Project file: {where}")
+    for name in sorted(KNOWN_VARIABLES):
+        value = values.get(name) or ""
+        if not value or name == PROJECT_DIR_VARIABLE:
+            continue
+        shown = "(set)" if name in SECRET_SETTINGS else value
+        print(f"  {name.removeprefix('KPIWATCH_').lower()} = {shown}   [{source_of(name, os.environ, project)}]")
+    print("Resolved:")
+    for label, path in (
+        ("warehouse", settings.duckdb_path if settings.target == "dev" else f"snowflake ({settings.target})"),
+        ("checks", settings.checks_config),
+        ("anomalies", settings.anomalies_config),
+        ("seeds", settings.seeds_dir),
+        ("dbt profile", settings.dbt_profiles_dir / "profiles.yml"),
+        ("dbt artifacts", settings.dbt_target_dir),
+        ("reports", settings.report_dir or "off"),
+        ("Dagster instance", settings.dagster_home),
+    ):
+        print(f"  {label:17} {path}")
+    return 0
+
+
 def _fault_names() -> list[str]:
     from kpiwatch.sample.faults import INJECTABLE
 
@@ -474,7 +520,20 @@ def _fault_names() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpiwatch", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the project directory holding kpiwatch.yml (default: KPIWATCH_PROJECT_DIR, else the current "
+        "directory when it holds one)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a small, commented kpiwatch project (kpiwatch.yml, checks, seeds) in DIR")
+    init.add_argument("directory", metavar="DIR")
+    init.set_defaults(func=_init)
+
+    config = sub.add_parser("config", help="print every setting in use and where it came from")
+    config.set_defaults(func=_config)
 
     gen = sub.add_parser("generate", help="write deterministic sample SaaS data into the raw contract")
     gen.add_argument("--out", help="DuckDB file (default: KPIWATCH_DUCKDB_PATH or data/kpiwatch.duckdb)")
@@ -560,6 +619,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_project(named: str | None) -> None:
+    """Fix the project directory for this process and every process it starts (a code server, the dbt worker,
+    `dagster dev`), whatever their working directory: --project, else KPIWATCH_PROJECT_DIR, else this directory
+    when it holds a kpiwatch.yml."""
+    from kpiwatch.project import PROJECT_DIR_VARIABLE, find_project_dir
+
+    if named is not None:
+        if not named.strip():
+            raise ConfigError("--project needs a directory, e.g. --project ./analytics/kpiwatch.")
+        os.environ[PROJECT_DIR_VARIABLE] = named
+    directory = find_project_dir(os.environ)
+    if directory is not None:
+        os.environ[PROJECT_DIR_VARIABLE] = str(directory)
+
+
 def _error_line(error: Exception) -> None:
     """The one line a refusal or a failure prints: as JSON when KPIWATCH_LOG_FORMAT=json asks for it."""
     if (os.environ.get("KPIWATCH_LOG_FORMAT") or "").strip().lower() == "json":
@@ -573,6 +647,7 @@ def _error_line(error: Exception) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        use_project(args.project)
         return args.func(args)
     except RunError as error:
         _error_line(error)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from kpiwatch.errors import ConfigError
 from kpiwatch.paths import (
+    DBT_PROJECT_DIR,
     DEFAULT_ANOMALIES_FILE,
     DEFAULT_CHECKS_FILE,
     DEFAULT_DAGSTER_HOME,
@@ -24,6 +25,7 @@ from kpiwatch.paths import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_REPORT_DIR,
 )
+from kpiwatch.project import NO_PROJECT, PROJECT_DIR_VARIABLE, Project, load_project, merged
 from kpiwatch.snowflake_sizes import CREDITS_PER_HOUR, warehouse_size
 
 # dbt target names; the Dagster resource map is keyed by the same names.
@@ -65,7 +67,15 @@ DEFAULT_SNOWFLAKE_SCHEMA = "ANALYTICS"
 DEFAULT_SNOWFLAKE_CONNECT_DEADLINE_SECONDS = 30.0
 SNOWFLAKE_PREFIX = "KPIWATCH_SNOWFLAKE_"
 
+# The reference data dbt seeds (kpiwatch's own unless a project brings its own seeds/ folder).
+SEED_FILES = ("fx_rates.csv", "feature_map.csv")
+DEFAULT_SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
 KNOWN_VARIABLES = {
+    PROJECT_DIR_VARIABLE: "a project directory holding kpiwatch.yml (`kpiwatch init`); default: the current directory "
+    "when it holds one",
+    "KPIWATCH_SEEDS_DIR": "folder with the reference seeds fx_rates.csv and feature_map.csv (default: the project's "
+    "seeds/, else kpiwatch's own)",
     "KPIWATCH_DUCKDB_PATH": "DuckDB file holding schema raw and the dbt schemas",
     "KPIWATCH_AS_OF": "evaluation date YYYY-MM-DD (default: today, UTC)",
     "KPIWATCH_TARGET": "warehouse: dev (DuckDB, default) or snowflake",
@@ -190,6 +200,9 @@ class Settings:
     snowflake: SnowflakeSettings | None = None  # set when target == "snowflake"
     sentry_dsn: str | None = field(default=None, repr=False)  # holds a key: never printed
     log_format: str = "text"  # or json
+    seeds_dir: Path = DEFAULT_SEEDS_DIR
+    dbt_profiles_dir: Path = DBT_PROJECT_DIR  # the project's own profiles.yml when it has one
+    project: Project = NO_PROJECT
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
 
 
@@ -205,10 +218,20 @@ def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read every KPIWATCH_* variable; unknown ones are listed in `unknown_variables` so typos are reported."""
-    env = os.environ if env is None else env
-    unknown = tuple(sorted(k for k in env if k.startswith("KPIWATCH_") and k not in KNOWN_VARIABLES))
+def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read every KPIWATCH_* variable, over the project file's settings (kpiwatch/project.py); unknown variables
+    are listed in `unknown_variables` so typos are reported. A bad value from the file is named by file and key."""
+    environment = os.environ if env is None else env
+    unknown = tuple(sorted(k for k in environment if k.startswith("KPIWATCH_") and k not in KNOWN_VARIABLES))
+    project = load_project(environment, KNOWN_VARIABLES, cwd)
+    try:
+        return _settings(merged(environment, project), project, unknown)
+    except ConfigError as error:
+        raise from_project_file(error, environment, project) from None
+
+
+def _settings(env: Mapping[str, str], project: Project, unknown: tuple[str, ...]) -> Settings:
+    defaults = ProjectDefaults.of(project.directory)
     as_of_raw = env.get("KPIWATCH_AS_OF")
     target_raw = (env.get("KPIWATCH_TARGET") or "dev").strip().lower()
     target = TARGET_ALIASES.get(target_raw, target_raw)
@@ -216,22 +239,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"KPIWATCH_TARGET={target_raw!r} is not a known target; use one of: duckdb (dev), snowflake.")
     start_raw = env.get("KPIWATCH_PARTITIONS_START")
     return Settings(
-        duckdb_path=duckdb_file(_path(env, "KPIWATCH_DUCKDB_PATH", DEFAULT_DUCKDB_PATH), "KPIWATCH_DUCKDB_PATH"),
+        duckdb_path=duckdb_file(_path(env, "KPIWATCH_DUCKDB_PATH", defaults.duckdb_path), "KPIWATCH_DUCKDB_PATH"),
         as_of=parse_date(as_of_raw, "KPIWATCH_AS_OF") if as_of_raw else today_utc(),
         target=target,
-        dagster_home=_path(env, "DAGSTER_HOME", DEFAULT_DAGSTER_HOME),
+        dagster_home=_path(env, "DAGSTER_HOME", defaults.dagster_home),
         partitions_start=parse_date(start_raw, "KPIWATCH_PARTITIONS_START") if start_raw else DEFAULT_PARTITIONS_START,
         lookback_days=parse_lookback(env.get("KPIWATCH_LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS)),
         duckdb_memory_limit=parse_memory_limit(env.get("KPIWATCH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT),
-        checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", DEFAULT_CHECKS_FILE),
-        anomalies_config=_path(env, "KPIWATCH_ANOMALIES_CONFIG", DEFAULT_ANOMALIES_FILE),
-        dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", DEFAULT_DBT_TARGET_DIR),
+        checks_config=_path(env, "KPIWATCH_CHECKS_CONFIG", defaults.checks_config),
+        anomalies_config=_path(env, "KPIWATCH_ANOMALIES_CONFIG", defaults.anomalies_config),
+        dbt_target_dir=_directory(env, "KPIWATCH_DBT_TARGET_DIR", defaults.dbt_target_dir),
         prestart=_prestart(env),
         segment_top_n=_whole(env, "KPIWATCH_SEGMENT_TOP_N", DEFAULT_SEGMENT_TOP_N, 1, MAX_SEGMENT_TOP_N),
         restatement_tolerance=_bounded(env, "KPIWATCH_RESTATEMENT_TOLERANCE", DEFAULT_RESTATEMENT_TOLERANCE, 0, 1),
         slow_model_factor=_bounded(env, "KPIWATCH_SLOW_MODEL_FACTOR", DEFAULT_SLOW_MODEL_FACTOR, 1.1, 100),
         cost_spike_factor=_bounded(env, "KPIWATCH_COST_SPIKE_FACTOR", DEFAULT_COST_SPIKE_FACTOR, 1.1, 100),
-        report_dir=report_dir_from_env(env, target),
+        report_dir=report_dir_from_env(env, target, defaults.duckdb_path),
         alertmanager_url=http_url(env, "KPIWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL),
         run_lock_wait_seconds=_bounded(
             env, "KPIWATCH_RUN_LOCK_WAIT_SECONDS", DEFAULT_RUN_LOCK_WAIT_SECONDS, 0, MAX_RUN_LOCK_WAIT_SECONDS
@@ -240,19 +263,78 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         snowflake=snowflake_settings_from_env(env) if target == "snowflake" else None,
         sentry_dsn=sentry_dsn_from_env(env),
         log_format=log_format_from_env(env),
+        seeds_dir=seeds_dir(env, defaults.seeds_dir),
+        dbt_profiles_dir=defaults.dbt_profiles_dir,
+        project=project,
         unknown_variables=unknown,
     )
 
 
-def report_dir_from_env(env: Mapping[str, str], target: str) -> Path | None:
+def report_dir_from_env(
+    env: Mapping[str, str], target: str, default_duckdb_path: Path = DEFAULT_DUCKDB_PATH
+) -> Path | None:
     """KPIWATCH_REPORT_DIR, or off; by default `reports/` beside the DuckDB file the reports describe
     (data/reports for the default file), data/reports for Snowflake."""
     if (env.get("KPIWATCH_REPORT_DIR") or "").strip().lower() == REPORTS_DISABLED:
         return None
     default = DEFAULT_REPORT_DIR
     if target == "dev":
-        default = _path(env, "KPIWATCH_DUCKDB_PATH", DEFAULT_DUCKDB_PATH).parent / DEFAULT_REPORT_DIR.name
+        default = _path(env, "KPIWATCH_DUCKDB_PATH", default_duckdb_path).parent / DEFAULT_REPORT_DIR.name
     return _directory(env, "KPIWATCH_REPORT_DIR", default)
+
+
+@dataclass(frozen=True)
+class ProjectDefaults:
+    """Where things are when no setting says: under the project directory (its data/, its own checks.yml,
+    anomalies.yml, seeds/ and profiles.yml when it has them), else kpiwatch's own (kpiwatch/paths.py)."""
+
+    duckdb_path: Path = DEFAULT_DUCKDB_PATH
+    dagster_home: Path = DEFAULT_DAGSTER_HOME
+    dbt_target_dir: Path = DEFAULT_DBT_TARGET_DIR
+    checks_config: Path = DEFAULT_CHECKS_FILE
+    anomalies_config: Path = DEFAULT_ANOMALIES_FILE
+    seeds_dir: Path = DEFAULT_SEEDS_DIR
+    dbt_profiles_dir: Path = DBT_PROJECT_DIR
+
+    @classmethod
+    def of(cls, directory: Path | None) -> ProjectDefaults:
+        if directory is None:
+            return cls()
+
+        def own(name: str, fallback: Path) -> Path:
+            return directory / name if (directory / name).exists() else fallback
+
+        return cls(
+            duckdb_path=directory / "data" / DEFAULT_DUCKDB_PATH.name,
+            dagster_home=directory / DEFAULT_DAGSTER_HOME.name,
+            dbt_target_dir=directory / "data" / "dbt_target",
+            checks_config=own(DEFAULT_CHECKS_FILE.name, DEFAULT_CHECKS_FILE),
+            anomalies_config=own(DEFAULT_ANOMALIES_FILE.name, DEFAULT_ANOMALIES_FILE),
+            seeds_dir=own("seeds", DEFAULT_SEEDS_DIR),
+            dbt_profiles_dir=directory if (directory / "profiles.yml").is_file() else DBT_PROJECT_DIR,
+        )
+
+
+def seeds_dir(env: Mapping[str, str], default: Path) -> Path:
+    """A folder holding every reference seed; a missing one is named now, not when dbt seeds."""
+    path = _path(env, "KPIWATCH_SEEDS_DIR", default)
+    if not path.is_dir():
+        raise ConfigError(f"KPIWATCH_SEEDS_DIR={str(path)!r} is not a folder; it holds {' and '.join(SEED_FILES)}.")
+    missing = [name for name in SEED_FILES if not (path / name).is_file()]
+    if missing:
+        raise ConfigError(f"KPIWATCH_SEEDS_DIR={str(path)!r} has no {missing[0]}; it holds {' and '.join(SEED_FILES)}.")
+    return path
+
+
+def from_project_file(error: ConfigError, env: Mapping[str, str], project: Project) -> ConfigError:
+    """A ConfigError about a value the project file gave, named by the file and its key (the message names the
+    KPIWATCH_* variable the key stands for)."""
+    message = str(error)
+    for name in project.values:
+        if not env.get(name) and re.search(rf"\b{name}\b", message):
+            key = name.removeprefix("KPIWATCH_").lower()
+            return ConfigError(f"{project.file}: {key}: {message}")
+    return error
 
 
 def http_url(env: Mapping[str, str], name: str, default: str) -> str:

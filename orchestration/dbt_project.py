@@ -26,7 +26,7 @@ PROJECT_SOURCES = ("models", "macros", "seeds", "tests", "analyses", "dbt_projec
 def dbt_project(settings: Settings) -> DbtProject:
     return DbtProject(
         project_dir=DBT_PROJECT_DIR,
-        profiles_dir=DBT_PROJECT_DIR,
+        profiles_dir=settings.dbt_profiles_dir,
         target=settings.target,
         target_path=settings.dbt_target_dir,
     )
@@ -41,8 +41,8 @@ def manifest_is_stale(settings: Settings) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    for name in PROJECT_SOURCES:
-        path = DBT_PROJECT_DIR / name
+    sources = [DBT_PROJECT_DIR / name for name in PROJECT_SOURCES]
+    for path in [*sources, settings.seeds_dir, settings.dbt_profiles_dir / "profiles.yml"]:
         files = path.rglob("*") if path.is_dir() else [path]
         if any(f.is_file() and f.stat().st_mtime > built for f in files):
             return True

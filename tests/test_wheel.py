@@ -8,6 +8,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from kpiwatch.paths import REPO_ROOT
@@ -95,41 +96,56 @@ def fresh_venv(tmp_path_factory, wheel) -> Path:
     return venv
 
 
-def test_the_installed_wheel_runs_from_an_unrelated_directory(tmp_path, fresh_venv, job_env):
-    """`kpiwatch generate` and `kpiwatch run` from a directory that is not the checkout: the run reads the dbt
-    project, suites and rules bundled in the wheel and writes its warehouse, dbt artifacts, Dagster instance and
-    report under the directory it was started in, never into the installed package."""
+def test_the_installed_wheel_runs_a_project_made_by_init_from_another_directory(tmp_path, fresh_venv, job_env):
+    """`kpiwatch init`, then `generate` and `run` with --project from a directory that is neither the checkout nor
+    the project: the run reads the dbt project, suites and rules bundled in the wheel, the project's own seeds
+    (an extra currency here), and writes its warehouse, dbt artifacts, Dagster instance and report under the
+    project, never into the installed package nor the directory it was started in."""
     bin_dir = fresh_venv / "bin"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIWATCH_", "DAGSTER_", "PYTHON"))}
     env.update(PATH=f"{bin_dir}:/usr/bin:/bin", KPIWATCH_PUSHGATEWAY_URL=job_env["KPIWATCH_PUSHGATEWAY_URL"])
-    work = tmp_path / "company"
-    work.mkdir()
+    elsewhere, project = tmp_path / "elsewhere", tmp_path / "acme"
+    elsewhere.mkdir()
 
     def kpiwatch(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([bin_dir / "kpiwatch", *args], capture_output=True, text=True, env=env, cwd=work)
+        done = subprocess.run([bin_dir / "kpiwatch", *args], capture_output=True, text=True, env=env, cwd=elsewhere)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
+        return done
 
     where = subprocess.run(
         [bin_dir / "python", "-c", "import kpiwatch.paths as p; print(p.RESOURCES_DIR, p.WORK_DIR)"],
         capture_output=True,
         text=True,
         env=env,
-        cwd=work,
+        cwd=elsewhere,
         check=True,
     ).stdout.split()
-    assert where == [str(next(fresh_venv.glob("lib/python*/site-packages/kpiwatch/bundled"))), str(work)]
+    installed = next(fresh_venv.glob("lib/python*/site-packages/kpiwatch/bundled"))
+    assert where == [str(installed), str(elsewhere)]
 
-    generated = kpiwatch("generate", "--users", "300", "--days", "120", "--as-of", AS_OF)
-    assert generated.returncode == 0, generated.stderr[-3000:]
-    done = kpiwatch("run", "--as-of", AS_OF)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    kpiwatch("init", str(project))
+    with open(project / "seeds" / "fx_rates.csv", "a") as seed:
+        seed.write("CHF,1.13000000\n")
+    seeds_before = {path.name: path.read_text() for path in (project / "seeds").iterdir()}
+    kpiwatch("--project", str(project), "generate", "--users", "300", "--days", "120", "--as-of", AS_OF)
+    done = kpiwatch("--project", str(project), "run", "--as-of", AS_OF)
     assert "succeeded" in done.stdout
-    assert "Traceback" not in done.stderr
+
     for written in (
         "data/kpiwatch.duckdb",
         "data/dbt_target/manifest.json",
         f"data/reports/{AS_OF}.html",
         ".dagster_home",
     ):
-        assert (work / written).exists(), written
-    installed = next(fresh_venv.glob("lib/python*/site-packages/kpiwatch/bundled"))
+        assert (project / written).exists(), written
+    assert list(elsewhere.iterdir()) == []
+    # dbt writes a seed's run SQL under its path; a project's seeds have absolute paths (macros/noop_statement.sql).
+    assert {path.name: path.read_text() for path in (project / "seeds").iterdir()} == seeds_before
     assert not [p for p in installed.rglob("*") if p.name in ("target", "logs", ".user.yml")]
+    con = duckdb.connect(str(project / "data" / "kpiwatch.duckdb"), read_only=True)
+    try:
+        (rate,) = con.execute("select usd_per_unit from reference.fx_rates where currency = 'CHF'").fetchone()
+        assert float(rate) == 1.13
+    finally:
+        con.close()

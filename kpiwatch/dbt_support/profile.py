@@ -16,7 +16,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     """profiles.yml's values, plus dbt's own switches: no usage statistics leave the machine, from any dbt
     call kpiwatch makes. The same mapping for the parse and for runs, so runs reuse the parse (dbt's
     partial-parse state is keyed by the profile's values)."""
-    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "KPIWATCH_SEEDS_DIR": _seed_path(settings)}
     if settings.target == "dev":
         env.update(
             KPIWATCH_DUCKDB_PATH=str(settings.duckdb_path), KPIWATCH_DUCKDB_MEMORY_LIMIT=settings.duckdb_memory_limit
@@ -38,6 +38,14 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _seed_path(settings: Settings) -> str:
+    """dbt's seed path: relative for the bundled seeds (dbt's normal case), absolute for a project's own
+    (macros/noop_statement.sql keeps dbt from writing run SQL over those files)."""
+    if settings.seeds_dir.resolve() == (DBT_PROJECT_DIR / "seeds").resolve():
+        return "seeds"
+    return str(settings.seeds_dir)
+
+
 def window_environment(start: dt.date, as_of: dt.date, lookback_days: int) -> dict[str, str]:
     """The run settings dbt reads (dbt_project/macros/evaluation_window.sql)."""
     return {
@@ -53,7 +61,7 @@ def project_arguments(settings: Settings) -> list[str]:
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(settings.dbt_profiles_dir),
         "--target",
         settings.target,
     ]

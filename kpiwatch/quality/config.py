@@ -11,7 +11,7 @@ import yaml
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.errors import ConfigError
-from kpiwatch.paths import DEFAULT_CHECKS_FILE
+from kpiwatch.paths import DBT_PROJECT_DIR, DEFAULT_CHECKS_FILE
 
 SEVERITIES = ("error", "warn")
 
@@ -55,6 +55,8 @@ class CheckSettings:
 class ChecksConfig:
     path: Path
     checks: tuple[CheckSettings, ...]
+    # The currencies of the fx_rates seed (settings.seeds_dir): the valid set of the currency checks.
+    fx_currencies: tuple[str, ...] = ()
 
     def for_table(self, table: str) -> list[CheckSettings]:
         return [c for c in self.checks if c.table == table]
@@ -63,9 +65,9 @@ class ChecksConfig:
         return next((c for c in self.checks if c.table == table and c.name == name), None)
 
 
-def load_checks_config(path: Path = DEFAULT_CHECKS_FILE) -> ChecksConfig:
+def load_checks_config(path: Path = DEFAULT_CHECKS_FILE, seeds_dir: Path = DBT_PROJECT_DIR / "seeds") -> ChecksConfig:
     """Parse and validate the file (settings.checks_config); every unknown table, check or parameter is an
-    error naming it."""
+    error naming it. The currencies come from the fx_rates seed in seeds_dir (settings.seeds_dir)."""
     raw = _read_yaml(path)
     where = str(path)
     if not isinstance(raw, dict):
@@ -87,7 +89,21 @@ def load_checks_config(path: Path = DEFAULT_CHECKS_FILE) -> ChecksConfig:
                     f"{where}: tables.{table}.{name} must be a mapping such as {{severity: error}}, got {entry!r}."
                 )
             checks.append(_check_settings(where, table, name, entry or {}))
-    return ChecksConfig(path=path, checks=tuple(checks))
+    return ChecksConfig(path=path, checks=tuple(checks), fx_currencies=fx_currencies(seeds_dir / "fx_rates.csv"))
+
+
+def fx_currencies(path: Path) -> tuple[str, ...]:
+    """Currencies of the fx_rates seed: the file is the source of truth, read before dbt loads it."""
+    import csv
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror}).") from None
+    if not rows or "currency" not in rows[0]:
+        raise ConfigError(f"{path}: expected a header `currency,usd_per_unit` and one row per currency.")
+    return tuple(sorted({(row["currency"] or "").strip().upper() for row in rows} - {""}))
 
 
 def _read_yaml(path: Path) -> object:

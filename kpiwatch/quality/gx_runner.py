@@ -7,7 +7,6 @@ duckdb-engine fails on DuckDB 2.0's pg_catalog). The same suite files run unchan
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections import defaultdict
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy.pool import StaticPool
 
 from kpiwatch.errors import RunError
-from kpiwatch.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+from kpiwatch.paths import EXPECTATIONS_DIR
 from kpiwatch.quality.config import CheckSettings
 from kpiwatch.quality.gx_import import import_great_expectations
 from kpiwatch.quality.outcome import CheckOutcome
@@ -43,12 +42,6 @@ def load_suite_document(table: str) -> dict[str, Any]:
 
 def suite_check_names(table: str) -> set[str]:
     return {e["meta"]["check"] for e in load_suite_document(table)["expectations"]}
-
-
-def fx_currencies() -> list[str]:
-    """Currencies of the fx_rates seed: the file is the source of truth, read before dbt loads it."""
-    with open(DBT_PROJECT_DIR / "seeds" / "fx_rates.csv", newline="") as f:
-        return sorted({row["currency"].strip().upper() for row in csv.DictReader(f)})
 
 
 def run_suite(

@@ -10,7 +10,6 @@ from dataclasses import replace
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.quality.config import ChecksConfig
-from kpiwatch.quality.gx_runner import fx_currencies
 from kpiwatch.quality.outcome import CHECK_SECONDS, CheckOutcome
 from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
 from kpiwatch.quality.suite_worker import InProcessSuites, SuiteRequest, SuiteValidator
@@ -113,7 +112,7 @@ def plan_table_checks(
         "future_after": future_after.isoformat(sep=" "),
         "as_of": as_of.isoformat(),
         "earliest": EARLIEST_DATE.isoformat(),
-        "fx_currencies": fx_currencies(),
+        "fx_currencies": list(config.fx_currencies),
     }
     query, rows = f"select * from raw.{table}", facts.row_count()
     if table in WINDOWED_TABLES and first_processed_day is not None:
