@@ -19,6 +19,7 @@ from kpiwatch.errors import ConfigError, KpiwatchError, RunError
 from kpiwatch.prestart import prestarted_for_day
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.run_workers import Prestarted
+from kpiwatch.semantic_layer import GRAINS
 from kpiwatch.settings import Settings, duckdb_file, load_settings, parse_date, today_utc
 from kpiwatch.stack import Stack, StackSettings, active_alerts, where_to_look
 
@@ -512,6 +513,69 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    """`kpiwatch metrics list|query`: the metrics declared in dbt's semantic layer, and their values, computed in
+    the warehouse from SQL MetricFlow compiles for it."""
+    from kpiwatch.semantic_layer import GRAINS, SEMANTIC_MANIFEST_FILE, SemanticLayer
+    from kpiwatch.warehouse import open_warehouse
+    from orchestration.dbt_project import prepare_dbt_manifest
+
+    settings = _settings()
+    if args.action == "query":
+        names = [name.strip() for name in (args.names or "").split(",") if name.strip()]
+        if not names:
+            raise ConfigError("metrics query needs metric names, e.g. `kpiwatch metrics query mrr,arpa`.")
+        if args.grain not in GRAINS:
+            raise ConfigError(f"--grain {args.grain!r} must be one of {', '.join(GRAINS)}.")
+        start = parse_date(args.start, "--start") if args.start else None
+        end = parse_date(args.end, "--end") if args.end else None
+        if start and end and end < start:
+            raise ConfigError(f"--end {end} is before --start {start}.")
+    prepare_dbt_manifest(settings)
+    dialect = "duckdb" if settings.target == "dev" else "snowflake"
+    layer = SemanticLayer(settings.dbt_target_dir / SEMANTIC_MANIFEST_FILE, dialect)
+    if args.action == "list":
+        declared = layer.metrics()
+        width = max(len(metric.name) for metric in declared)
+        for metric in declared:
+            print(f"{metric.name:{width}}  {metric.type:10}  {metric.label}: {metric.description}".rstrip(": "))
+        return 0
+    known = {metric.name for metric in layer.metrics()}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown metric {unknown[0]!r}; `kpiwatch metrics list` shows the declared ones.")
+    rows = open_warehouse(settings).query(layer.sql(names, args.grain, start, end))
+    columns = [f"metric_time__{args.grain}", *names]
+    if args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([args.grain, *names])
+        writer.writerows([[_cell(row.get(column)) for column in columns] for row in rows])
+        return 0
+    table = [[args.grain, *names], *([_cell(row.get(column)) for column in columns] for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        print(
+            "  ".join(
+                cell.rjust(width) if i else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
+    return 0
+
+
+def _cell(value: object) -> str:
+    """A value as the table shows it: dates as days, numbers without float noise, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return str(value)[:10]
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.2f}"
+    return str(value)
+
+
 def _fault_names() -> list[str]:
     from kpiwatch.sample.faults import INJECTABLE
 
@@ -611,6 +675,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: KPIWATCH_AS_OF or today, UTC)")
     report.add_argument("--out", help="the .html file to write (default: KPIWATCH_REPORT_DIR/YYYY-MM-DD.html)")
     report.set_defaults(func=_report_command)
+
+    declared = sub.add_parser("metrics", help="the metrics declared in dbt's semantic layer, and their values")
+    declared.add_argument("action", choices=("list", "query"), help="list the declared metrics, or query values")
+    declared.add_argument("names", nargs="?", help="for query: metric names, comma-separated (e.g. mrr,arpa)")
+    declared.add_argument("--grain", default="day", help=f"for query: one row per {' | '.join(GRAINS)} (default: day)")
+    declared.add_argument("--start", help="for query: first day, YYYY-MM-DD (default: the first with data)")
+    declared.add_argument("--end", help="for query: last day, YYYY-MM-DD (default: the last with data)")
+    declared.add_argument("--format", choices=("table", "csv"), default="table", help="output (default: table)")
+    declared.set_defaults(func=_metrics)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")
     ui.add_argument("--host", default="127.0.0.1")

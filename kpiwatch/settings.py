@@ -83,10 +83,12 @@ KNOWN_VARIABLES = {
     "KPIWATCH_PARTITIONS_START": "first day of the daily partitions, YYYY-MM-DD (default: 2020-01-01)",
     "KPIWATCH_LOOKBACK_DAYS": "days before a daily run's partition it re-processes for late events (default: 3)",
     "KPIWATCH_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use per process before it spills to disk (default: 3GB)",
-    "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: expectations/checks.yml)",
-    "KPIWATCH_ANOMALIES_CONFIG": "when a business series is anomalous enough to alert (default: "
-    "expectations/anomalies.yml)",
-    "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: dbt_project/target)",
+    "KPIWATCH_CHECKS_CONFIG": "severities and thresholds of the data-quality checks (default: the project's "
+    "checks.yml, else kpiwatch's expectations/checks.yml)",
+    "KPIWATCH_ANOMALIES_CONFIG": "when a business series is anomalous enough to alert (default: the project's "
+    "anomalies.yml, else kpiwatch's expectations/anomalies.yml)",
+    "KPIWATCH_DBT_TARGET_DIR": "where dbt keeps its manifest and each run's artifacts (default: data/dbt_target in "
+    "a project, dbt_project/target in kpiwatch's checkout)",
     "KPIWATCH_RUN_LOCK_WAIT_SECONDS": "how long a run waits for another run on the same warehouse (default: 60)",
     "KPIWATCH_SEGMENT_TOP_N": "values of a segment label pushed, the top N by spend, the rest as other (default: 20)",
     "KPIWATCH_RESTATEMENT_TOLERANCE": "relative change of a closed month's published value that is reported as a "

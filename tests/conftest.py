@@ -133,6 +133,14 @@ def mrr_world_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def activity_world_db(tmp_path_factory) -> Path:
+    """The hand-worked activity company (tests/fixtures/activity_world.py), built once; tests only read it."""
+    from tests.fixtures import activity_world
+
+    return build_world(tmp_path_factory, "activity_world", activity_world.TABLES, activity_world.AS_OF)
+
+
+@pytest.fixture(scope="session")
 def segment_world_db(tmp_path_factory) -> Path:
     """The hand-worked segment company (tests/fixtures/segment_world.py), built once; tests only read it."""
     from tests.fixtures import segment_world

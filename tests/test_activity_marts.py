@@ -8,9 +8,9 @@ from tests.fixtures import activity_world as world
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return build_world(tmp_path_factory, "activity_world", world.TABLES, world.AS_OF)
+@pytest.fixture
+def db(activity_world_db):
+    return activity_world_db
 
 
 def test_active_users_count_distinct_users_in_trailing_windows(db):

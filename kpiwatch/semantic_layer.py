@@ -1,0 +1,137 @@
+"""kpiwatch's one door to MetricFlow, dbt's semantic layer: metrics declared in the dbt project's YAML, compiled
+to SQL in the warehouse's own dialect, run by kpiwatch's own connection (the warehouse does the work).
+
+MetricFlow says its Python API is not stable (MetricFlowEngine's docstring): every call to it is in this module,
+its versions are pinned exactly (pyproject.toml), and tests/test_semantic_layer.py fails loudly if they move.
+MetricFlow only compiles here; it never opens a connection, so it needs neither `dbt debug` nor dbt's adapter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpiwatch.errors import ConfigError
+
+SEMANTIC_MANIFEST_FILE = "semantic_manifest.json"
+GRAINS = ("day", "week", "month", "quarter", "year")
+# The time column of every compiled query: MetricFlow names it metric_time__<grain>.
+TIME_COLUMN = "metric_time__{grain}"
+
+
+@dataclass(frozen=True)
+class DeclaredMetric:
+    """A metric as declared: what kpiwatch needs to name, describe and watch it."""
+
+    name: str
+    label: str
+    description: str
+    type: str
+    meta: dict[str, Any]
+
+
+class SemanticLayer:
+    """The semantic manifest dbt wrote at parse time, compiled for one warehouse dialect."""
+
+    def __init__(self, manifest_path: Path, dialect: str) -> None:
+        from metricflow.engine.metricflow_engine import MetricFlowEngine
+        from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
+        from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
+
+        try:
+            text = manifest_path.read_text()
+        except OSError as error:
+            raise ConfigError(
+                f"{manifest_path}: cannot be read ({error.strerror}); dbt writes it when it parses the project."
+            ) from None
+        self.manifest = parse_manifest_from_dbt_generated_manifest(manifest_json_string=text)
+        if dialect == "duckdb":
+            _drop_database_names(self.manifest)
+        self._engine = MetricFlowEngine(SemanticManifestLookup(self.manifest), _CompileOnlyClient(dialect))
+
+    def metrics(self) -> list[DeclaredMetric]:
+        """Every declared metric, in name order."""
+        return sorted(
+            (
+                DeclaredMetric(
+                    name=metric.name,
+                    label=metric.label or metric.name,
+                    description=metric.description or "",
+                    type=str(metric.type.value),
+                    meta=dict((metric.config.meta if metric.config else None) or {}),
+                )
+                for metric in self.manifest.metrics
+            ),
+            key=lambda metric: metric.name,
+        )
+
+    def sql(
+        self,
+        metrics: Sequence[str],
+        grain: str = "day",
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        group_by: Sequence[str] = (),
+    ) -> str:
+        """One SELECT of the metrics per period of `grain` (column metric_time__<grain>, then any group-by
+        columns, then one column per metric), from start to end inclusive when given."""
+        from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
+
+        if grain not in GRAINS:
+            raise ConfigError(f"Grain {grain!r} is not one of {', '.join(GRAINS)}.")
+        request = MetricFlowQueryRequest.create(
+            metric_names=list(metrics),
+            group_by_names=[TIME_COLUMN.format(grain=grain), *group_by],
+            time_constraint_start=None if start is None else dt.datetime.combine(start, dt.time()),
+            time_constraint_end=None if end is None else dt.datetime.combine(end, dt.time()),
+            order_by_names=[TIME_COLUMN.format(grain=grain)],
+        )
+        try:
+            explained = self._engine.explain(request)
+        except Exception as error:  # MetricFlow's query errors share no base class: name the request instead
+            raise ConfigError(f"Semantic layer: cannot compile {', '.join(metrics)} by {grain}: {error}") from None
+        return explained.sql_statement.without_descriptions.sql
+
+
+def _drop_database_names(manifest: Any) -> None:
+    """DuckDB's database is the file's name, fixed in the manifest when dbt parsed; the same project runs on
+    any file (KPIWATCH_DUCKDB_PATH, each test's warehouse), so relations are named by schema alone."""
+    relations = [model.node_relation for model in manifest.semantic_models]
+    relations += [spine.node_relation for spine in manifest.project_configuration.time_spines]
+    for relation in relations:
+        relation.database = None
+        relation.relation_name = f'"{relation.schema_name}"."{relation.alias}"'
+
+
+class _CompileOnlyClient:
+    """MetricFlow's SqlClient protocol, for compiling only: the dialect's renderer, and no connection."""
+
+    def __init__(self, dialect: str) -> None:
+        from metricflow.protocols.sql_client import SqlEngine
+
+        engines = {"duckdb": SqlEngine.DUCKDB, "snowflake": SqlEngine.SNOWFLAKE}
+        if dialect not in engines:
+            raise ConfigError(f"Semantic layer: no SQL dialect for warehouse {dialect!r} (duckdb or snowflake).")
+        self.sql_engine_type = engines[dialect]
+        if dialect == "duckdb":
+            from metricflow.sql.render.duckdb_renderer import DuckDbSqlPlanRenderer
+
+            self.sql_plan_renderer = DuckDbSqlPlanRenderer()
+        else:
+            from metricflow.sql.render.snowflake import SnowflakeSqlPlanRenderer
+
+            self.sql_plan_renderer = SnowflakeSqlPlanRenderer()
+
+    def render_bind_parameter_key(self, bind_parameter_key: str) -> str:
+        return f"${bind_parameter_key}"
+
+    def query(self, stmt: str, sql_bind_parameter_set: object = None) -> object:
+        raise RuntimeError("kpiwatch runs the semantic layer's SQL through its own warehouse connection.")
+
+    execute = dry_run = query
+
+    def close(self) -> None:
+        pass
