@@ -504,6 +504,7 @@ def _config(args: argparse.Namespace) -> int:
         ("checks", settings.checks_config),
         ("anomalies", settings.anomalies_config),
         ("seeds", settings.seeds_dir),
+        ("metrics", settings.metrics_dir),
         ("dbt profile", settings.dbt_profiles_dir / "profiles.yml"),
         ("dbt artifacts", settings.dbt_target_dir),
         ("reports", settings.report_dir or "off"),

@@ -25,6 +25,52 @@ COPIED = {
     "profiles.yml": DBT_PROJECT_DIR / "profiles.yml",
 }
 GITIGNORE = "# Written by runs: the warehouse, reports, dbt artifacts, the Dagster instance.\ndata/\n.dagster_home/\n"
+# metrics/example.yml: one metric from declaration to query, commented out so a new project declares nothing.
+EXAMPLE_METRICS = "metrics/example.yml"
+EXAMPLE_METRICS_TEXT = """\
+# Your own metrics, declared in dbt's semantic layer (MetricFlow, the legacy spec of dbt 1.11): semantic models
+# over kpiwatch's marts or staging models, and simple, ratio, cumulative or derived metrics over their measures
+# and kpiwatch's own metrics (`kpiwatch metrics list`). Uncomment to try, then:
+#   kpiwatch metrics query report_exports,exports_per_active_user --start 2026-11-01
+# What a declaration may contain: docs/metrics-as-code.md. This folder holds YAML only.
+#
+# semantic_models:
+#   - name: product_events
+#     description: One row per product event (kpiwatch's staging view of raw.events).
+#     model: ref('stg_events')
+#     defaults:
+#       agg_time_dimension: activity_date
+#     entities:
+#       - name: product_event
+#         type: primary
+#         expr: event_id
+#     dimensions:
+#       - name: activity_date
+#         type: time
+#         type_params:
+#           time_granularity: day
+#       - name: event_name
+#         type: categorical
+#     measures:
+#       - name: report_exports
+#         agg: sum
+#         expr: "case when event_name = 'report_export' then 1 else 0 end"
+#
+# metrics:
+#   - name: report_exports
+#     label: Report exports
+#     description: Reports exported in the UTC day.
+#     type: simple
+#     type_params:
+#       measure: report_exports
+#   - name: exports_per_active_user
+#     label: Exports per active user
+#     description: Report exports divided by the day's active users (kpiwatch's dau).
+#     type: ratio
+#     type_params:
+#       numerator: report_exports
+#       denominator: dau
+"""
 # Settings written uncommented: a project starts on the embedded warehouse and says which environment it is.
 ACTIVE = {"KPIWATCH_TARGET": "dev", "KPIWATCH_DUCKDB_PATH": "data/kpiwatch.duckdb"}
 
@@ -41,6 +87,7 @@ HEADER = """\
 #   checks.yml            severities and thresholds of the data-quality checks (docs/checks.md)
 #   anomalies.yml         when a business series is anomalous enough to alert (docs/alerts.md)
 #   seeds/fx_rates.csv    USD per unit of every currency you bill in; seeds/feature_map.csv: event -> feature
+#   metrics/              your own metrics in dbt's semantic layer YAML (metrics/example.yml; docs/metrics-as-code.md)
 #   profiles.yml          the dbt profile (dev = DuckDB, snowflake); values come from KPIWATCH_SNOWFLAKE_* variables
 #   data/                 the embedded warehouse, reports and dbt artifacts (ignored by git)
 """
@@ -70,7 +117,7 @@ def init_project(directory: Path, known: Mapping[str, str]) -> list[Path]:
     directory = directory.expanduser().resolve()
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory} is a file; `kpiwatch init` needs a directory (new or empty of its files).")
-    names = [PROJECT_FILE, *COPIED, ".gitignore"]
+    names = [PROJECT_FILE, *COPIED, EXAMPLE_METRICS, ".gitignore"]
     existing = [name for name in names if (directory / name).exists()]
     if existing:
         raise ConfigError(f"{directory / existing[0]} already exists; nothing was written (init never overwrites).")
@@ -80,6 +127,8 @@ def init_project(directory: Path, known: Mapping[str, str]) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         written.append(target)
+    (directory / EXAMPLE_METRICS).parent.mkdir(exist_ok=True)
+    (directory / EXAMPLE_METRICS).write_text(EXAMPLE_METRICS_TEXT)
     (directory / ".gitignore").write_text(GITIGNORE)
     (directory / PROJECT_FILE).write_text(project_file_text(directory.name, known))
-    return [directory / PROJECT_FILE, *written, directory / ".gitignore"]
+    return [directory / PROJECT_FILE, *written, directory / EXAMPLE_METRICS, directory / ".gitignore"]

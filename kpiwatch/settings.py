@@ -70,10 +70,14 @@ SNOWFLAKE_PREFIX = "KPIWATCH_SNOWFLAKE_"
 # The reference data dbt seeds (kpiwatch's own unless a project brings its own seeds/ folder).
 SEED_FILES = ("fx_rates.csv", "feature_map.csv")
 DEFAULT_SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+# Where a company declares its own metrics (YAML of dbt's semantic layer); kpiwatch's empty folder otherwise.
+DEFAULT_METRICS_DIR = DBT_PROJECT_DIR / "metrics"
 
 KNOWN_VARIABLES = {
     PROJECT_DIR_VARIABLE: "a project directory holding kpiwatch.yml (`kpiwatch init`); default: the current directory "
     "when it holds one",
+    "KPIWATCH_METRICS_DIR": "folder of semantic models and metrics declared in dbt's semantic layer YAML "
+    "(default: the project's metrics/)",
     "KPIWATCH_SEEDS_DIR": "folder with the reference seeds fx_rates.csv and feature_map.csv (default: the project's "
     "seeds/, else kpiwatch's own)",
     "KPIWATCH_DUCKDB_PATH": "DuckDB file holding schema raw and the dbt schemas",
@@ -203,6 +207,7 @@ class Settings:
     sentry_dsn: str | None = field(default=None, repr=False)  # holds a key: never printed
     log_format: str = "text"  # or json
     seeds_dir: Path = DEFAULT_SEEDS_DIR
+    metrics_dir: Path = DEFAULT_METRICS_DIR
     dbt_profiles_dir: Path = DBT_PROJECT_DIR  # the project's own profiles.yml when it has one
     project: Project = NO_PROJECT
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
@@ -266,6 +271,7 @@ def _settings(env: Mapping[str, str], project: Project, unknown: tuple[str, ...]
         sentry_dsn=sentry_dsn_from_env(env),
         log_format=log_format_from_env(env),
         seeds_dir=seeds_dir(env, defaults.seeds_dir),
+        metrics_dir=metrics_dir(env, defaults.metrics_dir),
         dbt_profiles_dir=defaults.dbt_profiles_dir,
         project=project,
         unknown_variables=unknown,
@@ -296,6 +302,7 @@ class ProjectDefaults:
     checks_config: Path = DEFAULT_CHECKS_FILE
     anomalies_config: Path = DEFAULT_ANOMALIES_FILE
     seeds_dir: Path = DEFAULT_SEEDS_DIR
+    metrics_dir: Path = DEFAULT_METRICS_DIR
     dbt_profiles_dir: Path = DBT_PROJECT_DIR
 
     @classmethod
@@ -313,6 +320,7 @@ class ProjectDefaults:
             checks_config=own(DEFAULT_CHECKS_FILE.name, DEFAULT_CHECKS_FILE),
             anomalies_config=own(DEFAULT_ANOMALIES_FILE.name, DEFAULT_ANOMALIES_FILE),
             seeds_dir=own("seeds", DEFAULT_SEEDS_DIR),
+            metrics_dir=own("metrics", DEFAULT_METRICS_DIR),
             dbt_profiles_dir=directory if (directory / "profiles.yml").is_file() else DBT_PROJECT_DIR,
         )
 
@@ -325,6 +333,21 @@ def seeds_dir(env: Mapping[str, str], default: Path) -> Path:
     missing = [name for name in SEED_FILES if not (path / name).is_file()]
     if missing:
         raise ConfigError(f"KPIWATCH_SEEDS_DIR={str(path)!r} has no {missing[0]}; it holds {' and '.join(SEED_FILES)}.")
+    return path
+
+
+def metrics_dir(env: Mapping[str, str], default: Path) -> Path:
+    """A folder of YAML declarations only: dbt reads it as a model path, and a SQL file there would have dbt
+    write its compiled SQL over the file (it writes under each node's path, absolute for this folder)."""
+    path = _path(env, "KPIWATCH_METRICS_DIR", default)
+    if not path.is_dir():
+        raise ConfigError(f"KPIWATCH_METRICS_DIR={str(path)!r} is not a folder; it holds metric declarations (.yml).")
+    other = sorted(p.name for p in path.rglob("*") if p.is_file() and p.suffix in (".sql", ".py", ".csv"))
+    if other:
+        raise ConfigError(
+            f"KPIWATCH_METRICS_DIR={str(path)!r} holds {other[0]}; it holds metric declarations (.yml) only: "
+            "build tables in your own dbt project and declare them here."
+        )
     return path
 
 

@@ -20,7 +20,7 @@ from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 
-PROJECT_SOURCES = ("models", "macros", "seeds", "tests", "analyses", "dbt_project.yml", "profiles.yml")
+PROJECT_SOURCES = ("models", "metrics", "macros", "seeds", "tests", "analyses", "dbt_project.yml", "profiles.yml")
 
 
 def dbt_project(settings: Settings) -> DbtProject:
@@ -42,16 +42,29 @@ def manifest_is_stale(settings: Settings) -> bool:
         return True
     built = manifest.stat().st_mtime
     sources = [DBT_PROJECT_DIR / name for name in PROJECT_SOURCES]
-    for path in [*sources, settings.seeds_dir, settings.dbt_profiles_dir / "profiles.yml"]:
+    for path in [*sources, settings.seeds_dir, settings.metrics_dir, settings.dbt_profiles_dir / "profiles.yml"]:
         files = path.rglob("*") if path.is_dir() else [path]
         if any(f.is_file() and f.stat().st_mtime > built for f in files):
             return True
     return False
 
 
+def parse_error(output: str) -> str:
+    """dbt's parse error on one line: what follows "Encountered an error:", else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if line.endswith("Encountered an error:"):
+            return " ".join(lines[index + 1 : index + 6])[:600]
+    return lines[-1][:600] if lines else "no output"
+
+
 def prepare_dbt_manifest(settings: Settings) -> Path:
     """Run `dbt parse` (the dbt beside this Python) when the manifest is missing or stale; return its path."""
     if manifest_is_stale(settings):
+        from kpiwatch.declarations import check_declarations
+        from metrics.anomaly_config import SERIES
+
+        check_declarations(settings.metrics_dir, SERIES)
         command = [
             beside_interpreter("dbt"),
             "parse",
@@ -65,5 +78,5 @@ def prepare_dbt_manifest(settings: Settings) -> Path:
         env = {**os.environ, **dbt_environment(settings)}  # the child inherits ours, plus the profile's values
         done = subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env)
         if done.returncode != 0:
-            raise KpiwatchError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{done.stdout}{done.stderr}")
+            raise KpiwatchError(f"dbt could not parse the project: {parse_error(done.stdout + done.stderr)}")
     return manifest_path(settings)

@@ -16,7 +16,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     """profiles.yml's values, plus dbt's own switches: no usage statistics leave the machine, from any dbt
     call kpiwatch makes. The same mapping for the parse and for runs, so runs reuse the parse (dbt's
     partial-parse state is keyed by the profile's values)."""
-    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "KPIWATCH_SEEDS_DIR": _seed_path(settings)}
+    env = {
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "KPIWATCH_SEEDS_DIR": _seed_path(settings),
+        "KPIWATCH_METRICS_DIR": _metrics_path(settings),
+    }
     if settings.target == "dev":
         env.update(
             KPIWATCH_DUCKDB_PATH=str(settings.duckdb_path), KPIWATCH_DUCKDB_MEMORY_LIMIT=settings.duckdb_memory_limit
@@ -44,6 +48,14 @@ def _seed_path(settings: Settings) -> str:
     if settings.seeds_dir.resolve() == (DBT_PROJECT_DIR / "seeds").resolve():
         return "seeds"
     return str(settings.seeds_dir)
+
+
+def _metrics_path(settings: Settings) -> str:
+    """dbt's second model path: kpiwatch's empty metrics/ (relative), or a project's own (absolute; YAML only,
+    kpiwatch/settings.py refuses anything dbt would write back to)."""
+    if settings.metrics_dir.resolve() == (DBT_PROJECT_DIR / "metrics").resolve():
+        return "metrics"
+    return str(settings.metrics_dir)
 
 
 def window_environment(start: dt.date, as_of: dt.date, lookback_days: int) -> dict[str, str]:

@@ -1,0 +1,180 @@
+"""A company's metric declarations (dbt semantic layer YAML in its metrics/ folder), checked before dbt parses
+them: one sentence naming the file, the metric or semantic model, and the field, instead of dbt's multi-line
+parse errors (or, for some mistakes, its traceback). dbt and MetricFlow still validate everything after this;
+this catches what a person gets wrong most, in words that say where."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kpiwatch.errors import ConfigError
+from kpiwatch.paths import DBT_PROJECT_DIR
+
+# kpiwatch's own declarations: their metric names are taken, their measures usable.
+SHIPPED_DECLARATIONS = DBT_PROJECT_DIR / "models" / "semantic" / "_semantic.yml"
+SECTIONS = ("version", "models", "semantic_models", "metrics")
+METRIC_TYPES = ("simple", "ratio", "cumulative", "derived", "conversion")
+AGGREGATIONS = ("sum", "min", "max", "average", "count", "count_distinct", "sum_boolean", "median", "percentile")
+ENTITY_TYPES = ("primary", "foreign", "unique", "natural")
+DIMENSION_TYPES = ("categorical", "time")
+GRANULARITIES = ("day", "week", "month", "quarter", "year")
+# MetricFlow refuses these as names of anything (they are time granularities).
+RESERVED_NAMES = frozenset({"nanosecond", "microsecond", "millisecond", "second", "minute", "hour", *GRANULARITIES})
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+REF = re.compile(r"""^ref\(\s*['"][A-Za-z0-9_]+['"]\s*\)$""")
+
+
+@dataclass
+class Declarations:
+    """What the files declare, gathered before the metrics are checked against it."""
+
+    measures: set[str] = field(default_factory=set)
+    metrics: dict[str, Path] = field(default_factory=dict)
+
+
+def check_declarations(metrics_dir: Path, builtin_series: Iterable[str] = ()) -> list[str]:
+    """The declared metric names of metrics_dir's YAML files; a ConfigError naming file, item and field for the
+    first mistake. builtin_series: kpiwatch's own series names, which a declared metric may not take."""
+    shipped = _declarations([(SHIPPED_DECLARATIONS, _read(SHIPPED_DECLARATIONS))])
+    files = sorted(p for p in metrics_dir.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    documents = [(path, _read(path)) for path in files]
+    own = _declarations(documents)
+    taken = set(shipped.metrics) | set(builtin_series)
+    for name, path in own.metrics.items():
+        if name in taken:
+            raise ConfigError(f"{path}: metric {name!r}: name clashes with kpiwatch's built-in {name!r}; rename it.")
+    known = Declarations(shipped.measures | own.measures, {**shipped.metrics, **own.metrics})
+    for path, document in documents:
+        for metric in document.get("metrics") or []:
+            _check_metric(path, metric, known)
+    return sorted(own.metrics)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot be read ({error}).") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ConfigError(f"{path}: is not valid YAML{f' at line {mark.line + 1}' if mark else ''}.") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: must be a mapping with semantic_models: and metrics:.")
+    unknown = sorted(str(key) for key in document if key not in SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section {unknown[0]!r}; a declaration file holds semantic_models: and metrics:."
+        )
+    for section in ("semantic_models", "metrics"):
+        items = document.get(section) or []
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ConfigError(f"{path}: {section}: must be a list of mappings, each with a name.")
+    return document
+
+
+def _declarations(documents: Iterable[tuple[Path, Mapping[str, Any]]]) -> Declarations:
+    found = Declarations()
+    for path, document in documents:
+        for model in document.get("semantic_models") or []:
+            found.measures |= _check_semantic_model(path, model)
+        for metric in document.get("metrics") or []:
+            name = _name(path, "metric", metric)
+            if name in found.metrics:
+                raise ConfigError(f"{path}: metric {name!r}: declared twice (also in {found.metrics[name]}).")
+            found.metrics[name] = path
+    return found
+
+
+def _name(path: Path, kind: str, item: Mapping[str, Any]) -> str:
+    name = item.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ConfigError(f"{path}: {kind} {name!r}: name must be lower_snake_case, starting with a letter.")
+    if name in RESERVED_NAMES:
+        raise ConfigError(f"{path}: {kind} {name!r}: name is a time granularity, which MetricFlow reserves.")
+    return name
+
+
+def _check_semantic_model(path: Path, model: Mapping[str, Any]) -> set[str]:
+    """The measures a semantic model declares, once its fields are checked."""
+    name = _name(path, "semantic model", model)
+    where = f"{path}: semantic model {name!r}"
+    if not isinstance(model.get("model"), str) or not REF.match(model["model"].strip()):
+        raise ConfigError(f"{where}: model must be ref('a_model'), got {model.get('model')!r}.")
+    for kind, types, key in (("entity", ENTITY_TYPES, "entities"), ("dimension", DIMENSION_TYPES, "dimensions")):
+        for item in _items(where, model, key):
+            item_name = _name(path, f"semantic model {name!r} {kind}", item)
+            if item.get("type") not in types:
+                raise ConfigError(f"{where}: {kind} {item_name!r}: type must be one of {', '.join(types)}.")
+            if kind == "dimension" and item["type"] == "time":
+                grain = (item.get("type_params") or {}).get("time_granularity")
+                if grain not in GRANULARITIES:
+                    raise ConfigError(
+                        f"{where}: dimension {item_name!r}: type_params.time_granularity must be one of "
+                        f"{', '.join(GRANULARITIES)}."
+                    )
+    measures = set()
+    for measure in _items(where, model, "measures"):
+        measure_name = _name(path, f"semantic model {name!r} measure", measure)
+        if measure.get("agg") not in AGGREGATIONS:
+            agg = measure.get("agg")
+            raise ConfigError(
+                f"{where}: measure {measure_name!r}: agg {agg!r} is not one of {', '.join(AGGREGATIONS)}."
+            )
+        measures.add(measure_name)
+    return measures
+
+
+def _items(where: str, model: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = model.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError(f"{where}: {key} must be a list of mappings, each with a name.")
+    return items
+
+
+def _check_metric(path: Path, metric: Mapping[str, Any], known: Declarations) -> None:
+    name = metric["name"]
+    where = f"{path}: metric {name!r}"
+    if not isinstance(metric.get("label"), str) or not metric["label"].strip():
+        raise ConfigError(f"{where}: label is required (dbt 1.11 refuses a metric without one).")
+    kind = metric.get("type")
+    if kind not in METRIC_TYPES:
+        raise ConfigError(f"{where}: type {kind!r} is not one of {', '.join(METRIC_TYPES)}.")
+    params = metric.get("type_params")
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}: type_params is required for a {kind} metric.")
+    if kind in ("simple", "cumulative"):
+        _reference(where, "type_params.measure", params.get("measure"), known.measures, "measure")
+    if kind == "cumulative":
+        window = params.get("cumulative_type_params") or {}
+        if isinstance(window, dict) and window.get("window") and window.get("grain_to_date"):
+            raise ConfigError(f"{where}: cumulative_type_params takes window or grain_to_date, not both.")
+    if kind == "ratio":
+        for side in ("numerator", "denominator"):
+            _reference(where, f"type_params.{side}", params.get(side), set(known.metrics), "metric")
+    if kind == "derived":
+        if not isinstance(params.get("expr"), str) or not params["expr"].strip():
+            raise ConfigError(f"{where}: type_params.expr is required for a derived metric.")
+        inputs = params.get("metrics")
+        if not isinstance(inputs, list) or not inputs:
+            raise ConfigError(f"{where}: type_params.metrics must list the metrics the expression uses.")
+        for entry in inputs:
+            _reference(where, "type_params.metrics", entry, set(known.metrics), "metric")
+    if kind == "conversion":
+        conversion = params.get("conversion_type_params") or {}
+        for key in ("base_measure", "conversion_measure"):
+            _reference(where, f"conversion_type_params.{key}", conversion.get(key), known.measures, "measure")
+
+
+def _reference(where: str, field_name: str, value: Any, names: set[str], kind: str) -> None:
+    """A measure or metric named by a string or by {name: ...}, which must be declared."""
+    name = value.get("name") if isinstance(value, dict) else value
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: {field_name} must name a {kind}.")
+    if name not in names:
+        raise ConfigError(f"{where}: {field_name} {name!r} is not a declared {kind}.")
