@@ -122,9 +122,10 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target
     dbt_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     assert sum(len(c) for k, c in checks.items() if not k.startswith("raw/")) == len(dbt_tests)
     assert deps["marts/fct_mrr_monthly"] == {"marts/fct_customer_mrr_monthly", "intermediate/int_month_spine"}
-    # Ordered after the dbt step through the seeds, which every dbt step builds: a dependency on a mart that a
-    # run withholds would skip publishing altogether (orchestration/publish.py). The marts it reads are named.
-    assert deps["prometheus_push"] == {"reference/feature_map", "reference/fx_rates"}
+    # Ordered after the dbt step through the seeds and MetricFlow's time spine, which every dbt step builds: a
+    # dependency on a mart that a run withholds would skip publishing altogether (orchestration/publish.py).
+    # The marts it reads are named.
+    assert deps["prometheus_push"] == {"reference/feature_map", "reference/fx_rates", "semantic/metricflow_time_spine"}
     assert "fct_unit_economics_monthly" in nodes["prometheus_push"]["description"]
     assert nodes["prometheus_push"]["groupName"] == "publishing"
 
