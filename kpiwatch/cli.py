@@ -314,20 +314,20 @@ def _report_command(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     """`kpiwatch backtest`: the anomaly verdicts of every day of a range, as the daily runs give them."""
     from kpiwatch.analysis.backtest import run_backtest, to_csv, to_table
+    from kpiwatch.semantic_layer import watched_in
     from kpiwatch.warehouse import open_warehouse
-    from metrics.anomaly_config import SERIES, load_anomaly_config
+    from metrics.anomaly_config import load_anomaly_config
 
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}.")
-    if args.metric is not None and args.metric not in SERIES:
-        raise ConfigError(f"unknown series {args.metric!r} for --metric; use one of: {', '.join(SERIES)}.")
     if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
         raise ConfigError(f"--plot {args.plot!r} must name a .png file.")
     settings = _settings()
-    result = run_backtest(
-        open_warehouse(settings), load_anomaly_config(settings.anomalies_config), start, end, args.metric
-    )
+    config = load_anomaly_config(settings.anomalies_config, watched_in(settings.dbt_target_dir))
+    if args.metric is not None and args.metric not in config.rules:
+        raise ConfigError(f"unknown series {args.metric!r} for --metric; use one of: {', '.join(config.rules)}.")
+    result = run_backtest(open_warehouse(settings), config, start, end, args.metric)
     print(to_csv(result) if args.format == "csv" else to_table(result), end="")
     if args.plot:
         from kpiwatch.analysis.backtest_plot import plot_backtest

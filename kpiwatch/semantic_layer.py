@@ -135,3 +135,54 @@ class _CompileOnlyClient:
 
     def close(self) -> None:
         pass
+
+
+# The watch of a declared metric: `meta: {kpiwatch: {watch: true}}` on the metric (optionally `seasonality:
+# weekday`, the default, or `level`: the method of its band, macros/series_bands.sql).
+WATCH_KEY = "kpiwatch"
+SEASONALITIES = ("weekday", "level")
+QUERIES_TABLE = "declared_series_queries"
+QUERIES_SCHEMA = "semantic"
+
+
+def watched_metrics(manifest_path: Path) -> dict[str, str]:
+    """The declared metrics marked as watched, with the method of their band, read from the semantic manifest's
+    JSON (no MetricFlow import: every run asks, most projects watch nothing declared). Missing manifest: none."""
+    import json
+
+    try:
+        document = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    watched = {}
+    for metric in document.get("metrics") or []:
+        meta = ((metric.get("config") or {}).get("meta") or {}).get(WATCH_KEY) or {}
+        if isinstance(meta, dict) and meta.get("watch") is True:
+            seasonality = meta.get("seasonality", "weekday")
+            watched[metric["name"]] = seasonality if seasonality in SEASONALITIES else "weekday"
+    return dict(sorted(watched.items()))
+
+
+def watched_in(dbt_target_dir: Path) -> list[str]:
+    """The watched declared metrics of the manifest dbt last parsed into this target directory."""
+    return list(watched_metrics(dbt_target_dir / SEMANTIC_MANIFEST_FILE))
+
+
+def write_declared_queries(
+    warehouse: Any, manifest_path: Path, dialect: str, start: dt.date | None, end: dt.date
+) -> list[str]:
+    """semantic.declared_series_queries: MetricFlow's SQL of each watched metric by day from `start` (None: all
+    history) to `end`, which the model fct_series_declared_daily runs inside the build. Rewritten before every
+    build, so it always matches the declarations dbt parsed. Returns the watched metrics' names."""
+    watched = watched_metrics(manifest_path)
+    rows = []
+    if watched:
+        layer = SemanticLayer(manifest_path, dialect)
+        rows = [(name, method, layer.sql([name], "day", start, end)) for name, method in watched.items()]
+    table = f"{QUERIES_SCHEMA}.{QUERIES_TABLE}"
+    with warehouse.session():
+        warehouse.query(f"create schema if not exists {QUERIES_SCHEMA}")
+        warehouse.query(f"create or replace table {table} (metric varchar, method varchar, query_sql varchar)")
+        for row in rows:
+            warehouse.query(f"insert into {table} values (?, ?, ?)", list(row))
+    return list(watched)

@@ -4,6 +4,7 @@ be to alert. Parsed and validated once; every unknown series, key or bad value i
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,22 @@ SERIES: dict[str, tuple[str, str]] = {
 # at least by 1 / sqrt(n) of itself (the customers are a count). A property of the series' definition, so
 # not a setting.
 SAMPLE_NOISE: dict[str, str] = {"conversion": "binomial", "cac_30d": "per_count"}
+# Metrics a company declared in dbt's semantic layer and watches (kpiwatch/semantic_layer.py watched_metrics):
+# their series share one metric label and one mart.
+DECLARED_METRIC = "declared"
+DECLARED_MART = "fct_series_declared_daily"
+
+
+def series_metric(name: str) -> str:
+    """The business metric a series belongs to (gating, the alert's `metric` label)."""
+    return SERIES[name][0] if name in SERIES else DECLARED_METRIC
+
+
+def series_mart(name: str) -> str:
+    """The mart holding a series and its band."""
+    return SERIES[name][1] if name in SERIES else DECLARED_MART
+
+
 # Series with one segment per acquisition channel (and `all`): their pushed segments are capped to the top N.
 CHANNEL_SERIES = frozenset({"signups", "spend", "cac_30d", "conversion"})
 # Days between two values of a series that is not daily: a weekly signup cohort's conversion.
@@ -61,7 +78,9 @@ class AnomalyConfig:
     rules: dict[str, SeriesRule]
 
 
-def load_anomaly_config(path: Path = DEFAULT_ANOMALIES_FILE) -> AnomalyConfig:
+def load_anomaly_config(path: Path = DEFAULT_ANOMALIES_FILE, declared: Collection[str] = ()) -> AnomalyConfig:
+    """The rules of every built-in series and of the declared metrics a company watches (`declared`), each from
+    `defaults` overridden by its entry under `series:`."""
     raw = read_yaml_setting(path, "Anomaly configuration", "KPIWATCH_ANOMALIES_CONFIG", "expectations/anomalies.yml")
     where = str(path)
     if not isinstance(raw, dict) or raw.get("version") != 1:
@@ -72,11 +91,12 @@ def load_anomaly_config(path: Path = DEFAULT_ANOMALIES_FILE) -> AnomalyConfig:
     series = raw.get("series") or {}
     if not isinstance(series, dict):
         raise ConfigError(f"{where}: series must map series names to settings, got {series!r}.")
+    known = [*SERIES, *(name for name in declared if name not in SERIES)]
     for name in series:
-        if name not in SERIES:
-            raise ConfigError(f"{where}: unknown series {name!r}; known: {', '.join(SERIES)}.")
+        if name not in known:
+            raise ConfigError(f"{where}: unknown series {name!r}; known: {', '.join(known)}.")
     defaults = _rule(where, "defaults", raw.get("defaults") or {}, None)
-    rules = {name: _rule(where, f"series.{name}", series.get(name) or {}, defaults) for name in SERIES}
+    rules = {name: _rule(where, f"series.{name}", series.get(name) or {}, defaults) for name in known}
     return AnomalyConfig(path=path, rules=rules)
 
 

@@ -9,7 +9,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date
-from metrics.anomaly_config import CADENCE_DAYS, CHANNEL_SERIES, SAMPLE_NOISE, SERIES, AnomalyConfig
+from metrics.anomaly_config import (
+    CADENCE_DAYS,
+    CHANNEL_SERIES,
+    SAMPLE_NOISE,
+    AnomalyConfig,
+    series_mart,
+    series_metric,
+)
 
 
 @dataclass(frozen=True)
@@ -117,15 +124,15 @@ def read_verdicts(
 ) -> list[Verdict]:
     """Verdicts of the days start..end; the series of withheld metrics (their marts were not rebuilt) and,
     with `series`, all other series are left out."""
-    wanted = {name for name, (metric, _) in SERIES.items() if metric not in withheld and series in (None, name)}
-    marts = list(dict.fromkeys(SERIES[name][1] for name in sorted(wanted)))
+    wanted = {name for name in config.rules if series_metric(name) not in withheld and series in (None, name)}
+    marts = list(dict.fromkeys(series_mart(name) for name in sorted(wanted)))
     if not marts:
         return []
     rows = warehouse.query(verdict_sql(config, marts), [start, end] * len(marts))
     return [
         Verdict(
             day=as_date(row["metric_date"]),
-            metric=SERIES[row["series"]][0],
+            metric=series_metric(row["series"]),
             series=row["series"],
             segment=row["segment"],
             value=_float(row["value"]),

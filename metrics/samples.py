@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kpiwatch.quality.outcome import CHECK_SECONDS, SUITE_SECONDS
-from metrics.anomaly_config import CADENCE_DAYS, SERIES
+from metrics.anomaly_config import CADENCE_DAYS, SERIES, series_metric
 from metrics.attribution import Explanation, top_contributions
 from metrics.bands import Verdict
 from metrics.catalog import ACTIVE_USER_WINDOWS, GAUGES_BY_NAME, METRIC_OF_GAUGE, METRICS, MOVEMENTS, REQUIRED_SERIES
@@ -112,16 +112,18 @@ def attribution_samples(explanations: Iterable[Explanation]) -> list[Sample]:
     return [s for s in samples if s is not None]
 
 
-def missing_bands(verdicts: Iterable[Verdict], withheld: Collection[str] = ()) -> list[str]:
-    """The watched series without a verdict for the evaluation date (their metric not withheld): a quiet
-    run must never be a silent gap."""
+def missing_bands(
+    verdicts: Iterable[Verdict], withheld: Collection[str] = (), watched: Iterable[str] = tuple(SERIES)
+) -> list[str]:
+    """The watched series (built-in and declared) without a verdict for the evaluation date (their metric not
+    withheld): a quiet run must never be a silent gap."""
     present = {v.series for v in verdicts}
     return [
         f"series {name}"
-        for name, (metric, _) in SERIES.items()
+        for name in watched
         # A cohort series has a value only when a cohort completes: a week without signups has none, and
         # shows as a drop of the signups series instead.
-        if metric not in withheld and name not in present and name not in CADENCE_DAYS
+        if series_metric(name) not in withheld and name not in present and name not in CADENCE_DAYS
     ]
 
 

@@ -30,6 +30,7 @@ from kpiwatch.dbt_support.profile import PARTIAL_PARSE_FILE, dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.quality.history import record as record_fingerprints
 from kpiwatch.quality.history import record_full_scan
+from kpiwatch.semantic_layer import SEMANTIC_MANIFEST_FILE, write_declared_queries
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import ensure_raw_contract
 from metrics.warehouse_cost import read_duckdb_usage
@@ -135,6 +136,16 @@ def build_dbt_assets(
                 context.log.warning(
                     f"Not rebuilding the models built from {RAW_SCHEMA}.{table}: {', '.join(checks)} (error) failed."
                 )
+        # The declared metrics a company watches: MetricFlow's SQL of each, for fct_series_declared_daily.
+        watched = write_declared_queries(
+            warehouse.client(writable=True),
+            target_root / SEMANTIC_MANIFEST_FILE,
+            "duckdb" if settings.target == "dev" else "snowflake",
+            None if config.full_refresh else window.first_processed_day,
+            window.as_of,
+        )
+        if watched:
+            context.log.info(f"Watching declared metrics: {', '.join(watched)}.")
         target = target_with_parse_state(target_root, context.run_id)
         yield from dbt.build(context, args, env={**profile_env, **window.dbt_env()}, target=target)
         keep_parse_state(target_root, target)

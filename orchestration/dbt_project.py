@@ -36,9 +36,24 @@ def manifest_path(settings: Settings) -> Path:
     return settings.dbt_target_dir / "manifest.json"
 
 
+# Which folders the manifest was parsed from: another seeds, metrics or profile folder needs a new parse even when
+# its files are older than the manifest.
+PARSE_INPUTS_FILE = "kpiwatch_parse_inputs.json"
+
+
+def parse_inputs(settings: Settings) -> str:
+    import json
+
+    folders = {"seeds": settings.seeds_dir, "metrics": settings.metrics_dir, "profiles": settings.dbt_profiles_dir}
+    return json.dumps({name: str(path.resolve()) for name, path in folders.items()}, sort_keys=True)
+
+
 def manifest_is_stale(settings: Settings) -> bool:
     manifest = manifest_path(settings)
     if not manifest.exists():
+        return True
+    stamp = settings.dbt_target_dir / PARSE_INPUTS_FILE
+    if not stamp.is_file() or stamp.read_text() != parse_inputs(settings):
         return True
     built = manifest.stat().st_mtime
     sources = [DBT_PROJECT_DIR / name for name in PROJECT_SOURCES]
@@ -79,4 +94,5 @@ def prepare_dbt_manifest(settings: Settings) -> Path:
         done = subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=env)
         if done.returncode != 0:
             raise KpiwatchError(f"dbt could not parse the project: {parse_error(done.stdout + done.stderr)}")
+        (settings.dbt_target_dir / PARSE_INPUTS_FILE).write_text(parse_inputs(settings))
     return manifest_path(settings)

@@ -10,6 +10,7 @@ from dagster import AssetKey, AssetsDefinition, DagsterEventType, DagsterInstanc
 from dagster_dbt import get_asset_key_for_model
 
 from kpiwatch.contract import RAW_SCHEMA
+from metrics.anomaly_config import DECLARED_MART, DECLARED_METRIC
 from metrics.catalog import METRICS
 from metrics.samples import CheckRecord
 
@@ -58,10 +59,13 @@ def _raw_ancestors(dbt_models: AssetsDefinition, keys: Iterable[AssetKey]) -> fr
 
 def raw_inputs_of_metrics(dbt_models: AssetsDefinition) -> dict[str, frozenset[str]]:
     """For each metric, the raw tables its marts are built from."""
-    return {
+    inputs = {
         metric.name: _raw_ancestors(dbt_models, [get_asset_key_for_model([dbt_models], m) for m in metric.marts])
         for metric in METRICS
     }
+    # The declared metrics a company watches: their series mart comes after every model.
+    inputs[DECLARED_METRIC] = _raw_ancestors(dbt_models, [get_asset_key_for_model([dbt_models], DECLARED_MART)])
+    return inputs
 
 
 def always_built(dbt_models: AssetsDefinition) -> list[AssetKey]:

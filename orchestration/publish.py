@@ -161,7 +161,7 @@ def build_publishing(
             )
             context.log.warning(notice)
             notices.append(notice)
-        missing = missing_required(business, withheld) + missing_bands(verdicts, withheld)
+        missing = missing_required(business, withheld) + missing_bands(verdicts, withheld, anomalies.rules)
         if missing:
             # A success that publishes no MRR or DAU is the worst failure: say so, and let the
             # failure path record run_success=0 so KpiwatchRunFailed reaches a person.

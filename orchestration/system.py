@@ -5,6 +5,7 @@ from dagster import Definitions, default_loggers
 from kpiwatch.json_logs import JSON_LOGGER, kpiwatch_json_logger
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
+from kpiwatch.semantic_layer import watched_in
 from kpiwatch.settings import Settings
 from metrics.anomaly_config import load_anomaly_config
 from orchestration import dbt_models, publish, raw_checks, raw_sources, schedules
@@ -21,7 +22,9 @@ def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PREST
     models = dbt_models.build_dbt_assets(settings, project, manifest_path(settings), partitions)
     daily = schedules.daily_job(partitions)
     backfill = schedules.events_backfill_job(partitions, dbt_models.daily_event_models(models))
-    push_asset, failure_sensor = publish.build_publishing(models, daily, load_anomaly_config(settings.anomalies_config))
+    # The built-in series and the declared metrics the project watches (from the semantic manifest just parsed).
+    anomalies = load_anomaly_config(settings.anomalies_config, watched_in(settings.dbt_target_dir))
+    push_asset, failure_sensor = publish.build_publishing(models, daily, anomalies)
     return Definitions(
         assets=[*raw_sources.raw_table_specs(), models, push_asset],
         asset_checks=raw_checks.build_raw_checks(load_checks_config(settings.checks_config, settings.seeds_dir)),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date, relation_exists
-from metrics.anomaly_config import SERIES, SERIES_MARTS, AnomalyConfig
+from metrics.anomaly_config import SERIES_MARTS, AnomalyConfig, series_mart
 from metrics.bands import Verdict, read_verdicts
 
 CSV_COLUMNS = ("date", "metric", "value", "lower", "expected", "upper", "score", "fired")
@@ -58,7 +58,7 @@ def fixed_threshold_days(
     watched = [name for name in FIXED_RULES if series in (None, name)]
     if not watched:
         return {}
-    marts = dict.fromkeys(SERIES[name][1] for name in watched)
+    marts = dict.fromkeys(series_mart(name) for name in watched)
     names = ", ".join(f"'{name}'" for name in watched)
     sql = " union all ".join(
         f"select metric_date, metric, segment, value from {MARTS_SCHEMA}.{mart} "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpiwatch.paths import DOCS_DIR
+from kpiwatch.semantic_layer import watched_in
 from kpiwatch.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def build_report(settings: Settings, as_of: dt.date, out: Path, instance: Dagste
     business_facts(
         facts,
         open_warehouse(settings),
-        load_anomaly_config(settings.anomalies_config),
+        load_anomaly_config(settings.anomalies_config, watched_in(settings.dbt_target_dir)),
         settings.segment_top_n,
         facts.withheld.keys(),
     )

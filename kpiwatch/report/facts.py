@@ -13,7 +13,7 @@ from typing import Any
 
 from kpiwatch.report.svg import Point
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date, relation_exists
-from metrics.anomaly_config import SERIES, AnomalyConfig
+from metrics.anomaly_config import AnomalyConfig, series_metric
 from metrics.attribution import Explanation, latest_changes
 from metrics.bands import Verdict, read_verdicts, verdicts_of_day
 from metrics.samples import CheckRecord, business_samples, fresh_samples
@@ -185,7 +185,7 @@ def _kpi_fact(
     series: list[Verdict],
     withheld: Collection[str],
 ) -> KpiFact:
-    metric = SERIES[kpi.series][0]
+    metric = series_metric(kpi.series)
     labels = (("window", ACTIVE_USER_GAUGES[kpi.key]),) if kpi.key in ACTIVE_USER_GAUGES else ()
     gauge = "kpiwatch_active_users" if kpi.key in ACTIVE_USER_GAUGES else kpi.gauge
     value = gauges.get((gauge, labels)) if gauge else None

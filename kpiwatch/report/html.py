@@ -10,7 +10,7 @@ from typing import Any
 from kpiwatch.numbers import number
 from kpiwatch.report.facts import METRICS_DOC_HEADINGS, KpiFact, ReportFacts
 from kpiwatch.report.svg import VERDICT_COLOURS, bridge_chart, sparkline
-from metrics.anomaly_config import SERIES
+from metrics.anomaly_config import series_metric
 from metrics.attribution import top_contributions
 
 STATE_LABELS = {
@@ -148,7 +148,7 @@ def _card(facts: ReportFacts, fact: KpiFact) -> str:
 
 
 def _metric(kpi) -> str:
-    return SERIES[kpi.series][0]
+    return series_metric(kpi.series)
 
 
 def _economics(facts: ReportFacts) -> str:

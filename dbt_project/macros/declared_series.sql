@@ -1,0 +1,15 @@
+{#- The watched metrics a company declared in dbt's semantic layer, as (metric, method, sql) rows: kpiwatch writes
+    them to semantic.declared_series_queries before each build (kpiwatch/semantic_layer.py compiles MetricFlow's
+    SQL of each metric by day, for this warehouse's dialect). Read at execution time only: no rows at parse time,
+    when introspection is off (`dbt compile --no-introspect`), or before the first kpiwatch run wrote the table. -#}
+{% macro declared_series_queries() -%}
+    {%- if not execute or not flags.INTROSPECT -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(database=target.database, schema='semantic', identifier='declared_series_queries') -%}
+    {%- if relation is none -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set table = run_query('select metric, method, query_sql from ' ~ relation ~ ' order by metric') -%}
+    {{ return(table.rows) }}
+{%- endmacro %}

@@ -1,0 +1,116 @@
+"""A metric a company declares in its project's metrics/ folder and marks as watched becomes, with no Python: a
+daily series with its band in the warehouse (marts.fct_series_declared_daily), a verdict, gauges in the
+existing families, and rows in `kpiwatch backtest`. A planted drop (report exports hidden by a release) fires."""
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import subprocess
+import urllib.request
+
+import duckdb
+import pytest
+
+from kpiwatch.executables import beside_interpreter
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.project_init import EXAMPLE_METRICS, EXAMPLE_METRICS_TEXT, init_project
+from kpiwatch.sample.generate import GenerateOptions, generate
+from kpiwatch.sample.planted import parse_anomaly
+from kpiwatch.settings import KNOWN_VARIABLES
+from kpiwatch.warehouse import DuckDBWarehouse
+from metrics.anomaly_config import load_anomaly_config
+from metrics.bands import read_verdicts
+
+pytestmark = pytest.mark.slow
+
+AS_OF = dt.date(2026, 3, 31)
+DARK_FROM = AS_OF - dt.timedelta(days=1)  # report_export unused from here on (kpiwatch/sample/planted.py)
+SERIES = "exports_per_active_user"
+
+
+def declaration() -> str:
+    """metrics/example.yml uncommented, with its ratio marked as watched."""
+    body = EXAMPLE_METRICS_TEXT.split("#\n", 1)[1]
+    text = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines()) + "\n"
+    return text.replace(
+        "      denominator: dau\n", "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true}}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory, job_settings):
+    work = tmp_path_factory.mktemp("declared_watch")
+    project = work / "acme"
+    init_project(project, KNOWN_VARIABLES)
+    (project / EXAMPLE_METRICS).write_text(declaration())
+    db = project / "data" / "kpiwatch.duckdb"
+    db.parent.mkdir()
+    options = GenerateOptions(out=db, as_of=AS_OF, users=800, days=100, seed=5)
+    options = dataclasses.replace(options, anomalies=(parse_anomaly(f"feature_dark@{DARK_FROM}"),))
+    generate(options, progress=False, log=lambda _: None)
+    # Its own dbt target: the session's manifest is parsed without this project's declarations.
+    env = {"KPIWATCH_PROJECT_DIR": str(project), "KPIWATCH_DBT_TARGET_DIR": str(work / "target")}
+    settings = job_settings(db, work / "home", env=env)
+    assert settings.metrics_dir == project / "metrics"
+    outcome = run_once(settings, AS_OF, full_refresh=True)
+    assert outcome.success, (outcome.failures, outcome.failed_checks)
+    return settings
+
+
+def test_the_declared_series_equals_its_definition_computed_from_the_raw_events(watched):
+    con = duckdb.connect(str(watched.duckdb_path), read_only=True)
+    try:
+        declared = dict(
+            con.execute(
+                "select metric_date, value from marts.fct_series_declared_daily where metric = ? and segment = 'all'",
+                [SERIES],
+            ).fetchall()
+        )
+        by_hand = dict(
+            con.execute(
+                "select cast(occurred_at as date) as day, "
+                "count(*) filter (where event_name = 'report_export') / count(distinct user_id) "
+                "from raw.events where occurred_at < ? group by 1",
+                [AS_OF + dt.timedelta(days=1)],
+            ).fetchall()
+        )
+        training = con.execute(
+            "select max(training_days) from marts.fct_series_declared_daily where metric = ?", [SERIES]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert set(declared) == set(by_hand) and len(declared) >= 90
+    assert all(declared[day] == pytest.approx(by_hand[day]) for day in by_hand)
+    assert declared[AS_OF] == 0 and declared[AS_OF - dt.timedelta(days=2)] > 0
+    assert training >= 8
+
+
+def test_the_planted_drop_fires_and_is_pushed_in_the_existing_gauge_families(watched, session_pushgateway):
+    config = load_anomaly_config(watched.anomalies_config, [SERIES])
+    verdicts = read_verdicts(DuckDBWarehouse(watched.duckdb_path), config, AS_OF, AS_OF, series=SERIES)
+    assert [(v.series, v.metric, v.fired) for v in verdicts] == [(SERIES, "declared", "drop")]
+
+    url = session_pushgateway.settings.url("pushgateway") + "/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    pushed = [line for line in text.splitlines() if f'series="{SERIES}"' in line and not line.startswith("#")]
+    families = {line.split("{", 1)[0] for line in pushed}
+    assert {"kpiwatch_metric_observed", "kpiwatch_metric_expected", "kpiwatch_metric_anomaly"} <= families
+    assert any(line.startswith("kpiwatch_metric_anomaly{") and 'direction="drop"' in line for line in pushed)
+
+
+def test_the_backtest_lists_the_declared_series_by_day(watched):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    env.update(
+        KPIWATCH_PROJECT_DIR=str(watched.project.directory),
+        KPIWATCH_DBT_TARGET_DIR=str(watched.dbt_target_dir),
+        DAGSTER_HOME=str(watched.dagster_home),
+    )
+    start = AS_OF - dt.timedelta(days=6)
+    command = [beside_interpreter("kpiwatch"), "backtest", "--start", str(start), "--end", str(AS_OF)]
+    done = subprocess.run([*command, "--metric", SERIES, "--format", "csv"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(",") for line in done.stdout.splitlines()[1:] if line]
+    assert [row[0] for row in rows] == [str(start + dt.timedelta(days=n)) for n in range(7)]
+    assert {row[1] for row in rows} == {SERIES}
+    assert rows[-1][-1] == "drop"
