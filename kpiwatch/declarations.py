@@ -145,6 +145,7 @@ def _check_metric(path: Path, metric: Mapping[str, Any], known: Declarations) ->
     kind = metric.get("type")
     if kind not in METRIC_TYPES:
         raise ConfigError(f"{where}: type {kind!r} is not one of {', '.join(METRIC_TYPES)}.")
+    _check_watch(where, metric)
     params = metric.get("type_params")
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: type_params is required for a {kind} metric.")
@@ -169,6 +170,31 @@ def _check_metric(path: Path, metric: Mapping[str, Any], known: Declarations) ->
         conversion = params.get("conversion_type_params") or {}
         for key in ("base_measure", "conversion_measure"):
             _reference(where, f"conversion_type_params.{key}", conversion.get(key), known.measures, "measure")
+
+
+def _check_watch(where: str, metric: Mapping[str, Any]) -> None:
+    """`config: {meta: {kpiwatch: {...}}}`: what kpiwatch reads to watch the metric (kpiwatch/semantic_layer.py)."""
+    from kpiwatch.semantic_layer import SEASONALITIES, UNITS, WATCH_KEY
+
+    if isinstance(metric.get("meta"), dict) and WATCH_KEY in metric["meta"]:
+        raise ConfigError(f"{where}: meta.{WATCH_KEY} belongs under config: (config: {{meta: {{{WATCH_KEY}: ...}}}}).")
+    config = metric.get("config") or {}
+    meta = (config.get("meta") or {}) if isinstance(config, dict) else {}
+    watch = meta.get(WATCH_KEY) if isinstance(meta, dict) else None
+    if watch is None:
+        return
+    at = f"config.meta.{WATCH_KEY}"
+    if not isinstance(watch, dict):
+        raise ConfigError(f"{where}: {at} must be a mapping such as {{watch: true}}.")
+    unknown = sorted(set(watch) - {"watch", "seasonality", "unit"})
+    if unknown:
+        raise ConfigError(f"{where}: {at}.{unknown[0]} is not a setting; kpiwatch reads watch, seasonality and unit.")
+    if not isinstance(watch.get("watch", False), bool):
+        raise ConfigError(f"{where}: {at}.watch must be true or false, got {watch['watch']!r}.")
+    if watch.get("seasonality", "weekday") not in SEASONALITIES:
+        raise ConfigError(f"{where}: {at}.seasonality must be one of {', '.join(SEASONALITIES)}.")
+    if watch.get("unit", "plain") not in UNITS:
+        raise ConfigError(f"{where}: {at}.unit must be one of {', '.join(UNITS)}.")
 
 
 def _reference(where: str, field_name: str, value: Any, names: set[str], kind: str) -> None:

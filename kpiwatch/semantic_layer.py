@@ -137,17 +137,31 @@ class _CompileOnlyClient:
         pass
 
 
-# The watch of a declared metric: `meta: {kpiwatch: {watch: true}}` on the metric (optionally `seasonality:
-# weekday`, the default, or `level`: the method of its band, macros/series_bands.sql).
+# The watch of a declared metric: `config: {meta: {kpiwatch: {watch: true}}}` on the metric; optionally
+# `seasonality: weekday` (the default) or `level` (the method of its band, macros/series_bands.sql) and `unit:
+# usd | count | percent | plain` (how the report prints it; default plain).
 WATCH_KEY = "kpiwatch"
 SEASONALITIES = ("weekday", "level")
+UNITS = ("usd", "count", "percent", "plain")
+
+
+@dataclass(frozen=True)
+class WatchedMetric:
+    name: str
+    label: str
+    description: str
+    seasonality: str = "weekday"
+    unit: str = "plain"
+
+
 QUERIES_TABLE = "declared_series_queries"
 QUERIES_SCHEMA = "semantic"
 
 
-def watched_metrics(manifest_path: Path) -> dict[str, str]:
-    """The declared metrics marked as watched, with the method of their band, read from the semantic manifest's
-    JSON (no MetricFlow import: every run asks, most projects watch nothing declared). Missing manifest: none."""
+def watched_metrics(manifest_path: Path) -> dict[str, WatchedMetric]:
+    """The declared metrics marked as watched, read from the semantic manifest's JSON (no MetricFlow import:
+    every run asks, and most projects watch nothing declared). No manifest yet: none. The meta values were
+    checked before dbt parsed them (kpiwatch/declarations.py)."""
     import json
 
     try:
@@ -158,8 +172,13 @@ def watched_metrics(manifest_path: Path) -> dict[str, str]:
     for metric in document.get("metrics") or []:
         meta = ((metric.get("config") or {}).get("meta") or {}).get(WATCH_KEY) or {}
         if isinstance(meta, dict) and meta.get("watch") is True:
-            seasonality = meta.get("seasonality", "weekday")
-            watched[metric["name"]] = seasonality if seasonality in SEASONALITIES else "weekday"
+            watched[metric["name"]] = WatchedMetric(
+                name=metric["name"],
+                label=metric.get("label") or metric["name"],
+                description=metric.get("description") or "",
+                seasonality=meta.get("seasonality", "weekday"),
+                unit=meta.get("unit", "plain"),
+            )
     return dict(sorted(watched.items()))
 
 
@@ -178,7 +197,7 @@ def write_declared_queries(
     rows = []
     if watched:
         layer = SemanticLayer(manifest_path, dialect)
-        rows = [(name, method, layer.sql([name], "day", start, end)) for name, method in watched.items()]
+        rows = [(name, metric.seasonality, layer.sql([name], "day", start, end)) for name, metric in watched.items()]
     table = f"{QUERIES_SCHEMA}.{QUERIES_TABLE}"
     with warehouse.session():
         warehouse.query(f"create schema if not exists {QUERIES_SCHEMA}")

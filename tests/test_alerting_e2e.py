@@ -343,6 +343,12 @@ def test_dashboards_cover_business_quality_and_pipeline():
     for path in DASHBOARDS:
         for panel in json.loads(path.read_text())["panels"]:
             assert panel["datasource"]["uid"] == uid, (path.name, panel["title"])
+    # A panel per watched series, declared metrics included, through the `series` variable (label values of
+    # kpiwatch_metric_band_ready): no dashboard edit per metric.
+    business = json.loads((MONITORING_DIR / "grafana" / "dashboards" / "kpiwatch-business.json").read_text())
+    variable = next(v for v in business["templating"]["list"] if v["name"] == "series")
+    assert variable["multi"] and variable["includeAll"] and "kpiwatch_metric_band_ready" in variable["definition"]
+    assert [p["title"] for p in business["panels"] if p.get("repeat") == "series"] == ["$series and its expected band"]
 
 
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda p: p.stem)

@@ -110,6 +110,27 @@ EXAMPLE = uncommented(
         (("- name: event_name", "- name: Event Name"), "name must be lower_snake_case"),
         (("metrics:\n", "metrics:\n  - oops\n"), "metrics: must be a list of mappings, each with a name."),
         (("semantic_models:", "sources:\nsemantic_models:"), "unknown section 'sources'"),
+        (
+            (
+                "      denominator: dau\n",
+                "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true, group_by: plan}}\n",
+            ),
+            "config.meta.kpiwatch.group_by is not a setting; kpiwatch reads watch, seasonality and unit.",
+        ),
+        (
+            (
+                "      denominator: dau\n",
+                "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: yes please}}\n",
+            ),
+            "config.meta.kpiwatch.watch must be true or false, got 'yes please'.",
+        ),
+        (
+            (
+                "      denominator: dau\n",
+                "      denominator: dau\n    config:\n      meta: {kpiwatch: {seasonality: monthly}}\n",
+            ),
+            "config.meta.kpiwatch.seasonality must be one of weekday, level.",
+        ),
     ],
 )
 def test_a_bad_declaration_is_one_sentence_naming_file_metric_and_field(project, change, message):

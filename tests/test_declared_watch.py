@@ -114,3 +114,13 @@ def test_the_backtest_lists_the_declared_series_by_day(watched):
     assert [row[0] for row in rows] == [str(start + dt.timedelta(days=n)) for n in range(7)]
     assert {row[1] for row in rows} == {SERIES}
     assert rows[-1][-1] == "drop"
+
+
+def test_the_report_has_a_card_for_the_declared_metric_marked_anomalous(watched, tmp_path):
+    from kpiwatch.report import build_report
+
+    html = build_report(watched, AS_OF, tmp_path / "report.html")
+    assert f'<div class="card" data-card="{SERIES}" data-state="anomalous"' in html
+    card = html.split(f'data-card="{SERIES}"', 1)[1].split('<div class="card"', 1)[0]
+    assert "Exports per active user" in card and 'data-value="0.0"' in card
+    assert "Report exports divided by the day" in card

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpiwatch.paths import DOCS_DIR
-from kpiwatch.semantic_layer import watched_in
+from kpiwatch.semantic_layer import SEMANTIC_MANIFEST_FILE, watched_metrics
 from kpiwatch.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,15 +27,17 @@ def build_report(settings: Settings, as_of: dt.date, out: Path, instance: Dagste
     from kpiwatch.warehouse import open_warehouse
     from metrics.anomaly_config import load_anomaly_config
 
+    declared = watched_metrics(settings.dbt_target_dir / SEMANTIC_MANIFEST_FILE)
     facts = ReportFacts(as_of=as_of, generated_at=dt.datetime.now(dt.UTC), target=settings.target)
     facts.metrics_doc = Path(os.path.relpath(DOCS_DIR / "metrics.md", out.parent)).as_posix()
     run_facts(facts, settings.dagster_home, instance)  # first: the withheld metrics decide which values are shown
     business_facts(
         facts,
         open_warehouse(settings),
-        load_anomaly_config(settings.anomalies_config, watched_in(settings.dbt_target_dir)),
+        load_anomaly_config(settings.anomalies_config, list(declared)),
         settings.segment_top_n,
         facts.withheld.keys(),
+        declared.values(),
     )
     alert_facts(facts, settings.alertmanager_url)
     return render(facts)

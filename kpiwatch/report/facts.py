@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kpiwatch.report.svg import Point
+from kpiwatch.semantic_layer import WatchedMetric
 from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date, relation_exists
 from metrics.anomaly_config import AnomalyConfig, series_metric
 from metrics.attribution import Explanation, latest_changes
@@ -140,9 +141,15 @@ class ReportFacts:
 
 
 def business_facts(
-    facts: ReportFacts, warehouse: Warehouse, config: AnomalyConfig, top_n: int, withheld: Collection[str]
+    facts: ReportFacts,
+    warehouse: Warehouse,
+    config: AnomalyConfig,
+    top_n: int,
+    withheld: Collection[str],
+    declared: Iterable[WatchedMetric] = (),
 ) -> None:
-    """The KPIs, unit economics, bridge and segments as of the day; nothing when the marts do not exist yet."""
+    """The KPIs (with a card per declared metric the project watches), unit economics, bridge and segments as of
+    the day; nothing when the marts do not exist yet."""
     if not relation_exists(warehouse, MARTS_SCHEMA, "fct_mrr_monthly"):
         return
     as_of = facts.as_of
@@ -162,7 +169,8 @@ def business_facts(
     for v in history:
         if v.segment == "all":
             by_series[v.series].append(v)
-    for kpi in KPIS:
+    cards = [*KPIS, *(declared_kpi(metric) for metric in declared if metric.name in config.rules)]
+    for kpi in cards:
         facts.kpis.append(_kpi_fact(kpi, as_of, gauges, today.get((kpi.series, "all")), by_series[kpi.series],
                                     withheld))  # fmt: skip
     if "unit_economics" not in withheld:
@@ -175,6 +183,12 @@ def business_facts(
         facts.segments.setdefault(dimension, []).append((segment, mrr, change))
     for rows in facts.segments.values():
         rows.sort(key=lambda row: (row[0] == "other", -row[1]))
+
+
+def declared_kpi(metric: WatchedMetric) -> Kpi:
+    """The card of a declared metric: its value and band from its series, compared with a week before."""
+    definition = metric.description or f"{metric.label}, declared in the project's metrics/."
+    return Kpi(metric.name, metric.label, metric.name, metric.unit, "week", definition, "")
 
 
 def _kpi_fact(
