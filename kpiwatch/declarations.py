@@ -13,6 +13,7 @@ from typing import Any
 
 from kpiwatch.errors import ConfigError
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.yaml_files import read_yaml_mapping
 
 # kpiwatch's own declarations: their metric names are taken, their measures usable.
 SHIPPED_DECLARATIONS = DBT_PROJECT_DIR / "models" / "semantic" / "_semantic.yml"
@@ -55,17 +56,7 @@ def check_declarations(metrics_dir: Path, builtin_series: Iterable[str] = ()) ->
 
 
 def _read(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot be read ({error}).") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ConfigError(f"{path}: is not valid YAML{f' at line {mark.line + 1}' if mark else ''}.") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: must be a mapping with semantic_models: and metrics:.")
+    document = read_yaml_mapping(path, "semantic_models: and metrics:")
     unknown = sorted(str(key) for key in document if key not in SECTIONS)
     if unknown:
         raise ConfigError(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiwatch.errors import ConfigError
+from kpiwatch.yaml_files import read_yaml_mapping
 
 PROJECT_FILE = "kpiwatch.yml"
 PROJECT_DIR_VARIABLE = "KPIWATCH_PROJECT_DIR"
@@ -92,18 +93,7 @@ def load_project(env: Mapping[str, str], known: Mapping[str, str], cwd: Path | N
 
 def read_project_file(path: Path, known: Mapping[str, str]) -> dict[str, str]:
     """kpiwatch.yml's `settings:` as KPIWATCH_* strings; one sentence naming the file and key when it is wrong."""
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot be read ({error}).") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: is not valid YAML{where}.") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: must be a mapping with a `settings:` section.")
+    document = read_yaml_mapping(path, "a `settings:` section")
     unknown_sections = sorted(str(k) for k in document if k != "settings")
     if unknown_sections:
         raise ConfigError(f"{path}: unknown section {unknown_sections[0]!r}; the file holds `settings:`.")

@@ -180,3 +180,14 @@ def test_malformed_metrics_arguments_exit_2_with_one_line(mrr_world_db, args, me
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_the_declared_series_model_comes_after_every_model_a_declaration_can_ref(mrr_world_db):
+    """fct_series_declared_daily lists its upstream models by hand (a declaration may ref any of them): a new
+    model missing from the list would let the declared series read it before it is built."""
+    import json
+
+    manifest = json.loads((mrr_world_db.parent / "target" / "manifest.json").read_text())
+    models = {key for key, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    declared = "model.kpiwatch.fct_series_declared_daily"
+    assert set(manifest["nodes"][declared]["depends_on"]["nodes"]) >= models - {declared}
