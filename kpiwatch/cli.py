@@ -535,6 +535,19 @@ def _metrics(args: argparse.Namespace) -> int:
     prepare_dbt_manifest(settings)
     dialect = "duckdb" if settings.target == "dev" else "snowflake"
     layer = SemanticLayer(settings.dbt_target_dir / SEMANTIC_MANIFEST_FILE, dialect)
+    if args.action == "docs":
+        from kpiwatch.semantic_docs import metrics_page
+
+        page = metrics_page(settings.dbt_target_dir / SEMANTIC_MANIFEST_FILE)
+        if args.out:
+            try:
+                Path(args.out).write_text(page)
+            except OSError as error:
+                raise ConfigError(f"--out {args.out!r} cannot be written ({error.strerror}).") from None
+            print(f"Wrote {args.out}.")
+        else:
+            print(page, end="")
+        return 0
     if args.action == "list":
         declared = layer.metrics()
         width = max(len(metric.name) for metric in declared)
@@ -678,12 +691,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report_command)
 
     declared = sub.add_parser("metrics", help="the metrics declared in dbt's semantic layer, and their values")
-    declared.add_argument("action", choices=("list", "query"), help="list the declared metrics, or query values")
+    declared.add_argument(
+        "action", choices=("list", "query", "docs"), help="list the declared metrics, query values, or document them"
+    )
     declared.add_argument("names", nargs="?", help="for query: metric names, comma-separated (e.g. mrr,arpa)")
     declared.add_argument("--grain", default="day", help=f"for query: one row per {' | '.join(GRAINS)} (default: day)")
     declared.add_argument("--start", help="for query: first day, YYYY-MM-DD (default: the first with data)")
     declared.add_argument("--end", help="for query: last day, YYYY-MM-DD (default: the last with data)")
     declared.add_argument("--format", choices=("table", "csv"), default="table", help="output (default: table)")
+    declared.add_argument("--out", help="for docs: the Markdown file to write (default: print it)")
     declared.set_defaults(func=_metrics)
 
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same instance as `kpiwatch run`")

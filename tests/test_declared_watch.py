@@ -127,3 +127,29 @@ def test_the_report_has_a_card_for_the_declared_metric_marked_anomalous(watched,
     card = html.split(f'data-card="{SERIES}"', 1)[1].split('<div class="card"', 1)[0]
     assert "Exports per active user" in card and 'data-value="0.0"' in card
     assert "Report exports divided by the day" in card
+
+
+def test_the_docs_page_documents_every_declared_metric_from_its_declaration(watched, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    env.update(KPIWATCH_PROJECT_DIR=str(watched.project.directory), KPIWATCH_DBT_TARGET_DIR=str(watched.dbt_target_dir))
+    page = tmp_path / "declared.md"
+    done = subprocess.run(
+        [beside_interpreter("kpiwatch"), "metrics", "docs", "--out", str(page)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    section = text.split("## Exports per active user (`exports_per_active_user`)\n", 1)[1].split("\n## ", 1)[0]
+    assert "Report exports divided by the day's active users (kpiwatch's dau)." in section
+    assert "- ratio: `report_exports` / `dau`\n- watched: yes, weekday band" in section
+    assert "## ARPA (USD) (`arpa`)" in text and "- derived: `mrr * 12` over `mrr`" in text
+
+    refused = subprocess.run(
+        [beside_interpreter("kpiwatch"), "metrics", "docs", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert (
+        refused.returncode == 2
+        and refused.stderr == f"kpiwatch: --out {str(tmp_path)!r} cannot be written (Is a directory).\n"
+    )
