@@ -35,6 +35,10 @@ class Declarations:
 
     measures: set[str] = field(default_factory=set)
     metrics: dict[str, Path] = field(default_factory=dict)
+    # Group-by names as MetricFlow spells them (entity__dimension): categorical ones, which a watched metric may
+    # be split by, and the others (time dimensions, entities: one series per id or day is unbounded).
+    categorical: set[str] = field(default_factory=set)
+    unbounded: set[str] = field(default_factory=set)
 
 
 def check_declarations(metrics_dir: Path, builtin_series: Iterable[str] = ()) -> list[str]:
@@ -48,7 +52,12 @@ def check_declarations(metrics_dir: Path, builtin_series: Iterable[str] = ()) ->
     for name, path in own.metrics.items():
         if name in taken:
             raise ConfigError(f"{path}: metric {name!r}: name clashes with kpiwatch's built-in {name!r}; rename it.")
-    known = Declarations(shipped.measures | own.measures, {**shipped.metrics, **own.metrics})
+    known = Declarations(
+        shipped.measures | own.measures,
+        {**shipped.metrics, **own.metrics},
+        shipped.categorical | own.categorical,
+        shipped.unbounded | own.unbounded,
+    )
     for path, document in documents:
         for metric in document.get("metrics") or []:
             _check_metric(path, metric, known)
@@ -74,6 +83,7 @@ def _declarations(documents: Iterable[tuple[Path, Mapping[str, Any]]]) -> Declar
     for path, document in documents:
         for model in document.get("semantic_models") or []:
             found.measures |= _check_semantic_model(path, model)
+            _group_bys(model, found)
         for metric in document.get("metrics") or []:
             name = _name(path, "metric", metric)
             if name in found.metrics:
@@ -121,6 +131,17 @@ def _check_semantic_model(path: Path, model: Mapping[str, Any]) -> set[str]:
     return measures
 
 
+def _group_bys(model: Mapping[str, Any], found: Declarations) -> None:
+    """The group-by names a semantic model offers, qualified by its primary entity as MetricFlow names them."""
+    entities = [entity["name"] for entity in model.get("entities") or []]
+    primary = next((e["name"] for e in model.get("entities") or [] if e.get("type") == "primary"), None)
+    found.unbounded |= set(entities)
+    for dimension in model.get("dimensions") or []:
+        for entity in [primary] if primary else entities:
+            qualified = f"{entity}__{dimension['name']}"
+            (found.categorical if dimension.get("type") == "categorical" else found.unbounded).add(qualified)
+
+
 def _items(where: str, model: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     items = model.get(key) or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
@@ -136,7 +157,7 @@ def _check_metric(path: Path, metric: Mapping[str, Any], known: Declarations) ->
     kind = metric.get("type")
     if kind not in METRIC_TYPES:
         raise ConfigError(f"{where}: type {kind!r} is not one of {', '.join(METRIC_TYPES)}.")
-    _check_watch(where, metric)
+    _check_watch(where, metric, known)
     params = metric.get("type_params")
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: type_params is required for a {kind} metric.")
@@ -163,7 +184,7 @@ def _check_metric(path: Path, metric: Mapping[str, Any], known: Declarations) ->
             _reference(where, f"conversion_type_params.{key}", conversion.get(key), known.measures, "measure")
 
 
-def _check_watch(where: str, metric: Mapping[str, Any]) -> None:
+def _check_watch(where: str, metric: Mapping[str, Any], known: Declarations) -> None:
     """`config: {meta: {kpiwatch: {...}}}`: what kpiwatch reads to watch the metric (kpiwatch/semantic_layer.py)."""
     from kpiwatch.semantic_layer import SEASONALITIES, UNITS, WATCH_KEY
 
@@ -177,9 +198,22 @@ def _check_watch(where: str, metric: Mapping[str, Any]) -> None:
     at = f"config.meta.{WATCH_KEY}"
     if not isinstance(watch, dict):
         raise ConfigError(f"{where}: {at} must be a mapping such as {{watch: true}}.")
-    unknown = sorted(set(watch) - {"watch", "seasonality", "unit"})
+    unknown = sorted(set(watch) - {"watch", "seasonality", "unit", "group_by"})
     if unknown:
-        raise ConfigError(f"{where}: {at}.{unknown[0]} is not a setting; kpiwatch reads watch, seasonality and unit.")
+        raise ConfigError(
+            f"{where}: {at}.{unknown[0]} is not a setting; kpiwatch reads watch, seasonality, unit and group_by."
+        )
+    group_by = watch.get("group_by")
+    if group_by is not None and group_by not in known.categorical:
+        if group_by in known.unbounded:
+            raise ConfigError(
+                f"{where}: {at}.group_by {group_by!r} is an entity or a time dimension: one series per value is "
+                "unbounded; group by a categorical dimension (entity__dimension)."
+            )
+        raise ConfigError(
+            f"{where}: {at}.group_by {group_by!r} is not a categorical dimension of a declared semantic model "
+            "(entity__dimension, e.g. product_event__event_name)."
+        )
     if not isinstance(watch.get("watch", False), bool):
         raise ConfigError(f"{where}: {at}.watch must be true or false, got {watch['watch']!r}.")
     if watch.get("seasonality", "weekday") not in SEASONALITIES:

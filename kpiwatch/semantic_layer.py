@@ -139,7 +139,8 @@ class _CompileOnlyClient:
 
 # The watch of a declared metric: `config: {meta: {kpiwatch: {watch: true}}}` on the metric; optionally
 # `seasonality: weekday` (the default) or `level` (the method of its band, macros/series_bands.sql) and `unit:
-# usd | count | percent | plain` (how the report prints it; default plain).
+# usd | count | percent | plain` (how the report prints it; default plain) and `group_by: entity__dimension` (a
+# categorical dimension: one more series per value, segment = the value; the push keeps the top N).
 WATCH_KEY = "kpiwatch"
 SEASONALITIES = ("weekday", "level")
 UNITS = ("usd", "count", "percent", "plain")
@@ -152,6 +153,7 @@ class WatchedMetric:
     description: str
     seasonality: str = "weekday"
     unit: str = "plain"
+    group_by: str | None = None
 
 
 QUERIES_TABLE = "declared_series_queries"
@@ -178,6 +180,7 @@ def watched_metrics(manifest_path: Path) -> dict[str, WatchedMetric]:
                 description=metric.get("description") or "",
                 seasonality=meta.get("seasonality", "weekday"),
                 unit=meta.get("unit", "plain"),
+                group_by=meta.get("group_by"),
             )
     return dict(sorted(watched.items()))
 
@@ -197,11 +200,16 @@ def write_declared_queries(
     rows = []
     if watched:
         layer = SemanticLayer(manifest_path, dialect)
-        rows = [(name, metric.seasonality, layer.sql([name], "day", start, end)) for name, metric in watched.items()]
+        for name, metric in watched.items():
+            rows.append((name, metric.seasonality, None, layer.sql([name], "day", start, end)))
+            if metric.group_by:
+                grouped = layer.sql([name], "day", start, end, group_by=[metric.group_by])
+                rows.append((name, metric.seasonality, metric.group_by, grouped))
     table = f"{QUERIES_SCHEMA}.{QUERIES_TABLE}"
     with warehouse.session():
         warehouse.query(f"create schema if not exists {QUERIES_SCHEMA}")
-        warehouse.query(f"create or replace table {table} (metric varchar, method varchar, query_sql varchar)")
+        columns = "metric varchar, method varchar, segment_column varchar, query_sql varchar"
+        warehouse.query(f"create or replace table {table} ({columns})")
         for row in rows:
-            warehouse.query(f"insert into {table} values (?, ?, ?)", list(row))
+            warehouse.query(f"insert into {table} values (?, ?, ?, ?)", list(row))
     return list(watched)

@@ -12,6 +12,7 @@ from kpiwatch.warehouse import MARTS_SCHEMA, Warehouse, as_date
 from metrics.anomaly_config import (
     CADENCE_DAYS,
     CHANNEL_SERIES,
+    DECLARED_METRIC,
     SAMPLE_NOISE,
     AnomalyConfig,
     series_mart,
@@ -174,7 +175,7 @@ def top_segments(verdicts: Sequence[Verdict], top_n: int) -> tuple[list[Verdict]
     kept: list[Verdict] = []
     ranked: dict[str, list[Verdict]] = {}
     for v in verdicts:
-        if v.series in CHANNEL_SERIES and v.segment != "all":
+        if (v.series in CHANNEL_SERIES or v.metric == DECLARED_METRIC) and v.segment != "all":
             ranked.setdefault(v.series, []).append(v)
         else:
             kept.append(v)

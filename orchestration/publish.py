@@ -156,8 +156,8 @@ def build_publishing(
             notices.append(notice)
         if unpushed:
             notice = (
-                f"bands: {len(unpushed):,} channel series beyond the top {pushgateway.segment_top_n} of their "
-                "series were judged but not pushed (KPIWATCH_SEGMENT_TOP_N); their anomalies are listed above."
+                f"bands: {len(unpushed):,} channel or group-by series beyond the top {pushgateway.segment_top_n} of "
+                "their series were judged but not pushed (KPIWATCH_SEGMENT_TOP_N); their anomalies are listed above."
             )
             context.log.warning(notice)
             notices.append(notice)

@@ -113,9 +113,23 @@ EXAMPLE = uncommented(
         (
             (
                 "      denominator: dau\n",
-                "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true, group_by: plan}}\n",
+                "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true, top_n: 5}}\n",
             ),
-            "config.meta.kpiwatch.group_by is not a setting; kpiwatch reads watch, seasonality and unit.",
+            "config.meta.kpiwatch.top_n is not a setting; kpiwatch reads watch, seasonality, unit and group_by.",
+        ),
+        (
+            (
+                "      denominator: dau\n",
+                "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true, group_by: product_event}}\n",
+            ),
+            "group_by 'product_event' is an entity or a time dimension: one series per value is unbounded",
+        ),
+        (
+            (
+                "      denominator: dau\n",
+                "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true, group_by: event_name}}\n",
+            ),
+            "group_by 'event_name' is not a categorical dimension of a declared semantic model",
         ),
         (
             (

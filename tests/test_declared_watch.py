@@ -29,12 +29,23 @@ DARK_FROM = AS_OF - dt.timedelta(days=1)  # report_export unused from here on (k
 SERIES = "exports_per_active_user"
 
 
+GROUPED = "product_events"
+
+
 def declaration() -> str:
-    """metrics/example.yml uncommented, with its ratio marked as watched."""
+    """metrics/example.yml uncommented, with its ratio marked as watched, and every event counted by name."""
     body = EXAMPLE_METRICS_TEXT.split("#\n", 1)[1]
     text = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines()) + "\n"
-    return text.replace(
+    text = text.replace(
         "      denominator: dau\n", "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true}}\n"
+    )
+    text = text.replace(
+        "    measures:\n", "    measures:\n      - name: product_events\n        agg: sum\n        expr: 1\n"
+    )
+    return text + (
+        f"  - name: {GROUPED}\n    label: Product events\n    type: simple\n    type_params:\n"
+        "      measure: product_events\n    config:\n"
+        "      meta: {kpiwatch: {watch: true, seasonality: level, unit: count, group_by: product_event__event_name}}\n"
     )
 
 
@@ -50,7 +61,11 @@ def watched(tmp_path_factory, job_settings):
     options = dataclasses.replace(options, anomalies=(parse_anomaly(f"feature_dark@{DARK_FROM}"),))
     generate(options, progress=False, log=lambda _: None)
     # Its own dbt target: the session's manifest is parsed without this project's declarations.
-    env = {"KPIWATCH_PROJECT_DIR": str(project), "KPIWATCH_DBT_TARGET_DIR": str(work / "target")}
+    env = {
+        "KPIWATCH_PROJECT_DIR": str(project),
+        "KPIWATCH_DBT_TARGET_DIR": str(work / "target"),
+        "KPIWATCH_SEGMENT_TOP_N": "3",  # the grouped metric's event names: `all` and the 3 largest are pushed
+    }
     settings = job_settings(db, work / "home", env=env)
     assert settings.metrics_dir == project / "metrics"
     # The first run builds all history; the next one adds a day incrementally (MetricFlow's SQL constrained to
@@ -153,3 +168,34 @@ def test_the_docs_page_documents_every_declared_metric_from_its_declaration(watc
         refused.returncode == 2
         and refused.stderr == f"kpiwatch: --out {str(tmp_path)!r} cannot be written (Is a directory).\n"
     )
+
+
+def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps_the_top_n(
+    watched, session_pushgateway
+):
+    con = duckdb.connect(str(watched.duckdb_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select metric_date, segment, value from marts.fct_series_declared_daily where metric = ?", [GROUPED]
+        ).fetchall()
+        names = {name for (name,) in con.execute("select distinct event_name from raw.events").fetchall()}
+    finally:
+        con.close()
+    totals, parts = {}, {}
+    for day, segment, value in rows:
+        if segment == "all":
+            totals[day] = value
+        else:
+            parts[day] = parts.get(day, 0) + value
+    assert {segment for _, segment, _ in rows} == names | {"all"}
+    assert totals and totals == parts
+
+    url = session_pushgateway.settings.url("pushgateway") + "/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    observed = [
+        line
+        for line in text.splitlines()
+        if line.startswith("kpiwatch_metric_observed{") and f'series="{GROUPED}"' in line
+    ]
+    segments = {re.search(r'segment="([^"]*)"', line).group(1) for line in observed}
+    assert "all" in segments and len(segments) == 4 and segments - {"all"} <= names

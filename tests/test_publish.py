@@ -90,7 +90,8 @@ def test_a_channel_label_with_thousands_of_values_is_capped_to_the_top_n_and_oth
     ]
     assert len(spend_bands) == 6
     assert any(
-        "channel series beyond the top 5 of their series were judged but not pushed" in n for n in outcome.notices
+        "channel or group-by series beyond the top 5 of their series were judged but not pushed" in n
+        for n in outcome.notices
     )
     con = duckdb.connect(str(db), read_only=True)
     spend, new = con.execute(

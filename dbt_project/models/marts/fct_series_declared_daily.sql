@@ -32,10 +32,14 @@ new_series as (
     select
         cast(declared.metric_time__day as date) as metric_date,
         '{{ query[0] }}' as metric,
+        {%- if query[2] %}
+        coalesce(cast(declared.{{ query[2] }} as varchar), '(none)') as segment,
+        {%- else %}
         'all' as segment,
+        {%- endif %}
         cast(declared.{{ query[0] }} as double) as value,
         cast(null as double) as sample_size
-    from ({{ query[2] }}) as declared
+    from ({{ query[3] }}) as declared
     cross join bounds
     where cast(declared.metric_time__day as date) >= bounds.first_day
         and cast(declared.metric_time__day as date) <= bounds.last_day
