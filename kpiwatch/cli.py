@@ -339,13 +339,35 @@ def _backtest(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     """`kpiwatch explain METRIC`: where a change of MRR (a month) or active users (a day) came from."""
     from kpiwatch.analysis.explain import to_csv, to_table
+    from kpiwatch.semantic_layer import SEMANTIC_MANIFEST_FILE, watched_metrics
     from kpiwatch.warehouse import open_warehouse
-    from metrics.attribution import EXPLAINED, NothingToExplain, explain_active_users, explain_mrr
+    from metrics.attribution import EXPLAINED, NothingToExplain, explain_active_users, explain_declared, explain_mrr
 
+    declared = {}
     if args.metric not in EXPLAINED:
-        raise ConfigError(f"unknown metric {args.metric!r} to explain; use one of: {', '.join(EXPLAINED)}.")
+        settings = _settings()
+        watched = watched_metrics(settings.dbt_target_dir / SEMANTIC_MANIFEST_FILE)
+        declared = {name: m.group_by for name, m in watched.items() if m.group_by}
+        if args.metric not in declared:
+            known = [*EXPLAINED, *declared]
+            raise ConfigError(
+                f"unknown metric {args.metric!r} to explain; use one of: {', '.join(known)} (a declared metric "
+                "needs config.meta.kpiwatch.group_by)."
+            )
     if args.format not in ("table", "csv"):
         raise ConfigError(f"--format {args.format!r} must be table or csv.")
+    if args.metric in declared:
+        if args.date is None or args.month is not None:
+            raise ConfigError(f"explain {args.metric} takes --date YYYY-MM-DD (compared with the same weekday before).")
+        day = parse_date(args.date, "--date")
+        warehouse = open_warehouse(_settings())
+        try:
+            with warehouse.session():
+                explanation = explain_declared(warehouse, args.metric, declared[args.metric], day)
+        except NothingToExplain as error:
+            raise KpiwatchError(f"nothing to explain: {error}.") from None
+        print(to_csv(explanation) if args.format == "csv" else to_table(explanation), end="")
+        return 0
     if args.metric == "mrr":
         if args.month is None or args.date is not None:
             raise ConfigError("explain mrr takes --month YYYY-MM (MRR changes from month end to month end).")

@@ -152,6 +152,34 @@ def explain_active_users(warehouse: Warehouse, day: dt.date) -> Explanation:
     return Explanation("active_users", day.isoformat(), week_before.isoformat(), before, after, tuple(ordered))
 
 
+def explain_declared(warehouse: Warehouse, metric: str, dimension: str, day: dt.date) -> Explanation:
+    """A declared metric split by its group_by (marts.fct_series_declared_daily) on `day` against the same weekday
+    a week before: each value's own change, ranked. For a sum the values add up to the total; for a ratio each is
+    the ratio within that value, so the shares need not add up."""
+    from metrics.anomaly_config import DECLARED_MART
+
+    _require(warehouse, DECLARED_MART)
+    week_before = day - dt.timedelta(days=7)
+    rows = warehouse.query(
+        f"select metric_date, segment, value from {MARTS_SCHEMA}.{DECLARED_MART} "
+        "where metric = ? and metric_date in (?, ?)",
+        [metric, day, week_before],
+    )
+    values = {(r["metric_date"], r["segment"]): float(r["value"] or 0) for r in rows}
+    if (day, "all") not in values or (week_before, "all") not in values:
+        raise NothingToExplain(f"the marts hold no {metric} for both {day} and {week_before}")
+    before, after = values[(week_before, "all")], values[(day, "all")]
+    change = after - before
+    segments = sorted({segment for _, segment in values} - {"all"})
+    contributions = [
+        _row(NET, dimension, s, values.get((day, s), 0.0) - values.get((week_before, s), 0.0), change,
+             values.get((week_before, s), 0.0))
+        for s in segments
+    ]  # fmt: skip
+    ranked = tuple(_ranked(contributions, change))
+    return Explanation(metric, day.isoformat(), week_before.isoformat(), before, after, ranked)
+
+
 def latest_changes(warehouse: Warehouse, day: dt.date, withheld: Collection[str] = ()) -> list[Explanation]:
     """What a run as of `day` attributes: MRR of the running month so far against the last month end, and
     DAU of the day against the same weekday before; a metric withheld or without the history is left out."""

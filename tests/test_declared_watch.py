@@ -199,3 +199,40 @@ def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps
     ]
     segments = {re.search(r'segment="([^"]*)"', line).group(1) for line in observed}
     assert "all" in segments and len(segments) == 4 and segments - {"all"} <= names
+
+
+def test_explain_splits_a_grouped_declared_metric_by_its_dimension(watched):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    env.update(
+        KPIWATCH_PROJECT_DIR=str(watched.project.directory),
+        KPIWATCH_DBT_TARGET_DIR=str(watched.dbt_target_dir),
+        DAGSTER_HOME=str(watched.dagster_home),
+    )
+    command = [beside_interpreter("kpiwatch"), "explain", GROUPED, "--date", str(AS_OF)]
+    done = subprocess.run([*command, "--format", "csv"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(",") for line in done.stdout.splitlines()[1:]]
+    assert rows and {row[3] for row in rows} == {"product_event__event_name"}
+    table = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert table.returncode == 0 and table.stdout.startswith(f"{GROUPED} {AS_OF}: "), table.stdout + table.stderr
+    con = duckdb.connect(str(watched.duckdb_path), read_only=True)
+    try:
+        before, after = (
+            con.execute(
+                "select value from marts.fct_series_declared_daily where metric = ? and segment = 'all' "
+                "and metric_date = ?",
+                [GROUPED, day],
+            ).fetchone()[0]
+            for day in (AS_OF - dt.timedelta(days=7), AS_OF)
+        )
+    finally:
+        con.close()
+    assert sum(float(row[5]) for row in rows) == pytest.approx(after - before)  # a sum: the values add up
+
+    refused = subprocess.run(
+        [beside_interpreter("kpiwatch"), "explain", SERIES, "--date", str(AS_OF)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert refused.returncode == 2 and "a declared metric needs config.meta.kpiwatch.group_by" in refused.stderr

@@ -192,7 +192,8 @@ def test_explain_active_users_splits_gained_and_lost_users_by_segment(db, tmp_pa
     [
         (
             ["revenue", "--month", "2024-02"],
-            "kpiwatch: unknown metric 'revenue' to explain; use one of: mrr, active_users.",
+            "kpiwatch: unknown metric 'revenue' to explain; use one of: mrr, active_users (a declared metric needs "
+            "config.meta.kpiwatch.group_by).",
         ),
         (["mrr", "--month", "2024-13"], "kpiwatch: --month='2024-13' is not a month; use the form YYYY-MM"),
         (["mrr", "--month", "24-02"], "kpiwatch: --month='24-02' is not a month"),

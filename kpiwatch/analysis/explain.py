@@ -25,8 +25,8 @@ def to_csv(explanation: Explanation) -> str:
 
 
 def to_table(explanation: Explanation) -> str:
-    amount = _usd if explanation.metric == "mrr" else _users
-    title = "MRR" if explanation.metric == "mrr" else "Daily active users"
+    amount = {"mrr": _usd, "active_users": _users}.get(explanation.metric, _number)
+    title = {"mrr": "MRR", "active_users": "Daily active users"}.get(explanation.metric, explanation.metric)
     change = explanation.change
     relative = f" ({change / explanation.before:+.1%})" if explanation.before else ""
     lines = [
@@ -79,6 +79,11 @@ def _usd(value: float, signed: bool = True) -> str:
 def _users(value: float, signed: bool = True) -> str:
     sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
     return f"{sign}{abs(value):,.0f} users"
+
+
+def _number(value: float, signed: bool = True) -> str:
+    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
+    return f"{sign}{abs(value):,.4g}"
 
 
 def _plain(value: float) -> str:
