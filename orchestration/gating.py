@@ -57,14 +57,15 @@ def _raw_ancestors(dbt_models: AssetsDefinition, keys: Iterable[AssetKey]) -> fr
     return frozenset(k.path[1] for k in seen if len(k.path) == 2 and k.path[0] == RAW_SCHEMA)
 
 
-def raw_inputs_of_metrics(dbt_models: AssetsDefinition) -> dict[str, frozenset[str]]:
-    """For each metric, the raw tables its marts are built from."""
+def raw_inputs_of_metrics(dbt_models: AssetsDefinition, watches_declared: bool = False) -> dict[str, frozenset[str]]:
+    """For each metric, the raw tables its marts are built from; with `watches_declared`, also for the declared
+    metrics the project watches (a project watching none has no such metric to withhold)."""
     inputs = {
         metric.name: _raw_ancestors(dbt_models, [get_asset_key_for_model([dbt_models], m) for m in metric.marts])
         for metric in METRICS
     }
-    # The declared metrics a company watches: their series mart comes after every model.
-    inputs[DECLARED_METRIC] = _raw_ancestors(dbt_models, [get_asset_key_for_model([dbt_models], DECLARED_MART)])
+    if watches_declared:  # their series mart comes after every model
+        inputs[DECLARED_METRIC] = _raw_ancestors(dbt_models, [get_asset_key_for_model([dbt_models], DECLARED_MART)])
     return inputs
 
 

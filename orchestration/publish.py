@@ -24,7 +24,7 @@ from dagster import (
 
 from kpiwatch.settings import PushTarget, parse_date, today_utc
 from metrics import push as pushing
-from metrics.anomaly_config import AnomalyConfig
+from metrics.anomaly_config import SERIES, AnomalyConfig
 from metrics.attribution import latest_changes
 from metrics.bands import top_segments, verdicts_of_day
 from metrics.catalog import METRICS
@@ -88,7 +88,7 @@ def build_publishing(
 ) -> tuple[AssetsDefinition, SensorDefinition]:
     """The push asset (after every dbt model) and the sensor that records failed runs of `monitored_job`;
     `anomalies` judges the watched series against their bands."""
-    raw_inputs = raw_inputs_of_metrics(dbt_models)
+    raw_inputs = raw_inputs_of_metrics(dbt_models, watches_declared=any(n not in SERIES for n in anomalies.rules))
 
     @asset(
         # After the dbt step, but not skipped when it leaves out the models of a withheld raw table (Dagster

@@ -236,3 +236,25 @@ def test_explain_splits_a_grouped_declared_metric_by_its_dimension(watched):
         env=env,
     )
     assert refused.returncode == 2 and "a declared metric needs config.meta.kpiwatch.group_by" in refused.stderr
+
+
+def test_a_failed_raw_table_withholds_the_declared_series_without_failing_the_push(watched, tmp_path):
+    """On a copy of the warehouse: duplicate event ids fail an error check, so the models built from raw.events,
+    and the declared series (built after every model), are not rebuilt; the run names it among the withheld
+    and publishes the rest instead of failing on its missing band."""
+    import shutil
+
+    from kpiwatch.sample.faults import inject
+
+    copy = dataclasses.replace(
+        watched,
+        duckdb_path=tmp_path / "kpiwatch.duckdb",
+        dagster_home=tmp_path / "home",
+        dbt_target_dir=tmp_path / "target",
+    )
+    shutil.copy(watched.duckdb_path, copy.duckdb_path)
+    shutil.copytree(watched.dbt_target_dir, copy.dbt_target_dir)
+    inject(copy.duckdb_path, ["duplicate_event_id"])
+    outcome = run_once(copy, AS_OF)
+    assert outcome.success and not outcome.failures, (outcome.failures, outcome.failed_checks)
+    assert any(line.startswith("declared (raw.events") for line in outcome.withheld), outcome.withheld
