@@ -1,6 +1,7 @@
 """A metric a company declares in its project's metrics/ folder and marks as watched becomes, with no Python: a
 daily series with its band in the warehouse (marts.fct_series_declared_daily), a verdict, gauges in the
-existing families, and rows in `kpiwatch backtest`. A planted drop (report exports hidden by a release) fires."""
+existing families, rows in `kpiwatch backtest` and `kpiwatch explain`, and a report card. A planted drop (report
+exports hidden by a release) pages KpiwatchMetricAnomaly through the real Prometheus and Alertmanager."""
 
 import dataclasses
 import datetime as dt
@@ -21,6 +22,7 @@ from kpiwatch.settings import KNOWN_VARIABLES
 from kpiwatch.warehouse import DuckDBWarehouse
 from metrics.anomaly_config import load_anomaly_config
 from metrics.bands import read_verdicts
+from tests.monitoring_helpers import started_stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +52,13 @@ def declaration() -> str:
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory, job_settings):
+def live(tmp_path_factory):
+    with started_stack(tmp_path_factory.mktemp("declared_stack")) as (stack, hook):
+        yield stack, hook
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory, job_settings, live):
     work = tmp_path_factory.mktemp("declared_watch")
     project = work / "acme"
     init_project(project, KNOWN_VARIABLES)
@@ -65,6 +73,7 @@ def watched(tmp_path_factory, job_settings):
         "KPIWATCH_PROJECT_DIR": str(project),
         "KPIWATCH_DBT_TARGET_DIR": str(work / "target"),
         "KPIWATCH_SEGMENT_TOP_N": "3",  # the grouped metric's event names: `all` and the 3 largest are pushed
+        "KPIWATCH_PUSHGATEWAY_URL": live[0].settings.url("pushgateway"),
     }
     settings = job_settings(db, work / "home", env=env)
     assert settings.metrics_dir == project / "metrics"
@@ -104,12 +113,12 @@ def test_the_declared_series_equals_its_definition_computed_from_the_raw_events(
     assert training >= 8
 
 
-def test_the_planted_drop_fires_and_is_pushed_in_the_existing_gauge_families(watched, session_pushgateway):
+def test_the_planted_drop_fires_and_is_pushed_in_the_existing_gauge_families(watched, live):
     config = load_anomaly_config(watched.anomalies_config, [SERIES])
     verdicts = read_verdicts(DuckDBWarehouse(watched.duckdb_path), config, AS_OF, AS_OF, series=SERIES)
     assert [(v.series, v.metric, v.fired) for v in verdicts] == [(SERIES, "declared", "drop")]
 
-    url = session_pushgateway.settings.url("pushgateway") + "/metrics"
+    url = live[0].settings.url("pushgateway") + "/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     pushed = [line for line in text.splitlines() if f'series="{SERIES}"' in line and not line.startswith("#")]
     families = {line.split("{", 1)[0] for line in pushed}
@@ -170,9 +179,7 @@ def test_the_docs_page_documents_every_declared_metric_from_its_declaration(watc
     )
 
 
-def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps_the_top_n(
-    watched, session_pushgateway
-):
+def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps_the_top_n(watched, live):
     con = duckdb.connect(str(watched.duckdb_path), read_only=True)
     try:
         rows = con.execute(
@@ -190,7 +197,7 @@ def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps
     assert {segment for _, segment, _ in rows} == names | {"all"}
     assert totals and totals == parts
 
-    url = session_pushgateway.settings.url("pushgateway") + "/metrics"
+    url = live[0].settings.url("pushgateway") + "/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     observed = [
         line
@@ -238,7 +245,9 @@ def test_explain_splits_a_grouped_declared_metric_by_its_dimension(watched):
     assert refused.returncode == 2 and "a declared metric needs config.meta.kpiwatch.group_by" in refused.stderr
 
 
-def test_a_failed_raw_table_withholds_the_declared_series_without_failing_the_push(watched, tmp_path):
+def test_a_failed_raw_table_withholds_the_declared_series_without_failing_the_push(
+    watched, tmp_path, session_pushgateway
+):
     """On a copy of the warehouse: duplicate event ids fail an error check, so the models built from raw.events,
     and the declared series (built after every model), are not rebuilt; the run names it among the withheld
     and publishes the rest instead of failing on its missing band."""
@@ -248,6 +257,8 @@ def test_a_failed_raw_table_withholds_the_declared_series_without_failing_the_pu
 
     copy = dataclasses.replace(
         watched,
+        # The session's gateway: the live stack keeps the pushes of the runs above.
+        push=dataclasses.replace(watched.push, url=session_pushgateway.settings.url("pushgateway")),
         duckdb_path=tmp_path / "kpiwatch.duckdb",
         dagster_home=tmp_path / "home",
         dbt_target_dir=tmp_path / "target",
@@ -258,3 +269,26 @@ def test_a_failed_raw_table_withholds_the_declared_series_without_failing_the_pu
     outcome = run_once(copy, AS_OF)
     assert outcome.success and not outcome.failures, (outcome.failures, outcome.failed_checks)
     assert any(line.startswith("declared (raw.events") for line in outcome.withheld), outcome.withheld
+
+
+def test_the_planted_drop_pages_through_prometheus_and_alertmanager(watched, live):
+    """The same rule as the built-in series: Prometheus scrapes the push, KpiwatchMetricAnomaly fires, and
+    Alertmanager delivers it to the webhook with the declared metric's name and its band."""
+    _, hook = live
+
+    def paged():
+        return [
+            a
+            for a in hook.alerts("firing")
+            if a["labels"]["alertname"] == "KpiwatchMetricAnomaly" and a["labels"]["series"] == SERIES
+        ]
+
+    alert = wait_until(paged, 90, what=f"KpiwatchMetricAnomaly for {SERIES} at the webhook")[0]
+    assert (alert["labels"]["metric"], alert["labels"]["direction"], alert["labels"]["segment"]) == (
+        "declared",
+        "drop",
+        "all",
+    )
+    # `environment: "acme"`: the project's kpiwatch.yml, as `kpiwatch init acme` wrote it.
+    assert alert["annotations"]["summary"] == f"{SERIES} fell below its expected band (acme)"
+    assert alert["annotations"]["description"].startswith(f"{SERIES} is 0; expected ")
