@@ -39,6 +39,7 @@ class Declarations:
     # be split by, and the others (time dimensions, entities: one series per id or day is unbounded).
     categorical: set[str] = field(default_factory=set)
     unbounded: set[str] = field(default_factory=set)
+    units: dict[str, str] = field(default_factory=dict)  # metric -> its config.meta.kpiwatch.unit, when given
 
 
 def check_declarations(metrics_dir: Path, builtin_series: Iterable[str] = ()) -> list[str]:
@@ -57,6 +58,7 @@ def check_declarations(metrics_dir: Path, builtin_series: Iterable[str] = ()) ->
         {**shipped.metrics, **own.metrics},
         shipped.categorical | own.categorical,
         shipped.unbounded | own.unbounded,
+        {**shipped.units, **own.units},
     )
     for path, document in documents:
         for metric in document.get("metrics") or []:
@@ -89,7 +91,18 @@ def _declarations(documents: Iterable[tuple[Path, Mapping[str, Any]]]) -> Declar
             if name in found.metrics:
                 raise ConfigError(f"{path}: metric {name!r}: declared twice (also in {found.metrics[name]}).")
             found.metrics[name] = path
+            unit = _watch_settings(metric).get("unit")
+            if isinstance(unit, str):
+                found.units[name] = unit
     return found
+
+
+def _watch_settings(metric: Mapping[str, Any]) -> dict[str, Any]:
+    """config.meta.kpiwatch of a metric, when it is a mapping (its shape is checked in _check_watch)."""
+    config = metric.get("config")
+    meta = config.get("meta") if isinstance(config, dict) else None
+    watch = meta.get("kpiwatch") if isinstance(meta, dict) else None
+    return watch if isinstance(watch, dict) else {}
 
 
 def _name(path: Path, kind: str, item: Mapping[str, Any]) -> str:
@@ -170,6 +183,7 @@ def _check_metric(path: Path, metric: Mapping[str, Any], known: Declarations) ->
     if kind == "ratio":
         for side in ("numerator", "denominator"):
             _reference(where, f"type_params.{side}", params.get(side), set(known.metrics), "metric")
+        _check_ratio_units(where, params, known.units.get(metric["name"]), known.units)
     if kind == "derived":
         if not isinstance(params.get("expr"), str) or not params["expr"].strip():
             raise ConfigError(f"{where}: type_params.expr is required for a derived metric.")
@@ -220,6 +234,37 @@ def _check_watch(where: str, metric: Mapping[str, Any], known: Declarations) -> 
         raise ConfigError(f"{where}: {at}.seasonality must be one of {', '.join(SEASONALITIES)}.")
     if watch.get("unit", "plain") not in UNITS:
         raise ConfigError(f"{where}: {at}.unit must be one of {', '.join(UNITS)}.")
+
+
+# The unit a ratio of two units is in (plain: a pure number); a percentage is never divided.
+RATIO_UNITS = {
+    ("usd", "usd"): ("plain", "percent"),
+    ("count", "count"): ("plain", "percent"),
+    ("usd", "count"): ("usd",),
+    ("count", "usd"): ("plain",),
+}
+
+
+def _check_ratio_units(where: str, params: Mapping[str, Any], unit: str | None, units: Mapping[str, str]) -> None:
+    """A ratio whose inputs declare their units (kpiwatch's own do) must be one that means something."""
+    names = [
+        params[side].get("name") if isinstance(params[side], dict) else params[side]
+        for side in ("numerator", "denominator")
+    ]
+    sides = [units.get(name) for name in names]
+    if None in sides:
+        return
+    if "percent" in sides:
+        raise ConfigError(
+            f"{where}: a ratio of {names[0]} ({sides[0]}) to {names[1]} ({sides[1]}) divides a percentage: "
+            "incompatible units; divide the counts or amounts it is made of."
+        )
+    allowed = RATIO_UNITS.get((sides[0], sides[1]), ())
+    if unit is not None and unit not in allowed:
+        raise ConfigError(
+            f"{where}: config.meta.kpiwatch.unit {unit!r} does not follow from {names[0]} ({sides[0]}) / {names[1]} "
+            f"({sides[1]}): incompatible units; a ratio of {sides[0]} to {sides[1]} is {' or '.join(allowed)}."
+        )
 
 
 def _reference(where: str, field_name: str, value: Any, names: set[str], kind: str) -> None:

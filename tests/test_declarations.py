@@ -111,6 +111,18 @@ EXAMPLE = uncommented(
         (("metrics:\n", "metrics:\n  - oops\n"), "metrics: must be a list of mappings, each with a name."),
         (("semantic_models:", "sources:\nsemantic_models:"), "unknown section 'sources'"),
         (
+            ("numerator: report_exports\n      denominator: dau", "numerator: mrr\n      denominator: stickiness"),
+            "a ratio of mrr (usd) to stickiness (percent) divides a percentage: incompatible units;",
+        ),
+        (
+            (
+                "numerator: report_exports\n      denominator: dau\n",
+                "numerator: mrr\n      denominator: dau\n    config:\n      meta: {kpiwatch: {unit: percent}}\n",
+            ),
+            "config.meta.kpiwatch.unit 'percent' does not follow from mrr (usd) / dau (count): incompatible units; "
+            "a ratio of usd to count is usd.",
+        ),
+        (
             (
                 "      denominator: dau\n",
                 "      denominator: dau\n    config:\n      meta: {kpiwatch: {watch: true, top_n: 5}}\n",
