@@ -75,9 +75,11 @@ class SemanticLayer:
         start: dt.date | None = None,
         end: dt.date | None = None,
         group_by: Sequence[str] = (),
+        where: Sequence[str] = (),
     ) -> str:
         """One SELECT of the metrics per period of `grain` (column metric_time__<grain>, then any group-by
-        columns, then one column per metric), from start to end inclusive when given."""
+        columns, then one column per metric), from start to end inclusive when given; `where`: MetricFlow
+        filters such as "{{ Dimension('product_event__event_name') }} in ('login')"."""
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
         if grain not in GRAINS:
@@ -88,6 +90,7 @@ class SemanticLayer:
             time_constraint_start=None if start is None else dt.datetime.combine(start, dt.time()),
             time_constraint_end=None if end is None else dt.datetime.combine(end, dt.time()),
             order_by_names=[TIME_COLUMN.format(grain=grain)],
+            where_constraints=list(where) or None,
         )
         try:
             explained = self._engine.explain(request)
@@ -190,26 +193,70 @@ def watched_in(dbt_target_dir: Path) -> list[str]:
     return list(watched_metrics(dbt_target_dir / SEMANTIC_MANIFEST_FILE))
 
 
+# The days whose values rank a grouped metric's values for its top N (the ones a run splits out; the rest is
+# `other`): the four weeks before the run.
+RANKING_DAYS = 28
+OTHER = "other"
+
+
 def write_declared_queries(
-    warehouse: Any, manifest_path: Path, dialect: str, start: dt.date | None, end: dt.date
+    warehouse: Any, manifest_path: Path, dialect: str, start: dt.date | None, end: dt.date, top_n: int
 ) -> list[str]:
     """semantic.declared_series_queries: MetricFlow's SQL of each watched metric by day from `start` (None: all
     history) to `end`, which the model fct_series_declared_daily runs inside the build. Rewritten before every
-    build, so it always matches the declarations dbt parsed. Returns the watched metrics' names."""
+    build, so it always matches the declarations dbt parsed. A grouped metric gets its total (`all`), its
+    `top_n` values of the four weeks before (every value until it has a history) and, beside them, `other`:
+    the metric over all the rest, computed as itself (a ratio of the rest, not a difference of totals).
+    Returns the watched metrics' names."""
     watched = watched_metrics(manifest_path)
-    rows = []
-    if watched:
-        layer = SemanticLayer(manifest_path, dialect)
-        for name, metric in watched.items():
-            rows.append((name, metric.seasonality, None, layer.sql([name], "day", start, end)))
-            if metric.group_by:
-                grouped = layer.sql([name], "day", start, end, group_by=[metric.group_by])
-                rows.append((name, metric.seasonality, metric.group_by, grouped))
-    table = f"{QUERIES_SCHEMA}.{QUERIES_TABLE}"
+    rows: list[tuple[str, str, str | None, str | None, str]] = []
     with warehouse.session():
+        if watched:
+            layer = SemanticLayer(manifest_path, dialect)
+            for name, metric in watched.items():
+                rows.append((name, metric.seasonality, None, "all", layer.sql([name], "day", start, end)))
+                if not metric.group_by:
+                    continue
+                top = _top_values(warehouse, name, end, top_n)
+                dimension = "{{ Dimension('" + metric.group_by + "') }}"
+                kept = ", ".join("'" + value.replace("'", "''") + "'" for value in top)
+                grouped = layer.sql(
+                    [name],
+                    "day",
+                    start,
+                    end,
+                    group_by=[metric.group_by],
+                    where=[f"{dimension} in ({kept})"] if top else [],
+                )
+                rows.append((name, metric.seasonality, metric.group_by, None, grouped))
+                if top:
+                    rest = layer.sql([name], "day", start, end, where=[f"coalesce({dimension}, '') not in ({kept})"])
+                    rows.append((name, metric.seasonality, None, OTHER, rest))
+        table = f"{QUERIES_SCHEMA}.{QUERIES_TABLE}"
         warehouse.query(f"create schema if not exists {QUERIES_SCHEMA}")
-        columns = "metric varchar, method varchar, segment_column varchar, query_sql varchar"
+        columns = "metric varchar, method varchar, segment_column varchar, segment varchar, query_sql varchar"
         warehouse.query(f"create or replace table {table} ({columns})")
         for row in rows:
-            warehouse.query(f"insert into {table} values (?, ?, ?, ?)", list(row))
+            warehouse.query(f"insert into {table} values (?, ?, ?, ?, ?)", list(row))
     return list(watched)
+
+
+def _top_values(warehouse: Any, metric: str, end: dt.date, top_n: int) -> list[str]:
+    """The `top_n` values of a grouped metric that weighed most in the four weeks before `end` (largest mean
+    absolute value), from its own series; none before its first run."""
+    from metrics.anomaly_config import DECLARED_MART
+
+    table = f"marts.{DECLARED_MART}"
+    exists = warehouse.query(
+        "select count(*) as n from information_schema.tables where lower(table_schema) = 'marts' "
+        "and lower(table_name) = ?",
+        [DECLARED_MART],
+    )
+    if not exists[0]["n"]:
+        return []
+    rows = warehouse.query(
+        f"select segment from {table} where metric = ? and segment not in ('all', ?) and metric_date < ? "
+        "and metric_date >= ? group by segment order by avg(abs(value)) desc, segment limit ?",
+        [metric, OTHER, end, end - dt.timedelta(days=RANKING_DAYS), top_n],
+    )
+    return [row["segment"] for row in rows]

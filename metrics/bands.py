@@ -175,7 +175,7 @@ def top_segments(verdicts: Sequence[Verdict], top_n: int) -> tuple[list[Verdict]
     kept: list[Verdict] = []
     ranked: dict[str, list[Verdict]] = {}
     for v in verdicts:
-        if (v.series in CHANNEL_SERIES or v.metric == DECLARED_METRIC) and v.segment != "all":
+        if (v.series in CHANNEL_SERIES or v.metric == DECLARED_METRIC) and v.segment not in ("all", "other"):
             ranked.setdefault(v.series, []).append(v)
         else:
             kept.append(v)

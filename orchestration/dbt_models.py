@@ -143,6 +143,7 @@ def build_dbt_assets(
             "duckdb" if settings.target == "dev" else "snowflake",
             None if config.full_refresh else window.first_processed_day,
             window.as_of,
+            settings.segment_top_n,
         )
         if watched:
             context.log.info(f"Watching declared metrics: {', '.join(watched)}.")

@@ -72,7 +72,7 @@ def watched(tmp_path_factory, job_settings, live):
     env = {
         "KPIWATCH_PROJECT_DIR": str(project),
         "KPIWATCH_DBT_TARGET_DIR": str(work / "target"),
-        "KPIWATCH_SEGMENT_TOP_N": "3",  # the grouped metric's event names: `all` and the 3 largest are pushed
+        "KPIWATCH_SEGMENT_TOP_N": "3",  # the grouped metric: `all`, its 3 largest event names and `other`
         "KPIWATCH_PUSHGATEWAY_URL": live[0].settings.url("pushgateway"),
     }
     settings = job_settings(db, work / "home", env=env)
@@ -194,8 +194,12 @@ def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps
             totals[day] = value
         else:
             parts[day] = parts.get(day, 0) + value
-    assert {segment for _, segment, _ in rows} == names | {"all"}
-    assert totals and totals == parts
+    # The full run split every value; the daily run (with a history to rank by) its top 3 and `other`.
+    assert {segment for _, segment, _ in rows} == names | {"all", "other"}
+    assert totals and totals.keys() == parts.keys()
+    assert all(parts[day] == pytest.approx(totals[day]) for day in totals)
+    newest = sorted(segment for day, segment, _ in rows if day == AS_OF)
+    assert len(newest) == 5 and "other" in newest and "all" in newest
 
     url = live[0].settings.url("pushgateway") + "/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
@@ -205,7 +209,7 @@ def test_a_grouped_metric_has_a_series_per_value_that_adds_up_and_the_push_keeps
         if line.startswith("kpiwatch_metric_observed{") and f'series="{GROUPED}"' in line
     ]
     segments = {re.search(r'segment="([^"]*)"', line).group(1) for line in observed}
-    assert "all" in segments and len(segments) == 4 and segments - {"all"} <= names
+    assert {"all", "other"} <= segments and len(segments) == 5 and segments - {"all", "other"} <= names
 
 
 def test_explain_splits_a_grouped_declared_metric_by_its_dimension(watched):

@@ -35,11 +35,11 @@ new_series as (
         {%- if query[2] %}
         coalesce(cast(declared.{{ query[2] }} as varchar), '(none)') as segment,
         {%- else %}
-        'all' as segment,
+        '{{ query[3] }}' as segment,
         {%- endif %}
         cast(declared.{{ query[0] }} as double) as value,
         cast(null as double) as sample_size
-    from ({{ query[3] }}) as declared
+    from ({{ query[4] }}) as declared
     cross join bounds
     where cast(declared.metric_time__day as date) >= bounds.first_day
         and cast(declared.metric_time__day as date) <= bounds.last_day
