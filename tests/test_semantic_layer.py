@@ -73,6 +73,22 @@ def test_mrr_is_a_balance_a_quarter_shows_its_last_month_while_net_new_mrr_adds_
     assert got == {"2023-10-01": (0.0, 0.0), "2024-01-01": (343.5, 343.5), "2024-04-01": (397.5, 54.0)}
 
 
+def test_a_cumulative_metric_accumulates_to_date_and_restarts_with_the_year(mrr_world_db):
+    # Net new MRR 2024: +435 (Jan), -38 (Feb), -53.5 (Mar), +54 (Apr); 2023 had none. Year to date it is MRR.
+    # MetricFlow carries a cumulative metric on along its time spine (to 2049), so the query ends with the data.
+    layer = semantic_layer(mrr_world_db)
+    sql = layer.sql(["net_new_mrr_ytd"], "month", end=dt.date(2024, 4, 30))
+    got = {str(row["metric_time__month"])[:10]: number(row["net_new_mrr_ytd"]) for row in query(mrr_world_db, sql)}
+    assert got == {
+        "2023-11-01": 0.0,
+        "2023-12-01": 0.0,
+        "2024-01-01": 435.0,
+        "2024-02-01": 397.0,
+        "2024-03-01": 343.5,
+        "2024-04-01": 397.5,
+    }
+
+
 def test_the_shipped_activity_metrics_equal_the_hand_worked_days(activity_world_db):
     layer = semantic_layer(activity_world_db)
     start, end = dt.date(2024, 1, 1), dt.date(2024, 2, 10)
