@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -76,6 +77,19 @@ def cli_env(job_env) -> Callable[..., dict[str, str]]:
         }
 
     return env_for
+
+
+def copy_run_state(settings: Settings, directory: Path) -> Settings:
+    """The settings of a copy, under `directory`, of a warehouse file and its Dagster home: a test that
+    changes a shared, already-run world works on its own copy, so tests stay independent of their order."""
+    directory.mkdir()
+    db = directory / settings.duckdb_path.name
+    shutil.copy(settings.duckdb_path, db)
+    home = directory / "home"
+    if settings.dagster_home.exists():
+        shutil.copytree(settings.dagster_home, home)
+        (home / "dagster.yaml").unlink()  # it names the original home; the next run writes this one's
+    return replace(settings, duckdb_path=db, dagster_home=home)
 
 
 def write_raw_warehouse(path: Path, tables: Mapping[str, Iterable[Sequence[Any]]]) -> Path:

@@ -5,6 +5,7 @@ counts old parts and hashes recent ones; an edit in place further back waits for
 
 import datetime as dt
 import shutil
+from dataclasses import replace
 
 import pytest
 from dagster import DagsterInstance
@@ -13,7 +14,7 @@ from kpiwatch.hosting.launch import run_backfill, run_once
 from kpiwatch.quality.config import load_checks_config
 from kpiwatch.sample.generate import GenerateOptions, generate
 from orchestration.gating import check_records
-from tests.conftest import differing_rows, execute_sql
+from tests.conftest import copy_run_state, differing_rows, execute_sql
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -27,6 +28,23 @@ def history(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def first_run(history, tmp_path_factory, job_settings):
+    """The settings and outcome of a first daily run on the history (it builds everything and records the
+    fingerprints); tests change copies of it (copy_run_state), never it."""
+    work = tmp_path_factory.mktemp("first_run")
+    shutil.copy(history, work / "daily.duckdb")
+    settings = job_settings(work / "daily.duckdb", work / "home")
+    return settings, run_once(settings, AS_OF - DAY)
+
+
+def first_run_copy(first_run, directory, **fields):
+    """A copy of the first run's warehouse and Dagster home, after checking that run succeeded quietly."""
+    settings, outcome = first_run
+    assert outcome.success and not history_failures(outcome), (outcome.failures, outcome.failed_checks)
+    return replace(copy_run_state(settings, directory), **fields)
+
+
 def day_sql(day: dt.date) -> str:
     return f"cast(occurred_at as date) = date '{day}'"
 
@@ -35,12 +53,9 @@ def history_failures(outcome) -> dict[str, str]:
     return {c.split(" ", 1)[0]: c for c in outcome.failed_checks if c.split(" ")[1] == "history_unchanged"}
 
 
-def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(history, tmp_path, job_settings):
-    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
-    shutil.copy(history, daily)
-    settings = job_settings(daily, tmp_path / "home_daily")
-    first = run_once(settings, AS_OF - DAY)  # builds everything and records the fingerprints
-    assert first.success and not history_failures(first), first.failed_checks
+def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(first_run, tmp_path, job_settings):
+    settings = first_run_copy(first_run, tmp_path / "daily")
+    daily, full = settings.duckdb_path, tmp_path / "full.duckdb"
 
     reloaded, deleted, late = AS_OF - 150 * DAY, AS_OF - 100 * DAY, AS_OF - 20 * DAY
     changes = (
@@ -76,14 +91,12 @@ def test_old_days_that_changed_are_named_and_repaired_to_equal_a_full_rebuild(hi
     assert again.success and not history_failures(again), again.failed_checks
 
 
-def test_past_the_repair_bound_the_run_names_the_exact_backfill(history, tmp_path, job_settings):
-    db = tmp_path / "bounded.duckdb"
-    shutil.copy(history, db)
+def test_past_the_repair_bound_the_run_names_the_exact_backfill(first_run, tmp_path):
     checks = tmp_path / "checks.yml"
     shipped = load_checks_config().path.read_text()
     checks.write_text(shipped.replace("repair_max_days: 190", "repair_max_days: 30"))
-    settings = job_settings(db, tmp_path / "home", checks_config=checks)
-    assert run_once(settings, AS_OF - DAY).success
+    settings = first_run_copy(first_run, tmp_path / "bounded", checks_config=checks)
+    db = settings.duckdb_path
     changed = AS_OF - 60 * DAY
     execute_sql(
         db,
@@ -107,11 +120,9 @@ def test_past_the_repair_bound_the_run_names_the_exact_backfill(history, tmp_pat
     assert after.success and not after.withheld and not history_failures(after), after.failed_checks
 
 
-def test_duplicate_event_ids_far_back_are_caught_in_the_repaired_days(history, tmp_path, job_settings):
-    db = tmp_path / "dupes.duckdb"
-    shutil.copy(history, db)
-    settings = job_settings(db, tmp_path / "home")
-    assert run_once(settings, AS_OF - DAY).success
+def test_duplicate_event_ids_far_back_are_caught_in_the_repaired_days(first_run, tmp_path):
+    settings = first_run_copy(first_run, tmp_path / "dupes")
+    db = settings.duckdb_path
     old = AS_OF - 150 * DAY
     execute_sql(db, f"insert into raw.events select * from raw.events where {day_sql(old)} order by event_id limit 50")
 

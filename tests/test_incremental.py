@@ -13,7 +13,7 @@ import pytest
 
 from kpiwatch.hosting.launch import run_backfill, run_once
 from kpiwatch.sample.generate import GenerateOptions, generate
-from tests.conftest import differing_rows, query_one
+from tests.conftest import copy_run_state, differing_rows, query_one
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -87,24 +87,39 @@ def assert_succeeded(outcome):
     assert outcome.success, (outcome.failures, outcome.failed_checks)
 
 
-def test_first_run_backfill_and_daily_runs_equal_a_full_rebuild(warehouses):
+@pytest.fixture(scope="module")
+def lived_warehouses(warehouses):
+    """The full rebuild, and the daily copy after a first run, a backfill and two daily runs; built once
+    and never changed by a test (a test that mutates works on its own copy, see `copy_run_state`)."""
     full, daily = warehouses
-    assert_succeeded(run_once(full, AS_OF, full_refresh=True))
-    assert_succeeded(run_once(daily, AS_OF - 20 * DAY))  # first run: builds the history up to then
-    assert_succeeded(run_backfill(daily, AS_OF - 19 * DAY, AS_OF - 2 * DAY))
-    assert_succeeded(run_once(daily, AS_OF - DAY))
-    assert_succeeded(run_once(daily, AS_OF))
+    outcomes = [
+        run_once(full, AS_OF, full_refresh=True),
+        run_once(daily, AS_OF - 20 * DAY),  # first run: builds the history up to then
+        run_backfill(daily, AS_OF - 19 * DAY, AS_OF - 2 * DAY),
+        run_once(daily, AS_OF - DAY),
+        run_once(daily, AS_OF),
+    ]
+    return full, daily, outcomes
+
+
+def test_first_run_backfill_and_daily_runs_equal_a_full_rebuild(lived_warehouses):
+    full, daily, outcomes = lived_warehouses
+    for outcome in outcomes:
+        assert_succeeded(outcome)
     differences = differing_rows(full.duckdb_path, daily.duckdb_path)
     assert differences and set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}
     assert query_one(full.duckdb_path, "select count(*) from marts.fct_active_users_daily")[0] == 90
     assert windows_unlike_a_distinct_count(full.duckdb_path) == []
 
 
-def test_late_data_and_withdrawn_old_events_equal_a_full_rebuild_after_the_next_daily_run(warehouses):
+def test_late_data_and_withdrawn_old_events_equal_a_full_rebuild_after_the_next_daily_run(lived_warehouses, tmp_path):
     """AS_OF-2 is within the look-back; AS_OF-30 is not, but its change is caught by the history fingerprints
     (history_unchanged) and re-processed in the same run. A backfill of that day changes nothing more."""
-    full, daily = warehouses
-    for settings in warehouses:
+    lived_full, lived_daily, outcomes = lived_warehouses
+    for outcome in outcomes:
+        assert_succeeded(outcome)
+    full, daily = copy_run_state(lived_full, tmp_path / "full"), copy_run_state(lived_daily, tmp_path / "daily")
+    for settings in (full, daily):
         late_and_corrected_data(settings.duckdb_path)
     assert_succeeded(run_once(full, AS_OF, full_refresh=True))
     outcome = run_once(daily, AS_OF)
