@@ -16,7 +16,8 @@ import shutil
 from collections.abc import Iterator
 
 from kpiwatch.bulk_imports import bulk_imports
-from kpiwatch.dbt_support.profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
+from kpiwatch.dbt_support.parse_state import seed_parse_state
+from kpiwatch.dbt_support.profile import dbt_environment, project_arguments, window_environment
 from kpiwatch.dbt_support.worker import DbtWorker
 from kpiwatch.quality.suite_worker import SuiteWorker
 from kpiwatch.run_workers import Prestarted
@@ -38,9 +39,7 @@ def prestarted_for_day(settings: Settings, as_of: dt.date) -> Iterator[Prestarte
 def _dbt_worker(settings: Settings, as_of: dt.date) -> Iterator[DbtWorker]:
     warm_target = settings.dbt_target_dir / f"warm-{os.getpid()}"
     warm_target.mkdir(parents=True, exist_ok=True)
-    state = settings.dbt_target_dir / PARTIAL_PARSE_FILE
-    if state.exists():
-        shutil.copy2(state, warm_target / PARTIAL_PARSE_FILE)
+    seed_parse_state(settings.dbt_target_dir, warm_target, dbt_environment(settings))
     parse_env = {
         **os.environ,  # the environment the run's dbt child inherits, plus what kpiwatch adds
         **dbt_environment(settings),

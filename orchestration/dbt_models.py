@@ -6,7 +6,6 @@ the partition's days; every other model is rebuilt as of the partition's day in 
 """
 
 import datetime as dt
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,7 +25,8 @@ from dagster_dbt import DbtProject, build_dbt_asset_selection, dbt_assets
 
 from kpiwatch.contract import RAW_SCHEMA
 from kpiwatch.dbt_support.node_results import read_node_results
-from kpiwatch.dbt_support.profile import PARTIAL_PARSE_FILE, dbt_environment
+from kpiwatch.dbt_support.parse_state import keep_parse_state, seed_parse_state
+from kpiwatch.dbt_support.profile import dbt_environment
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.quality.history import record as record_fingerprints
 from kpiwatch.quality.history import record_full_scan
@@ -47,15 +47,13 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def target_with_parse_state(target_root: Path, run_id: str) -> Path:
-    """A fresh target directory per run (runs may overlap) that starts from the project's parse state,
-    so dbt parses only what changed since `dbt parse` instead of the whole project."""
+def target_with_parse_state(target_root: Path, run_id: str, profile_env: dict[str, str]) -> Path:
+    """A fresh target directory per run (runs may overlap) that starts from the parse state of the run's
+    profile, so dbt parses only what changed instead of the whole project (kpiwatch/dbt_support/parse_state.py)."""
     prune_run_targets(target_root, keep=KEPT_RUN_TARGETS - 1)
     target = target_root / f"run-{run_id}"
     target.mkdir(parents=True, exist_ok=True)
-    state = target_root / PARTIAL_PARSE_FILE
-    if state.exists():
-        shutil.copy2(state, target / PARTIAL_PARSE_FILE)
+    seed_parse_state(target_root, target, profile_env)
     return target
 
 
@@ -65,16 +63,6 @@ def prune_run_targets(target_root: Path, keep: int) -> None:
     runs = sorted(target_root.glob("run-*"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in runs[keep:]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def keep_parse_state(target_root: Path, target: Path) -> None:
-    """Make this run's parse state the project's: the next run with the same profile (e.g. the same DuckDB
-    file) then re-parses nothing, even when the state from `dbt parse` was made for another profile."""
-    produced = target / PARTIAL_PARSE_FILE
-    if produced.exists():
-        staged = target_root / f".{PARTIAL_PARSE_FILE}.{target.name}"
-        shutil.copy2(produced, staged)
-        os.replace(staged, target_root / PARTIAL_PARSE_FILE)
 
 
 def build_dbt_assets(
@@ -147,9 +135,9 @@ def build_dbt_assets(
         )
         if watched:
             context.log.info(f"Watching declared metrics: {', '.join(watched)}.")
-        target = target_with_parse_state(target_root, context.run_id)
+        target = target_with_parse_state(target_root, context.run_id, profile_env)
         yield from dbt.build(context, args, env={**profile_env, **window.dbt_env()}, target=target)
-        keep_parse_state(target_root, target)
+        keep_parse_state(target_root, target, profile_env)
         # What the adapter said of each node and what DuckDB counted, written by the dbt process.
         report_dbt_usage(context.instance, context.run_id, read_node_results(target), read_duckdb_usage(target))
         # What this run processed becomes the history the next runs compare with (withheld tables excepted).

@@ -92,6 +92,14 @@ def copy_run_state(settings: Settings, directory: Path) -> Settings:
     return replace(settings, duckdb_path=db, dagster_home=home)
 
 
+def parsed_in_full(dbt_target_dir: Path, run_id: str) -> bool:
+    """Whether the run's dbt call parsed the whole project (dbt's UnableToPartialParse, I024) instead of
+    starting from a saved state; its dbt.log must show that dbt loaded the project (W006)."""
+    codes = [json.loads(line)["info"]["code"] for line in (dbt_target_dir / f"run-{run_id}" / "dbt.log").open()]
+    assert "W006" in codes, "dbt.log does not show the project being loaded"
+    return "I024" in codes
+
+
 def write_raw_warehouse(path: Path, tables: Mapping[str, Iterable[Sequence[Any]]]) -> Path:
     """A DuckDB file with every contract table, filled with the given rows (in contract column order)."""
     con = duckdb.connect(str(path))

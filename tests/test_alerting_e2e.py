@@ -90,18 +90,31 @@ def mart_value(db, sql):
 
 
 @pytest.fixture(scope="module")
-def clean_stack(clean_db, tmp_path_factory, run_job):
-    """One stack and one successful run on clean data, shared by the gauge and dashboard tests."""
+def clean_run(clean_db, tmp_path_factory, run_job):
+    """One stack and one successful first run on a copy of the clean data. The gauge and dashboard tests read
+    its stack; the other tests start from copies of the warehouse it built, never from each other's."""
     tmp_path = tmp_path_factory.mktemp("clean_stack")
+    built = copy_of(clean_db, tmp_path)
     with started_stack(tmp_path) as (stack, hook):
-        outcome = run_job(stack, clean_db, tmp_path)
+        outcome = run_job(stack, built, tmp_path)
         assert outcome.success, outcome.failures
         scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
         scraped(stack, "kpiwatch_last_success_timestamp_seconds")
-        yield stack, hook
+        yield stack, hook, built
 
 
-def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, clean_db, dbt_target_dir):
+@pytest.fixture(scope="module")
+def clean_stack(clean_run):
+    return clean_run[:2]
+
+
+@pytest.fixture(scope="module")
+def built_db(clean_run):
+    """The clean warehouse after its first run (marts and ledger built); copy it before changing it."""
+    return clean_run[2]
+
+
+def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, built_db, dbt_target_dir):
     stack, hook = clean_stack
     for gauge in GAUGES:
         if gauge.name not in EVENT_GAUGES | WAREHOUSE_SPECIFIC_GAUGES:
@@ -112,17 +125,17 @@ def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_
         return float(prom_query(stack, expr)[0]["value"][1])
 
     assert value("kpiwatch_mrr_usd") == pytest.approx(
-        float(mart_value(clean_db, "select mrr_usd from marts.fct_mrr_monthly where month = '2024-05-01'")), abs=1e-6
+        float(mart_value(built_db, "select mrr_usd from marts.fct_mrr_monthly where month = '2024-05-01'")), abs=1e-6
     )
     for window, column in (("1d", "dau"), ("7d", "wau"), ("30d", "mau")):
         expected = mart_value(
-            clean_db, f"select {column} from marts.fct_active_users_daily where activity_date = '{AS_OF}'"
+            built_db, f"select {column} from marts.fct_active_users_daily where activity_date = '{AS_OF}'"
         )
         assert value(f'kpiwatch_active_users{{window="{window}"}}') == expected
     assert value('kpiwatch_cac_usd{channel="all"}') == pytest.approx(
         float(
             mart_value(
-                clean_db, "select cac_usd from marts.fct_cac_monthly where month = '2024-04-01' and channel = 'all'"
+                built_db, "select cac_usd from marts.fct_cac_monthly where month = '2024-04-01' and channel = 'all'"
             )
         )
     )
@@ -144,12 +157,12 @@ def metric_value(stack, expr):
 
 
 def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arrives(
-    clean_db, tmp_path, live, run_job, job_settings
+    built_db, tmp_path, live, run_job, job_settings
 ):
     """Duplicate events fail an error check: DAU and what else is built from raw.events is withheld, MRR is
     published fresh, and its bad news (a drop) still reaches the webhook; all resolves after repair."""
     stack, hook = live
-    broken = copy_of(clean_db, tmp_path, "duplicate_event_id", "mrr_drop")
+    broken = copy_of(built_db, tmp_path, "duplicate_event_id", "mrr_drop")
     outcome = run_job(stack, broken, tmp_path)
     assert outcome.success, outcome.failures
     assert {w.split(" (")[0] for w in outcome.withheld} == {"active_users", "retention", "feature_adoption"}
@@ -184,16 +197,16 @@ def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arri
     assert 'data-alert="KpiwatchCheckFailed"' in page and escape(alert["annotations"]["summary"]) in page
     assert 'data-withheld="active_users"' in page
 
-    shutil.copy(clean_db, broken)  # the loader re-delivers clean data
+    shutil.copy(built_db, broken)  # the loader re-delivers clean data
     repaired = run_job(stack, broken, tmp_path)
     assert repaired.success and not repaired.withheld
     notified(hook, "KpiwatchCheckFailed", status="resolved", check="unique_event_id")
     notified(hook, "KpiwatchMetricWithheld", status="resolved", metric="active_users")
 
 
-def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(clean_db, tmp_path, live, run_job):
+def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(built_db, tmp_path, live, run_job):
     stack, hook = live
-    broken = copy_of(clean_db, tmp_path, "overlapping_period")
+    broken = copy_of(built_db, tmp_path, "overlapping_period")
     outcome = run_job(stack, broken, tmp_path)
     assert outcome.success, outcome.failures
     withheld = {w.split(" (")[0] for w in outcome.withheld}
@@ -206,12 +219,12 @@ def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(clean
 
 
 def test_2c_a_back_dated_correction_of_last_month_fires_metric_restated_with_both_values(
-    clean_db, tmp_path, live, run_job
+    built_db, tmp_path, live, run_job
 ):
     """April's amount of one running subscription is corrected after April's numbers were published: the next
     run restates April's LTV, and the notification carries the value published before and the new one."""
     stack, hook = live
-    db = copy_of(clean_db, tmp_path)
+    db = copy_of(built_db, tmp_path)
     first = run_job(stack, db, tmp_path)
     assert first.success and not any(n.startswith("restated:") for n in first.notices)
     con = duckdb.connect(str(db))
@@ -245,9 +258,9 @@ def test_2c_a_back_dated_correction_of_last_month_fires_metric_restated_with_bot
     )
 
 
-def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path, live, run_job):
+def test_3_stale_data_fires_and_silences_the_business_alerts(built_db, tmp_path, live, run_job):
     stack, hook = live
-    outcome = run_job(stack, copy_of(clean_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
+    outcome = run_job(stack, copy_of(built_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
     assert outcome.success  # users freshness is a warn check: metrics are still published
     notified(hook, "KpiwatchDataStale", table="users")
 
@@ -265,9 +278,9 @@ def test_3_stale_data_fires_and_silences_the_business_alerts(clean_db, tmp_path,
     assert not [a for a in hook.alerts() if a["labels"]["team"] == "business"]
 
 
-def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path, live, run_job):
+def test_4_a_business_drop_fires_mrr_drop(built_db, tmp_path, live, run_job):
     stack, hook = live
-    db = copy_of(clean_db, tmp_path, "mrr_drop")
+    db = copy_of(built_db, tmp_path, "mrr_drop")
     assert run_job(stack, db, tmp_path).success
     alert = notified(hook, "KpiwatchMrrDrop")[0]
     assert alert["labels"]["team"] == "business"
@@ -275,10 +288,11 @@ def test_4_a_business_drop_fires_mrr_drop(clean_db, tmp_path, live, run_job):
     assert growth < -0.05
 
 
-def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clean_db, tmp_path, live, run_job):
+def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(built_db, tmp_path, live, run_job):
     stack, hook = live
     stack.down(("pushgateway",))
-    outcome = run_job(stack, clean_db, tmp_path)
+    db = copy_of(built_db, tmp_path)
+    outcome = run_job(stack, db, tmp_path)
     assert not outcome.success
     gateway = stack.settings.url("pushgateway")
     assert any(
@@ -289,7 +303,7 @@ def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(clea
     assert outcome.failure_recorded.startswith("The failure could not be recorded in Prometheus either")
 
     stack.up(("pushgateway",))
-    assert run_job(stack, clean_db, tmp_path).success
+    assert run_job(stack, db, tmp_path).success
     with urllib.request.urlopen(f"{gateway}/metrics") as response:
         exposed = response.read().decode()
     for gauge in GAUGES:

@@ -9,7 +9,7 @@ import pytest
 
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.sample.generate import GenerateOptions, generate
-from tests.conftest import differing_rows, execute_sql, query_one
+from tests.conftest import differing_rows, execute_sql, parsed_in_full, query_one
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
@@ -32,11 +32,13 @@ COUNTRY_CORRECTED = (
 )
 
 
-def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebuild(tmp_path, job_settings):
+def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebuild(
+    tmp_path, job_settings, dbt_target_dir
+):
     """The bridge by segment is rebuilt from the first month whose inputs changed (macros/changed_months.sql):
     a daily run keeps the closed months as they are (a marked row survives it), and back-dated changes to
     subscriptions and users rebuild the months they touch (the marked month among them), so every mart equals
-    a full rebuild again."""
+    a full rebuild again. Runs alternate between the two warehouses, and each finds its own dbt parse state."""
     full, daily = tmp_path / "full.duckdb", tmp_path / "daily.duckdb"
     generate(GenerateOptions(out=full, as_of=AS_OF, users=200, days=200, seed=5), progress=False, log=lambda _: None)
     shutil.copy(full, daily)
@@ -56,7 +58,9 @@ def test_the_segment_bridge_rebuilds_only_changed_months_and_equals_a_full_rebui
         for db in (full, daily):
             execute_sql(db, *changes)
         assert_succeeded(run_once(full_settings, AS_OF, full_refresh=True))
-        assert_succeeded(run_once(daily_settings, AS_OF))
+        daily_run = run_once(daily_settings, AS_OF)
+        assert_succeeded(daily_run)
+        assert not parsed_in_full(dbt_target_dir, daily_run.run_id)  # after a run on the other warehouse
 
         differences = differing_rows(full, daily)
         if changes == COUNTRY_CORRECTED:

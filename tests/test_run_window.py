@@ -56,7 +56,8 @@ def test_a_new_evaluation_day_does_not_make_dbt_parse_the_project_again(tmp_path
     import shutil
     import subprocess
 
-    from kpiwatch.dbt_support.profile import PARTIAL_PARSE_FILE, dbt_environment, project_arguments, window_environment
+    from kpiwatch.dbt_support.parse_state import PARTIAL_PARSE_FILE
+    from kpiwatch.dbt_support.profile import dbt_environment, project_arguments, window_environment
     from kpiwatch.executables import beside_interpreter
     from kpiwatch.paths import DBT_PROJECT_DIR
 

@@ -8,9 +8,6 @@ import datetime as dt
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 
-# dbt's parse state, kept between runs so each run re-parses only what changed.
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """profiles.yml's values, plus dbt's own switches: no usage statistics leave the machine, from any dbt
