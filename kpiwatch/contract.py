@@ -22,6 +22,17 @@ TYPE_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 ZONED_TIMESTAMPS = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP_TZ", "TIMESTAMP_LTZ")
 
+# A price's billing interval as Stripe has it (interval and interval_count, at most three years): the unit
+# alone ("month"), or a count and the unit ("3 month" bills every three months). Days have no agreed monthly
+# value among billing tools, so they are refused rather than guessed.
+LONGEST_INTERVALS = {"week": 156, "month": 36, "year": 3}
+
+
+def billing_intervals() -> tuple[str, ...]:
+    """Every value raw.subscriptions.billing_interval may hold: "month", "year", "week", "1 month" .. "36 month"."""
+    counted = (f"{count} {unit}" for unit, longest in LONGEST_INTERVALS.items() for count in range(1, longest + 1))
+    return (*LONGEST_INTERVALS, *counted)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -64,7 +75,12 @@ RAW_TABLES: tuple[Table, ...] = (
             Column("subscription_id", "text", True, "Shared by every priced period of one subscription."),
             Column("user_id", "text", True, "The paying user."),
             Column("plan", "text", True, "Plan name."),
-            Column("billing_interval", "text", True, "'month' or 'year'."),
+            Column(
+                "billing_interval",
+                "text",
+                True,
+                "'month', 'year' or 'week', or a count and one of them: '3 month' bills every three months.",
+            ),
             Column("amount", "number", True, "Price per billing interval, in `currency`."),
             Column("currency", "text", True, "ISO 4217 code present in the fx_rates seed."),
             Column("started_at", "timestamp", True, "Start of the priced period, UTC, inclusive."),

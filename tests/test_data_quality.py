@@ -27,6 +27,7 @@ EXPECTED_MESSAGE = {
     "duplicate_event_id": "rows fail expect_no_unexpected_rows(no event_id appears more than once)",
     "negative_amount": "rows fail expect_column_values_to_be_between(amount)",
     "unknown_currency": '"currency": "XYZ"',
+    "unknown_interval": "rows fail expect_column_values_to_be_in_set(billing_interval)",
     "ended_before_started": "rows fail expect_column_pair_values_a_to_be_greater_than_b(ended_at > started_at)",
     "future_events": "rows fail expect_column_values_to_be_between(occurred_at)",
     "missing_day": "1 day(s) without rows in raw.events",

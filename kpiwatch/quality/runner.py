@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
-from kpiwatch.contract import RAW_TABLES_BY_NAME
+from kpiwatch.contract import RAW_TABLES_BY_NAME, billing_intervals
 from kpiwatch.quality.config import ChecksConfig
 from kpiwatch.quality.outcome import CHECK_SECONDS, CheckOutcome
 from kpiwatch.quality.sql_checks import SQL_CHECKS, TableFacts, run_sql_check
@@ -113,6 +113,7 @@ def plan_table_checks(
         "as_of": as_of.isoformat(),
         "earliest": EARLIEST_DATE.isoformat(),
         "fx_currencies": list(config.fx_currencies),
+        "billing_intervals": list(billing_intervals()),
     }
     query, rows = f"select * from raw.{table}", facts.row_count()
     if table in WINDOWED_TABLES and first_processed_day is not None:

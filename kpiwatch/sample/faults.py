@@ -66,6 +66,18 @@ FAULTS = {
             "a subscription is priced in a currency missing from fx_rates",
         ),
         Fault(
+            "unknown_interval",
+            "subscriptions",
+            "billing_interval_in_domain",
+            (
+                "update raw.subscriptions set billing_interval = 'day' where subscription_id = (select "
+                "min(subscription_id) from raw.subscriptions)",
+                "update raw.subscriptions set billing_interval = '37 month' where subscription_id = (select "
+                "max(subscription_id) from raw.subscriptions)",
+            ),
+            "two subscriptions are billed daily and every 37 months, intervals kpiwatch has no monthly value for",
+        ),
+        Fault(
             "ended_before_started",
             "subscriptions",
             "ended_after_started",
