@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiwatch.errors import ConfigError
+from kpiwatch.source_settings import DEFAULT_SCHEMAS, SOURCE_TABLES, schema_variable, table_variable
 from kpiwatch.yaml_files import read_yaml_mapping
 
 PROJECT_FILE = "kpiwatch.yml"
@@ -94,9 +95,11 @@ def load_project(env: Mapping[str, str], known: Mapping[str, str], cwd: Path | N
 def read_project_file(path: Path, known: Mapping[str, str]) -> dict[str, str]:
     """kpiwatch.yml's `settings:` as KPIWATCH_* strings; one sentence naming the file and key when it is wrong."""
     document = read_yaml_mapping(path, "a `settings:` section")
-    unknown_sections = sorted(str(k) for k in document if k != "settings")
+    unknown_sections = sorted(str(k) for k in document if k not in ("settings", "sources"))
     if unknown_sections:
-        raise ConfigError(f"{path}: unknown section {unknown_sections[0]!r}; the file holds `settings:`.")
+        raise ConfigError(
+            f"{path}: unknown section {unknown_sections[0]!r}; the file holds `settings:` and `sources:`."
+        )
     settings = document.get("settings") or {}
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: `settings:` must be a mapping of setting: value.")
@@ -115,7 +118,36 @@ def read_project_file(path: Path, known: Mapping[str, str]) -> dict[str, str]:
         if name in PATH_SETTINGS and text.strip().lower() != "off":
             text = str((path.parent / Path(text).expanduser()).resolve())
         values[name] = text
+    return {**values, **read_sources_section(path, document.get("sources"))}
+
+
+def read_sources_section(path: Path, section: object) -> dict[str, str]:
+    """`sources:` as KPIWATCH_SOURCE_* values: `<table>: <adapter>` per contract table, and `schemas:` with
+    `<adapter>: <schema>` (kpiwatch/source_settings.py checks the values themselves)."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: `sources:` must be a mapping of table: adapter (and `schemas:`).")
+    values = {}
+    for key, value in section.items():
+        if key == "schemas":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: `sources.schemas` must be a mapping of adapter: schema.")
+            for adapter, schema in value.items():
+                if str(adapter) not in DEFAULT_SCHEMAS:
+                    raise ConfigError(f"{path}: sources.schemas: unknown adapter {adapter!r}.")
+                values[schema_variable(str(adapter))] = _single(path, f"sources.schemas.{adapter}", schema)
+        elif key in SOURCE_TABLES:
+            values[table_variable(key)] = _single(path, f"sources.{key}", value)
+        else:
+            raise ConfigError(f"{path}: sources: unknown table {key!r}; use {', '.join(SOURCE_TABLES)} (and schemas).")
     return values
+
+
+def _single(path: Path, key: str, value: object) -> str:
+    if value is None or isinstance(value, dict | list | bool):
+        raise ConfigError(f"{path}: {key!r} must be a single name.")
+    return str(value)
 
 
 def merged(env: Mapping[str, str], project: Project) -> dict[str, str]:

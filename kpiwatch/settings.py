@@ -27,6 +27,7 @@ from kpiwatch.paths import (
 )
 from kpiwatch.project import NO_PROJECT, PROJECT_DIR_VARIABLE, Project, load_project, merged
 from kpiwatch.snowflake_sizes import CREDITS_PER_HOUR, warehouse_size
+from kpiwatch.source_settings import NO_ADAPTERS, SOURCE_VARIABLES, Sources, sources_from_env
 
 # dbt target names; the Dagster resource map is keyed by the same names.
 TARGETS = ("dev", "snowflake")
@@ -81,6 +82,7 @@ KNOWN_VARIABLES = {
     "KPIWATCH_SEEDS_DIR": "folder with the reference seeds fx_rates.csv and feature_map.csv (default: the project's "
     "seeds/, else kpiwatch's own)",
     "KPIWATCH_DUCKDB_PATH": "DuckDB file holding schema raw and the dbt schemas",
+    **SOURCE_VARIABLES,
     "KPIWATCH_AS_OF": "evaluation date YYYY-MM-DD (default: today, UTC)",
     "KPIWATCH_TARGET": "warehouse: dev (DuckDB, default) or snowflake",
     "KPIWATCH_ENVIRONMENT": "environment label of every pushed gauge (default: local)",
@@ -210,6 +212,7 @@ class Settings:
     metrics_dir: Path = DEFAULT_METRICS_DIR
     dbt_profiles_dir: Path = DBT_PROJECT_DIR  # the project's own profiles.yml when it has one
     project: Project = NO_PROJECT
+    sources: Sources = NO_ADAPTERS  # contract tables read through an adapter (kpiwatch/source_settings.py)
     unknown_variables: tuple[str, ...] = ()  # KPIWATCH_* names that nothing reads: reported by the CLI
 
 
@@ -274,6 +277,7 @@ def _settings(env: Mapping[str, str], project: Project, unknown: tuple[str, ...]
         metrics_dir=metrics_dir(env, defaults.metrics_dir),
         dbt_profiles_dir=defaults.dbt_profiles_dir,
         project=project,
+        sources=sources_from_env(env),
         unknown_variables=unknown,
     )
 

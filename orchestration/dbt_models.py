@@ -39,6 +39,7 @@ from orchestration.resources import EvaluationWindow, KpiwatchDbtCli, WarehouseR
 from orchestration.run_timings import report_dbt_usage
 
 DAILY_SELECTION = "tag:daily"
+SOURCE_ADAPTERS = "tag:source_adapter"
 HISTORY_CHECK = "history_unchanged"
 KEPT_RUN_TARGETS = 5  # the newest runs' compiled SQL and run_results.json stay for debugging
 
@@ -75,6 +76,7 @@ def build_dbt_assets(
     @dbt_assets(
         manifest=manifest,
         project=project,
+        exclude=SOURCE_ADAPTERS,  # run before the raw checks, only when they change (orchestration/source_views.py)
         name="kpiwatch_dbt_models",
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),

@@ -19,21 +19,24 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    Failure,
     ResourceParam,
     multi_asset_check,
 )
 
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
-from kpiwatch.errors import ConfigError
+from kpiwatch.errors import ConfigError, KpiwatchError
 from kpiwatch.quality.config import ChecksConfig
 from kpiwatch.quality.gx_runner import suite_check_names
 from kpiwatch.quality.outcome import CheckOutcome
 from kpiwatch.quality.runner import run_raw_checks
 from kpiwatch.quality.sql_checks import SQL_CHECKS
 from kpiwatch.quality.suite_worker import SuiteValidator
+from kpiwatch.settings import Settings
 from orchestration.gating import FEEDS_METRICS
 from orchestration.resources import EvaluationWindow, WarehouseResource
 from orchestration.run_window import FULL_REFRESH_TAG
+from orchestration.source_views import prepare_source_views
 
 SEVERITY = {"error": AssetCheckSeverity.ERROR, "warn": AssetCheckSeverity.WARN}
 
@@ -85,7 +88,7 @@ def feeds_metrics_result(table: str, outcomes: list[CheckOutcome]) -> AssetCheck
     )
 
 
-def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
+def _raw_checks(config: ChecksConfig, settings: Settings) -> AssetChecksDefinition:
     specs = [
         AssetCheckSpec(name=c.name, asset=AssetKey([RAW_SCHEMA, table.name]), description=f"{c.name} ({c.severity})")
         for table in RAW_TABLES
@@ -109,6 +112,10 @@ def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
         evaluation: EvaluationWindow,
         suites: ResourceParam[SuiteValidator],
     ) -> Iterator[AssetCheckResult]:
+        try:  # contract tables read through a source adapter: its view, current before it is checked
+            prepare_source_views(settings)
+        except KpiwatchError as error:
+            raise Failure(description=str(error)) from None
         window = evaluation.window(context.run.tags)
         full = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         # A run may select some checks only (the backfill job: those of raw.events; the UI: any).
@@ -139,6 +146,6 @@ def _raw_checks(config: ChecksConfig) -> AssetChecksDefinition:
     return checks
 
 
-def build_raw_checks(config: ChecksConfig) -> list[AssetChecksDefinition]:
+def build_raw_checks(config: ChecksConfig, settings: Settings) -> list[AssetChecksDefinition]:
     ensure_suites_match(config)
-    return [_raw_checks(config)]
+    return [_raw_checks(config, settings)]

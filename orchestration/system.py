@@ -27,7 +27,9 @@ def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PREST
     push_asset, failure_sensor = publish.build_publishing(models, daily, anomalies)
     return Definitions(
         assets=[*raw_sources.raw_table_specs(), models, push_asset],
-        asset_checks=raw_checks.build_raw_checks(load_checks_config(settings.checks_config, settings.seeds_dir)),
+        asset_checks=raw_checks.build_raw_checks(
+            load_checks_config(settings.checks_config, settings.seeds_dir), settings
+        ),
         jobs=[daily, backfill],
         schedules=[schedules.daily_schedule(daily)],
         sensors=[failure_sensor],

@@ -17,6 +17,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "KPIWATCH_SEEDS_DIR": _seed_path(settings),
         "KPIWATCH_METRICS_DIR": _metrics_path(settings),
+        **settings.sources.environment(),  # the schemas the chosen source adapters read
     }
     if settings.target == "dev":
         env.update(

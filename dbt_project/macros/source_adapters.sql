@@ -1,0 +1,42 @@
+{#- Helpers of the source adapters (models/sources/). -#}
+
+{#- A connector's timestamp as the contract's UTC timestamp without zone: Fivetran writes Stripe's times as
+    TIMESTAMP_TZ on Snowflake (converted to UTC here) and as UTC timestamps on DuckDB. -#}
+{% macro stripe_timestamp(column) -%}
+    {{ return(adapter.dispatch('stripe_timestamp', 'kpiwatch')(column)) }}
+{%- endmacro %}
+
+{% macro default__stripe_timestamp(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}
+
+{% macro snowflake__stripe_timestamp(column) -%}
+    cast(convert_timezone('UTC', {{ column }}) as timestamp_ntz)
+{%- endmacro %}
+
+{#- The column when the relation has it, else null: connections sync different column sets (e.g. items carry
+    their own current period only since Stripe's 2025-03-31 API). -#}
+{% macro column_or_null(relation, column, alias) -%}
+    {%- set names = [] -%}
+    {%- if execute -%}
+        {%- for c in adapter.get_columns_in_relation(relation) -%}{%- do names.append(c.name | lower) -%}{%- endfor -%}
+    {%- endif -%}
+    {%- if column | lower in names -%}{{ column }}{%- else -%}null{%- endif %} as {{ alias }}
+{%- endmacro %}
+
+{#- Stripe's amounts are in the currency's smallest unit, except for zero-decimal currencies
+    (https://stripe.com/docs/currencies): JPY 500 is 500 yen, USD 500 is 5 dollars. -#}
+{% macro stripe_major_units(amount, currency) -%}
+    case
+        when upper({{ currency }}) in (
+            'BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'
+        ) then cast({{ amount }} as decimal(38, 6))
+        else cast({{ amount }} as decimal(38, 6)) * 0.01
+    end
+{%- endmacro %}
+
+{#- After the adapter's view is built: raw.<table> presents it, so every check and model reads it as the
+    contract table (kpiwatch/source_views.py refuses to replace a real table). -#}
+{% macro present_as_raw(table) -%}
+    create or replace view raw.{{ table }} as select * from {{ this }}
+{%- endmacro %}

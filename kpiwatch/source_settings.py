@@ -1,0 +1,93 @@
+"""Where each contract table comes from: kpiwatch's own raw.* table ("contract"), or an adapter that reads a
+connector's schema (Fivetran's Stripe, ...) and presents it as that table (dbt_project/models/sources/).
+
+KPIWATCH_SOURCE_<TABLE> names the adapter, KPIWATCH_SOURCE_<ADAPTER>_SCHEMA the schema (or database.schema) the
+adapter reads; kpiwatch.yml's `sources:` section sets the same values. Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kpiwatch.errors import ConfigError
+
+CONTRACT = "contract"
+# Each adapter, the contract tables it can stand for, and the schema it reads by default (the connector's own).
+ADAPTER_TABLES: dict[str, tuple[str, ...]] = {
+    "stripe_fivetran": ("subscriptions", "users"),
+}
+DEFAULT_SCHEMAS = {"stripe_fivetran": "stripe"}
+SOURCE_TABLES = ("users", "subscriptions", "events", "marketing_spend")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def table_variable(table: str) -> str:
+    return f"KPIWATCH_SOURCE_{table.upper()}"
+
+
+def schema_variable(adapter: str) -> str:
+    return f"KPIWATCH_SOURCE_{adapter.upper()}_SCHEMA"
+
+
+SOURCE_VARIABLES = {
+    **{
+        table_variable(table): f"where raw.{table} comes from: contract (the table itself, default) or an adapter "
+        f"({', '.join(a for a, tables in ADAPTER_TABLES.items() if table in tables) or 'none yet'})"
+        for table in SOURCE_TABLES
+    },
+    **{
+        schema_variable(adapter): f"schema (or database.schema) the {adapter} adapter reads (default: {schema})"
+        for adapter, schema in DEFAULT_SCHEMAS.items()
+    },
+}
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The adapter of each contract table that does not come from raw.* itself, and the schema each reads."""
+
+    adapters: Mapping[str, str]  # table -> adapter; tables absent here are the contract's own
+    schemas: Mapping[str, str]  # adapter -> schema or database.schema
+
+    @property
+    def adapted(self) -> bool:
+        return bool(self.adapters)
+
+    def environment(self) -> dict[str, str]:
+        """What the adapters' dbt models read (models/sources/_sources.yml)."""
+        return {schema_variable(adapter): schema for adapter, schema in self.schemas.items()}
+
+
+NO_ADAPTERS = Sources({}, {})
+
+
+def sources_from_env(env: Mapping[str, str]) -> Sources:
+    """The configured adapters; one sentence naming the setting when a value is not one kpiwatch knows."""
+    adapters = {}
+    for table in SOURCE_TABLES:
+        name = table_variable(table)
+        value = (env.get(name) or CONTRACT).strip().lower()
+        if value == CONTRACT:
+            continue
+        if value not in ADAPTER_TABLES:
+            known = ", ".join([CONTRACT, *ADAPTER_TABLES])
+            raise ConfigError(f"{name}={env[name]!r} is not a known source; use one of: {known}.")
+        if table not in ADAPTER_TABLES[value]:
+            raise ConfigError(
+                f"{name}={value}: the {value} adapter does not provide raw.{table} "
+                f"(it provides {', '.join(ADAPTER_TABLES[value])})."
+            )
+        adapters[table] = value
+    schemas = {}
+    for adapter in sorted(set(adapters.values())):
+        name = schema_variable(adapter)
+        value = (env.get(name) or DEFAULT_SCHEMAS[adapter]).strip()
+        parts = value.split(".")
+        if len(parts) > 2 or not all(IDENTIFIER.fullmatch(part) for part in parts):
+            raise ConfigError(
+                f"{name}={value!r} is not a schema name; use letters, digits and _ (e.g. stripe, or fivetran.stripe)."
+            )
+        schemas[adapter] = value
+    return Sources(adapters, schemas)

@@ -1,0 +1,380 @@
+"""Stripe as Fivetran syncs it, read by the stripe_fivetran adapter, on a hand-worked company (docs/metrics.md).
+
+Tables and columns are those of Fivetran's Stripe connector (../shared/research/sources.md §1). Amounts are in
+minor units; JPY has none. Evaluation date 2024-04-15: MRR at each month's end, April's as of the 15th (USD).
+
+  cus_a  monthly 20, invoices Jan-Apr; a void invoice, a temporary line id and an old history row are ignored
+                                                                            -> 20 20 20 20
+  cus_b  two items from Feb: 5 × 20 and 2 × 10 (multi-item, quantity)       ->  0 120 120 120
+  cus_c  every 3 months, 300                                                -> 100 100 100 100
+  cus_d  weekly 12 from 03-25: 12 × 52 / 12                                 ->  0 0 52 52
+  cus_e  trialing since 04-01 ($0 trial line)                               ->  0 0 0 0
+  cus_f  trial in Feb, then monthly 20 from 03-01                           ->  0 0 20 20 (new in March)
+  cus_g  past_due, monthly 20, April's invoice open                         -> 20 20 20 20
+  cus_h  unpaid since its March period                                      -> 20 20 0 0 (churn in March)
+  cus_i  cancelled at once on 02-15                                         -> 20 0 0 0 (churn in February)
+  cus_j  cancel at period end (05-01)                                       -> 20 20 20 20
+  cus_k  incomplete (first invoice open)                                    ->  0 0 0 0
+  cus_l  yearly JPY 120,000 from 01-15: 10,000 yen × 0.007                  -> 70 70 70 70
+  cus_m  a metered price, a $0 price and a one-time setup fee               ->  0 0 0 0
+  cus_n  a daily price                                                      ->  0 0 0 0
+  cus_o  1 × 20, upgraded to 3 on 02-10 (proration lines ignored; the new
+         quantity counts from the next period, as Stripe bills it)          -> 20 20 60 60 (expansion +40)
+  cus_p  tax-inclusive 20 (18 before tax), cancelled at its period end 03-01 -> 18 18 0 0
+  cus_t  test mode (livemode false)                                         -> none
+
+Monthly: Jan 308 (9 payers), Feb 408 (9), Mar 482 (9), Apr 482 (9).
+February: new 120 (cus_b), churn -20 (cus_i). March: new 72 (cus_d 52, cus_f 20), expansion 40 (cus_o),
+churn -38 (cus_h 20, cus_p 18).
+"""
+
+import datetime as dt
+import shutil
+
+import duckdb
+import pytest
+
+from kpiwatch.contract import RAW_TABLES_BY_NAME
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.paths import DBT_PROJECT_DIR
+from tests.conftest import money, rows
+
+pytestmark = pytest.mark.slow
+AS_OF = dt.date(2024, 4, 15)
+STRIPE_ENV = {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran", "KPIWATCH_SOURCE_USERS": "stripe_fivetran"}
+
+
+def t(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text if " " in text else f"{text} 00:00:00")
+
+
+# Fivetran's column names (a subset of what the connector syncs: every column the adapter reads, and some it
+# does not, as in a real schema).
+TABLES = {
+    "customer": "id varchar, email varchar, created timestamp, currency varchar, address_country varchar, "
+    "livemode boolean, is_deleted boolean, _fivetran_synced timestamp",
+    "product": "id varchar, name varchar, active boolean, is_deleted boolean, _fivetran_synced timestamp",
+    "price": "id varchar, unit_amount bigint, currency varchar, type varchar, recurring_interval varchar, "
+    "recurring_interval_count bigint, recurring_usage_type varchar, billing_scheme varchar, product_id varchar, "
+    "active boolean, is_deleted boolean, livemode boolean, _fivetran_synced timestamp",
+    "subscription_history": "id varchar, customer_id varchar, status varchar, created timestamp, start_date "
+    "timestamp, ended_at timestamp, canceled_at timestamp, cancel_at timestamp, cancel_at_period_end boolean, "
+    "current_period_start timestamp, current_period_end timestamp, trial_start timestamp, trial_end timestamp, "
+    "livemode boolean, _fivetran_active boolean, _fivetran_start timestamp, _fivetran_end timestamp, "
+    "_fivetran_synced timestamp",
+    "subscription_item": "id varchar, subscription_id varchar, plan_id varchar, quantity bigint, created timestamp, "
+    "_fivetran_synced timestamp",
+    "invoice": "id varchar, customer_id varchar, subscription_id varchar, status varchar, billing_reason varchar, "
+    "created timestamp, currency varchar, livemode boolean, _fivetran_synced timestamp",
+    "invoice_line_item": "id varchar, invoice_id varchar, subscription_id varchar, subscription_item_id varchar, "
+    "invoice_item_id varchar, price_id varchar, plan_id varchar, type varchar, proration boolean, quantity bigint, "
+    "amount bigint, unit_amount_excluding_tax varchar, currency varchar, discountable boolean, period_start "
+    "timestamp, period_end timestamp, livemode boolean, _fivetran_synced timestamp",
+}
+
+# price: id, unit_amount, currency, type, interval, interval_count, usage_type, product
+PRICES = [
+    ("p_basic", 2000, "usd", "recurring", "month", 1, "licensed", "prod_basic"),
+    ("p_addon", 1000, "usd", "recurring", "month", 1, "licensed", "prod_addon"),
+    ("p_quarter", 30000, "usd", "recurring", "month", 3, "licensed", "prod_basic"),
+    ("p_week", 1200, "usd", "recurring", "week", 1, "licensed", "prod_lite"),
+    ("p_yen", 120000, "jpy", "recurring", "year", 1, "licensed", "prod_basic"),
+    ("p_metered", None, "usd", "recurring", "month", 1, "metered", "prod_api"),
+    ("p_free", 0, "usd", "recurring", "month", 1, "licensed", "prod_free"),
+    ("p_setup", 5000, "usd", "one_time", None, None, None, "prod_setup"),
+    ("p_daily", 100, "usd", "recurring", "day", 1, "licensed", "prod_lite"),
+    ("p_incl", 2000, "usd", "recurring", "month", 1, "licensed", "prod_basic"),
+]
+PRODUCTS = [("prod_basic", "Basic"), ("prod_addon", "Add-on"), ("prod_lite", "Lite"), ("prod_api", "API")]
+PRODUCTS += [("prod_free", "Free"), ("prod_setup", "Setup")]
+
+# subscription_history: id, customer, status, cancel_at_period_end, current period, ended_at, active, livemode
+SUBSCRIPTIONS = [
+    ("sub_a", "cus_a", "trialing", False, ("2023-12-20", "2024-01-01"), None, False, True),  # an old version
+    ("sub_a", "cus_a", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_b", "cus_b", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_c", "cus_c", "active", False, ("2024-04-01", "2024-07-01"), None, True, True),
+    ("sub_d", "cus_d", "active", False, ("2024-04-08", "2024-04-15"), None, True, True),
+    ("sub_e", "cus_e", "trialing", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_f", "cus_f", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_g", "cus_g", "past_due", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_h", "cus_h", "unpaid", False, ("2024-03-01", "2024-04-01"), None, True, True),
+    ("sub_i", "cus_i", "canceled", False, ("2024-02-01", "2024-03-01"), "2024-02-15 10:00:00", True, True),
+    ("sub_j", "cus_j", "active", True, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_k", "cus_k", "incomplete", False, ("2024-04-10", "2024-05-10"), None, True, True),
+    ("sub_l", "cus_l", "active", False, ("2024-01-15", "2025-01-15"), None, True, True),
+    ("sub_m", "cus_m", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_n", "cus_n", "active", False, ("2024-04-14", "2024-04-15"), None, True, True),
+    ("sub_o", "cus_o", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_p", "cus_p", "canceled", False, ("2024-02-01", "2024-03-01"), "2024-03-01", True, True),
+    ("sub_t", "cus_t", "active", False, ("2024-04-01", "2024-05-01"), None, True, False),
+]
+# subscription_item: id, subscription, price, quantity (the items as they are now)
+ITEMS = [
+    ("si_a", "sub_a", "p_basic", 1),
+    ("si_b1", "sub_b", "p_basic", 5),
+    ("si_b2", "sub_b", "p_addon", 2),
+    ("si_c", "sub_c", "p_quarter", 1),
+    ("si_d", "sub_d", "p_week", 1),
+    ("si_e", "sub_e", "p_basic", 1),
+    ("si_f", "sub_f", "p_basic", 1),
+    ("si_g", "sub_g", "p_basic", 1),
+    ("si_h", "sub_h", "p_basic", 1),
+    ("si_i", "sub_i", "p_basic", 1),
+    ("si_j", "sub_j", "p_basic", 1),
+    ("si_k", "sub_k", "p_basic", 1),
+    ("si_l", "sub_l", "p_yen", 1),
+    ("si_m1", "sub_m", "p_metered", 1),
+    ("si_m2", "sub_m", "p_free", 1),
+    ("si_n", "sub_n", "p_daily", 1),
+    ("si_o", "sub_o", "p_basic", 3),
+    ("si_p", "sub_p", "p_incl", 1),
+    ("si_t", "sub_t", "p_basic", 1),
+]
+MONTHS = [("2024-01-01", "2024-02-01"), ("2024-02-01", "2024-03-01"), ("2024-03-01", "2024-04-01")]
+MONTHS_TO_APRIL = [*MONTHS, ("2024-04-01", "2024-05-01")]
+
+
+def lines():
+    """(invoice status, line id, subscription, item, price, type, proration, quantity, amount, excl. tax, period)."""
+    out = []
+
+    def add(sub, item, price, quantity, amount, periods, status="paid", kind="subscription", proration=False, tax=None):
+        for start, end in periods:
+            out.append(
+                (
+                    status,
+                    f"il_{item}_{start}_{len(out)}",
+                    sub,
+                    item,
+                    price,
+                    kind,
+                    proration,
+                    quantity,
+                    amount,
+                    tax,
+                    (start, end),
+                )
+            )
+
+    add("sub_a", "si_a", "p_basic", 1, 2000, MONTHS_TO_APRIL)
+    add("sub_a", "si_a", "p_basic", 1, 99900, [MONTHS[1]], status="void")  # never billed
+    out.append(("paid", "sub_tmp_a", "sub_a", "si_a", "p_basic", "subscription", False, 1, 2000, None, MONTHS[2]))
+    add("sub_b", "si_b1", "p_basic", 5, 10000, MONTHS_TO_APRIL[1:])
+    add("sub_b", "si_b2", "p_addon", 2, 2000, MONTHS_TO_APRIL[1:])
+    add("sub_c", "si_c", "p_quarter", 1, 30000, [("2024-01-01", "2024-04-01"), ("2024-04-01", "2024-07-01")])
+    add(
+        "sub_d",
+        "si_d",
+        "p_week",
+        1,
+        1200,
+        [("2024-03-25", "2024-04-01"), ("2024-04-01", "2024-04-08"), ("2024-04-08", "2024-04-15")],
+    )
+    add("sub_e", "si_e", "p_basic", 1, 0, [("2024-04-01", "2024-05-01")])
+    add("sub_f", "si_f", "p_basic", 1, 0, [MONTHS[1]])
+    add("sub_f", "si_f", "p_basic", 1, 2000, [MONTHS[2], MONTHS_TO_APRIL[3]])
+    add("sub_g", "si_g", "p_basic", 1, 2000, MONTHS)
+    add("sub_g", "si_g", "p_basic", 1, 2000, [MONTHS_TO_APRIL[3]], status="open")
+    add("sub_h", "si_h", "p_basic", 1, 2000, MONTHS[:2])
+    add("sub_h", "si_h", "p_basic", 1, 2000, [MONTHS[2]], status="uncollectible")
+    add("sub_i", "si_i", "p_basic", 1, 2000, MONTHS[:2])
+    add("sub_j", "si_j", "p_basic", 1, 2000, MONTHS_TO_APRIL)
+    add("sub_k", "si_k", "p_basic", 1, 2000, [("2024-04-10", "2024-05-10")], status="open")
+    add("sub_l", "si_l", "p_yen", 1, 120000, [("2024-01-15", "2025-01-15")])
+    add("sub_m", "si_m1", "p_metered", 1, 4321, MONTHS_TO_APRIL[2:])
+    add("sub_m", "si_m2", "p_free", 1, 0, MONTHS_TO_APRIL[2:])
+    add("sub_m", None, "p_setup", 1, 5000, [MONTHS[2]], kind="invoiceitem")
+    add("sub_n", "si_n", "p_daily", 1, 100, [("2024-04-14", "2024-04-15")])
+    add("sub_o", "si_o", "p_basic", 1, 2000, MONTHS[:2])
+    add("sub_o", "si_o", "p_basic", 2, 2571, [("2024-02-10", "2024-03-01")], proration=True)
+    add("sub_o", "si_o", "p_basic", 3, 6000, [MONTHS[2], MONTHS_TO_APRIL[3]])
+    add("sub_p", "si_p", "p_incl", 1, 2000, MONTHS[:2], tax="1800")
+    add("sub_t", "si_t", "p_basic", 1, 2000, MONTHS_TO_APRIL)
+    return out
+
+
+CUSTOMERS = sorted({s[1] for s in SUBSCRIPTIONS})
+
+
+def signed_up(customer: str) -> dt.datetime:
+    """December, except the newest customer (raw.users stays fresh: its freshness check reads created_at)."""
+    return t("2024-04-14 12:00:00") if customer == "cus_e" else t("2023-12-01")
+
+
+SQL_TYPES = {"timestamp": "timestamp", "date": "date", "number": "decimal(18, 2)", "text": "varchar"}
+
+
+def write_stripe_warehouse(path) -> None:
+    """Fivetran's Stripe schema, and the contract's events and marketing_spend (both empty)."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema stripe")
+        con.execute("create schema raw")
+        for name in ("events", "marketing_spend"):
+            columns = ", ".join(f"{c.name} {SQL_TYPES[c.family]}" for c in RAW_TABLES_BY_NAME[name].columns)
+            con.execute(f"create table raw.{name} ({columns})")
+        for name, columns in TABLES.items():
+            con.execute(f"create table stripe.{name} ({columns})")
+        synced = t("2024-04-15 06:00:00")
+        for customer in CUSTOMERS:
+            con.execute(
+                "insert into stripe.customer values (?, ?, ?, 'usd', 'US', ?, false, ?)",
+                [customer, f"{customer}@example.com", signed_up(customer), customer != "cus_t", synced],
+            )
+        for product, name in PRODUCTS:
+            con.execute("insert into stripe.product values (?, ?, true, false, ?)", [product, name, synced])
+        for price in PRICES:
+            con.execute(
+                "insert into stripe.price values (?, ?, ?, ?, ?, ?, ?, 'per_unit', ?, true, false, true, ?)",
+                [*price, synced],
+            )
+        for sub, customer, status, at_end, (start, end), ended, active, live in SUBSCRIPTIONS:
+            con.execute(
+                "insert into stripe.subscription_history values (?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, null, ?, ?, "
+                "?, ?, ?)",
+                [
+                    sub,
+                    customer,
+                    status,
+                    t("2023-12-15"),
+                    t("2024-01-01"),
+                    t(ended) if ended else None,
+                    t(ended) if ended else None,
+                    at_end,
+                    t(start),
+                    t(end),
+                    live,
+                    active,
+                    t("2023-12-15"),
+                    None if active else t("2024-01-01"),
+                    synced,
+                ],
+            )
+        for item, sub, price, quantity in ITEMS:
+            con.execute(
+                "insert into stripe.subscription_item values (?, ?, ?, ?, ?, ?)",
+                [item, sub, price, quantity, t("2024-01-01"), synced],
+            )
+        customer_of = {s[0]: s[1] for s in SUBSCRIPTIONS}
+        live_of = {s[0]: s[7] for s in SUBSCRIPTIONS}
+        for status, line_id, sub, item, price, kind, proration, quantity, amount, tax, (start, end) in lines():
+            invoice = f"in_{line_id}"
+            currency = "jpy" if price == "p_yen" else "usd"
+            con.execute(
+                "insert into stripe.invoice values (?, ?, ?, ?, 'subscription_cycle', ?, ?, ?, ?)",
+                [invoice, customer_of[sub], sub, status, t(start), currency, live_of[sub], synced],
+            )
+            con.execute(
+                "insert into stripe.invoice_line_item values "
+                "(?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?, ?)",
+                [
+                    line_id,
+                    invoice,
+                    sub,
+                    item,
+                    price,
+                    price,
+                    kind,
+                    proration,
+                    quantity,
+                    amount,
+                    tax,
+                    currency,
+                    t(start),
+                    t(end),
+                    live_of[sub],
+                    synced,
+                ],
+            )
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def stripe_run(tmp_path_factory, job_settings):
+    work = tmp_path_factory.mktemp("stripe_fivetran")
+    seeds = work / "seeds"
+    seeds.mkdir()
+    shutil.copy(DBT_PROJECT_DIR / "seeds" / "feature_map.csv", seeds / "feature_map.csv")
+    fx = (DBT_PROJECT_DIR / "seeds" / "fx_rates.csv").read_text().rstrip("\n") + "\nJPY,0.00700000\n"
+    (seeds / "fx_rates.csv").write_text(fx)
+    write_stripe_warehouse(work / "company.duckdb")
+    settings = job_settings(
+        work / "company.duckdb", work / "home", env={**STRIPE_ENV, "KPIWATCH_SEEDS_DIR": str(seeds)}
+    )
+    return settings, run_once(settings, AS_OF)
+
+
+def test_stripe_billing_history_gives_the_hand_worked_mrr(stripe_run):
+    settings, outcome = stripe_run
+    assert outcome.success, (outcome.failures, outcome.failed_checks)
+    db = settings.duckdb_path
+    monthly = {
+        str(r["month"]): (money(r["mrr_usd"]), r["paying_customers"])
+        for r in rows(db, "select * from marts.fct_mrr_monthly")
+    }
+    assert monthly == {
+        "2023-12-01": (money(0), 0),  # the customers signed up in December
+        "2024-01-01": (money(308), 9),
+        "2024-02-01": (money(408), 9),
+        "2024-03-01": (money(482), 9),
+        "2024-04-01": (money(482), 9),
+    }
+    customers = {
+        (str(r["month"]), r["user_id"]): (money(r["mrr_usd"]), r["movement"])
+        for r in rows(db, "select * from marts.fct_customer_mrr_monthly where movement is not null")
+    }
+    assert customers == {
+        ("2024-01-01", user): (money(mrr), "new")
+        for user, mrr in (
+            ("cus_a", 20),
+            ("cus_c", 100),
+            ("cus_g", 20),
+            ("cus_h", 20),
+            ("cus_i", 20),
+            ("cus_j", 20),
+            ("cus_l", 70),
+            ("cus_o", 20),
+            ("cus_p", 18),
+        )
+    } | {
+        ("2024-02-01", "cus_b"): (money(120), "new"),
+        ("2024-02-01", "cus_i"): (money(0), "churn"),
+        ("2024-03-01", "cus_d"): (money(52), "new"),
+        ("2024-03-01", "cus_f"): (money(20), "new"),
+        ("2024-03-01", "cus_o"): (money(60), "expansion"),
+        ("2024-03-01", "cus_h"): (money(0), "churn"),
+        ("2024-03-01", "cus_p"): (money(0), "churn"),
+    }
+
+
+def test_the_adapter_presents_raw_tables_the_checks_and_models_read_unchanged(stripe_run):
+    settings, outcome = stripe_run
+    db = settings.duckdb_path
+    kinds = {
+        r["table_name"]: r["table_type"]
+        for r in rows(db, "select table_name, table_type from information_schema.tables where table_schema = 'raw'")
+    }
+    assert kinds == {"subscriptions": "VIEW", "users": "VIEW", "events": "BASE TABLE", "marketing_spend": "BASE TABLE"}
+    users = {r["user_id"] for r in rows(db, "select user_id from raw.users")}
+    assert users == set(CUSTOMERS) - {"cus_t"}
+    periods = rows(db, "select * from raw.subscriptions where subscription_id = 'si_o' order by started_at")
+    assert [
+        (
+            str(p["started_at"].date()),
+            p["ended_at"] and str(p["ended_at"].date()),
+            money(p["amount"]),
+            p["billing_interval"],
+            p["plan"],
+        )
+        for p in periods
+    ] == [
+        ("2024-01-01", "2024-02-01", money(20), "month", "Basic"),
+        ("2024-02-01", "2024-03-01", money(20), "month", "Basic"),
+        ("2024-03-01", "2024-04-01", money(60), "month", "Basic"),
+        ("2024-04-01", None, money(60), "month", "Basic"),
+    ]
+    adapted = [c for c in outcome.failed_checks if c.startswith(("raw/subscriptions", "raw/users"))]
+    assert not [c for c in adapted if "(error)" in c], adapted  # warnings of a 16-customer toy (volume) aside
+    assert not {w.split(" (")[0] for w in outcome.withheld} & {"mrr", "unit_economics"}, outcome.withheld
