@@ -96,6 +96,21 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "kpiwatch: KPIWATCH_LOG_FORMAT='xml' must be text or json.\n",
         ),
         (
+            {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe"},
+            "kpiwatch: KPIWATCH_SOURCE_SUBSCRIPTIONS='stripe' is not a known source; use one of: contract, "
+            "stripe_fivetran.\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_EVENTS": "stripe_fivetran"},
+            "kpiwatch: KPIWATCH_SOURCE_EVENTS=stripe_fivetran: the stripe_fivetran adapter does not provide "
+            "raw.events (it provides subscriptions, users).\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_USERS": "stripe_fivetran", "KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA": "stripe; drop"},
+            "kpiwatch: KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA='stripe; drop' is not a schema name; use letters, "
+            "digits and _ (e.g. stripe, or fivetran.stripe).\n",
+        ),
+        (
             {"KPIWATCH_TARGET": "oracle"},
             "kpiwatch: KPIWATCH_TARGET='oracle' is not a known target; use one of: duckdb (dev), snowflake.\n",
         ),

@@ -90,7 +90,23 @@ SECRET = "settings:\n  snowflake_password: hunter2\n"
     [
         ("settings: [1, 2\n", "{file}: is not valid YAML at line 2."),
         ("- lookback_days\n", "{file}: must be a mapping with a `settings:` section."),
-        ("setings:\n  lookback_days: 3\n", "{file}: unknown section 'setings'; the file holds `settings:`."),
+        (
+            "setings:\n  lookback_days: 3\n",
+            "{file}: unknown section 'setings'; the file holds `settings:` and `sources:`.",
+        ),
+        ("sources: stripe\n", "{file}: `sources:` must be a mapping of table: adapter (and `schemas:`)."),
+        (
+            "sources:\n  payments: stripe_fivetran\n",
+            "{file}: sources: unknown table 'payments'; use users, subscriptions, events, marketing_spend "
+            "(and schemas).",
+        ),
+        ("sources:\n  subscriptions: [stripe_fivetran]\n", "{file}: 'sources.subscriptions' must be a single name."),
+        ("sources:\n  schemas:\n    chargebee: billing\n", "{file}: sources.schemas: unknown adapter 'chargebee'."),
+        (
+            "sources:\n  subscriptions: stripe\n",
+            "{file}: source_subscriptions: KPIWATCH_SOURCE_SUBSCRIPTIONS='stripe' is not a known source; use one of: "
+            "contract, stripe_fivetran.",
+        ),
         ("settings: 3\n", "{file}: `settings:` must be a mapping of setting: value."),
         (
             "settings:\n  lookback_dayz: 3\n",

@@ -30,6 +30,9 @@ churn -38 (cus_h 20, cus_p 18).
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
+from dataclasses import replace
 
 import duckdb
 import pytest
@@ -37,7 +40,8 @@ import pytest
 from kpiwatch.contract import RAW_TABLES_BY_NAME
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
-from tests.conftest import money, rows
+from orchestration.source_views import prepare_source_views
+from tests.conftest import copy_run_state, execute_sql, money, query_one, rows
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 4, 15)
@@ -378,3 +382,64 @@ def test_the_adapter_presents_raw_tables_the_checks_and_models_read_unchanged(st
     adapted = [c for c in outcome.failed_checks if c.startswith(("raw/subscriptions", "raw/users"))]
     assert not [c for c in adapted if "(error)" in c], adapted  # warnings of a 16-customer toy (volume) aside
     assert not {w.split(" (")[0] for w in outcome.withheld} & {"mrr", "unit_economics"}, outcome.withheld
+
+
+def test_a_missing_stripe_column_fails_the_run_in_one_sentence_from_the_cli(tmp_path, cli_env):
+    db = tmp_path / "company.duckdb"
+    write_stripe_warehouse(db)
+    execute_sql(db, "alter table stripe.invoice_line_item drop column period_end")
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)],
+        capture_output=True,
+        text=True,
+        env=cli_env(db, tmp_path / "home", **STRIPE_ENV),
+    )
+    assert done.returncode == 1
+    assert (
+        "stripe.invoice_line_item has no column period_end: the stripe_fivetran adapter reads it for "
+        "raw.subscriptions (KPIWATCH_SOURCE_SUBSCRIPTIONS=stripe_fivetran, KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA="
+        "stripe)." in done.stderr
+    ), done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_missing_stripe_table_or_a_real_raw_table_is_named_and_nothing_is_replaced(tmp_path, job_settings):
+    db = tmp_path / "company.duckdb"
+    write_stripe_warehouse(db)
+    execute_sql(db, "drop table stripe.customer")
+    outcome = run_once(job_settings(db, tmp_path / "home", env=STRIPE_ENV), AS_OF)
+    assert not outcome.success
+    assert any(
+        "stripe.customer does not exist: the stripe_fivetran adapter reads it for raw.users" in f
+        for f in outcome.failures
+    ), outcome.failures
+
+    execute_sql(
+        db, "create table raw.subscriptions (subscription_id varchar)", "insert into raw.subscriptions values ('x')"
+    )
+    outcome = run_once(
+        job_settings(db, tmp_path / "home", env={"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran"}), AS_OF
+    )
+    assert any(
+        "raw.subscriptions is a table, and KPIWATCH_SOURCE_SUBSCRIPTIONS=stripe_fivetran would replace it with the "
+        "adapter's view: kpiwatch never overwrites data" in f
+        for f in outcome.failures
+    ), outcome.failures
+    assert query_one(db, "select count(*) from raw.subscriptions") == (1,)
+
+
+def test_the_views_are_rebuilt_only_when_their_definition_changes(stripe_run, tmp_path):
+    settings = copy_run_state(stripe_run[0], tmp_path / "copy")
+    before = rows(settings.duckdb_path, "select table_name, built_at from ledger.source_views order by 1")
+    assert [r["table_name"] for r in before] == ["subscriptions", "users"]
+    prepare_source_views(settings)  # nothing changed: no dbt call, nothing recorded
+    assert rows(settings.duckdb_path, "select table_name, built_at from ledger.source_views order by 1") == before
+    moved = replace(settings, sources=replace(settings.sources, schemas={"stripe_fivetran": "billing"}))
+    execute_sql(settings.duckdb_path, "create schema billing")
+    for table in TABLES:
+        execute_sql(settings.duckdb_path, f"create table billing.{table} as select * from stripe.{table}")
+    prepare_source_views(moved)  # another schema: rebuilt, reading it
+    after = rows(settings.duckdb_path, "select table_name, built_at from ledger.source_views order by 1")
+    assert all(a["built_at"] > b["built_at"] for a, b in zip(after, before, strict=True))
+    execute_sql(settings.duckdb_path, "delete from billing.customer where id = 'cus_a'")
+    assert "cus_a" not in {r["user_id"] for r in rows(settings.duckdb_path, "select user_id from raw.users")}
