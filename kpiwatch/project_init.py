@@ -15,6 +15,7 @@ from pathlib import Path
 from kpiwatch.errors import ConfigError
 from kpiwatch.paths import DBT_PROJECT_DIR, DEFAULT_ANOMALIES_FILE, DEFAULT_CHECKS_FILE
 from kpiwatch.project import NOT_IN_FILE, PREFIX, PROJECT_FILE, SECRET_SETTINGS
+from kpiwatch.source_settings import SOURCE_VARIABLES
 
 # What init copies from kpiwatch's defaults: project file name -> source.
 COPIED = {
@@ -93,6 +94,16 @@ HEADER = """\
 """
 
 
+SOURCES_SECTION = """
+# Where each contract table comes from (docs/sources.md). Without this section every table is read as you load
+# it into raw.<table> (docs/data-contract.md); an adapter reads a connector's own schema instead.
+# sources:
+#   subscriptions: stripe_fivetran    # Stripe as Fivetran syncs it: MRR on Stripe's own semantics
+#   users: stripe_fivetran            # users from Stripe's customers
+#   schemas:
+#     stripe_fivetran: stripe         # the schema Fivetran writes to (or database.schema)"""
+
+
 def project_file_text(name: str, known: Mapping[str, str]) -> str:
     """kpiwatch.yml: the active settings, then every other setting commented out with what it does."""
     lines = [HEADER.format(name=name), "settings:"]
@@ -101,11 +112,13 @@ def project_file_text(name: str, known: Mapping[str, str]) -> str:
     for variable, description in sorted(known.items()):
         if variable in ACTIVE or variable in NOT_IN_FILE or variable == "KPIWATCH_ENVIRONMENT":
             continue
+        if variable in SOURCE_VARIABLES:  # in the sources: section below
+            continue
         if variable in SECRET_SETTINGS:
             lines.append(f"  # ({key_of(variable)}: environment only, {variable})")
         else:
             lines.append(f"  # {key_of(variable)}:  # {description}")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, SOURCES_SECTION]) + "\n"
 
 
 def key_of(variable: str) -> str:
