@@ -56,8 +56,11 @@ class Sources:
         return bool(self.adapters)
 
     def environment(self) -> dict[str, str]:
-        """What the adapters' dbt models read (models/sources/_sources.yml)."""
-        return {schema_variable(adapter): schema for adapter, schema in self.schemas.items()}
+        """What the adapters' dbt models read: which are enabled, and the schemas they read (models/sources/)."""
+        return {
+            **{table_variable(table): adapter for table, adapter in self.adapters.items()},
+            **{schema_variable(adapter): schema for adapter, schema in self.schemas.items()},
+        }
 
 
 NO_ADAPTERS = Sources({}, {})

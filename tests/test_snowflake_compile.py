@@ -20,6 +20,10 @@ def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
         "KPIWATCH_SNOWFLAKE_USER": "dummy",
         "KPIWATCH_SNOWFLAKE_PASSWORD": SECRET,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # The source adapters too (disabled unless chosen).
+        "KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran",
+        "KPIWATCH_SOURCE_USERS": "stripe_fivetran",
+        "KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA": "fivetran.stripe",
     }
     done = subprocess.run(
         [
@@ -53,5 +57,7 @@ def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
     assert sources <= models, sorted(sources - models)
     spine = (compiled / "intermediate" / "int_month_spine.sql").read_text()
     assert "table(generator(rowcount => 1200))" in spine  # Snowflake's own series, not DuckDB's range()
+    stripe = (compiled / "sources" / "stripe_fivetran" / "stripe_fivetran__subscriptions.sql").read_text()
+    assert "fivetran.stripe.invoice_line_item" in stripe and "convert_timezone('UTC', " in stripe
     logged = done.stdout + done.stderr + (tmp_path / "logs" / "dbt.log").read_text()
     assert SECRET not in logged

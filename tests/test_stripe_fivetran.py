@@ -29,17 +29,23 @@ churn -38 (cus_h 20, cus_p 18).
 """
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from unittest.mock import patch
 
 import duckdb
+import fakesnow
 import pytest
 
 from kpiwatch.contract import RAW_TABLES_BY_NAME
+from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.settings import SnowflakeSettings
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from orchestration.source_views import prepare_source_views
 from tests.conftest import copy_run_state, execute_sql, money, query_one, rows
 
@@ -213,86 +219,90 @@ def write_stripe_warehouse(path) -> None:
     """Fivetran's Stripe schema, and the contract's events and marketing_spend (both empty)."""
     con = duckdb.connect(str(path))
     try:
-        con.execute("create schema stripe")
         con.execute("create schema raw")
         for name in ("events", "marketing_spend"):
             columns = ", ".join(f"{c.name} {SQL_TYPES[c.family]}" for c in RAW_TABLES_BY_NAME[name].columns)
             con.execute(f"create table raw.{name} ({columns})")
-        for name, columns in TABLES.items():
-            con.execute(f"create table stripe.{name} ({columns})")
-        synced = t("2024-04-15 06:00:00")
-        for customer in CUSTOMERS:
-            con.execute(
-                "insert into stripe.customer values (?, ?, ?, 'usd', 'US', ?, false, ?)",
-                [customer, f"{customer}@example.com", signed_up(customer), customer != "cus_t", synced],
-            )
-        for product, name in PRODUCTS:
-            con.execute("insert into stripe.product values (?, ?, true, false, ?)", [product, name, synced])
-        for price in PRICES:
-            con.execute(
-                "insert into stripe.price values (?, ?, ?, ?, ?, ?, ?, 'per_unit', ?, true, false, true, ?)",
-                [*price, synced],
-            )
-        for sub, customer, status, at_end, (start, end), ended, active, live in SUBSCRIPTIONS:
-            con.execute(
-                "insert into stripe.subscription_history values (?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, null, ?, ?, "
-                "?, ?, ?)",
-                [
-                    sub,
-                    customer,
-                    status,
-                    t("2023-12-15"),
-                    t("2024-01-01"),
-                    t(ended) if ended else None,
-                    t(ended) if ended else None,
-                    at_end,
-                    t(start),
-                    t(end),
-                    live,
-                    active,
-                    t("2023-12-15"),
-                    None if active else t("2024-01-01"),
-                    synced,
-                ],
-            )
-        for item, sub, price, quantity in ITEMS:
-            con.execute(
-                "insert into stripe.subscription_item values (?, ?, ?, ?, ?, ?)",
-                [item, sub, price, quantity, t("2024-01-01"), synced],
-            )
-        customer_of = {s[0]: s[1] for s in SUBSCRIPTIONS}
-        live_of = {s[0]: s[7] for s in SUBSCRIPTIONS}
-        for status, line_id, sub, item, price, kind, proration, quantity, amount, tax, (start, end) in lines():
-            invoice = f"in_{line_id}"
-            currency = "jpy" if price == "p_yen" else "usd"
-            con.execute(
-                "insert into stripe.invoice values (?, ?, ?, ?, 'subscription_cycle', ?, ?, ?, ?)",
-                [invoice, customer_of[sub], sub, status, t(start), currency, live_of[sub], synced],
-            )
-            con.execute(
-                "insert into stripe.invoice_line_item values "
-                "(?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?, ?)",
-                [
-                    line_id,
-                    invoice,
-                    sub,
-                    item,
-                    price,
-                    price,
-                    kind,
-                    proration,
-                    quantity,
-                    amount,
-                    tax,
-                    currency,
-                    t(start),
-                    t(end),
-                    live_of[sub],
-                    synced,
-                ],
-            )
+        write_stripe_schema(lambda sql, params=None: con.execute(sql, params or []))
     finally:
         con.close()
+
+
+def write_stripe_schema(execute) -> None:
+    """The hand-worked company in schema stripe, through `execute(sql, params)` (DuckDB, or fakesnow)."""
+    execute("create schema stripe")
+    for name, columns in TABLES.items():
+        execute(f"create table stripe.{name} ({columns})")
+    synced = t("2024-04-15 06:00:00")
+    for customer in CUSTOMERS:
+        execute(
+            "insert into stripe.customer values (?, ?, ?, 'usd', 'US', ?, false, ?)",
+            [customer, f"{customer}@example.com", signed_up(customer), customer != "cus_t", synced],
+        )
+    for product, name in PRODUCTS:
+        execute("insert into stripe.product values (?, ?, true, false, ?)", [product, name, synced])
+    for price in PRICES:
+        execute(
+            "insert into stripe.price values (?, ?, ?, ?, ?, ?, ?, 'per_unit', ?, true, false, true, ?)",
+            [*price, synced],
+        )
+    for sub, customer, status, at_end, (start, end), ended, active, live in SUBSCRIPTIONS:
+        execute(
+            "insert into stripe.subscription_history values (?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, null, ?, ?, "
+            "?, ?, ?)",
+            [
+                sub,
+                customer,
+                status,
+                t("2023-12-15"),
+                t("2024-01-01"),
+                t(ended) if ended else None,
+                t(ended) if ended else None,
+                at_end,
+                t(start),
+                t(end),
+                live,
+                active,
+                t("2023-12-15"),
+                None if active else t("2024-01-01"),
+                synced,
+            ],
+        )
+    for item, sub, price, quantity in ITEMS:
+        execute(
+            "insert into stripe.subscription_item values (?, ?, ?, ?, ?, ?)",
+            [item, sub, price, quantity, t("2024-01-01"), synced],
+        )
+    customer_of = {s[0]: s[1] for s in SUBSCRIPTIONS}
+    live_of = {s[0]: s[7] for s in SUBSCRIPTIONS}
+    for status, line_id, sub, item, price, kind, proration, quantity, amount, tax, (start, end) in lines():
+        invoice = f"in_{line_id}"
+        currency = "jpy" if price == "p_yen" else "usd"
+        execute(
+            "insert into stripe.invoice values (?, ?, ?, ?, 'subscription_cycle', ?, ?, ?, ?)",
+            [invoice, customer_of[sub], sub, status, t(start), currency, live_of[sub], synced],
+        )
+        execute(
+            "insert into stripe.invoice_line_item values (?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?, ?)",
+            [
+                line_id,
+                invoice,
+                sub,
+                item,
+                price,
+                price,
+                kind,
+                proration,
+                quantity,
+                amount,
+                tax,
+                currency,
+                t(start),
+                t(end),
+                live_of[sub],
+                synced,
+            ],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -443,3 +453,38 @@ def test_the_views_are_rebuilt_only_when_their_definition_changes(stripe_run, tm
     assert all(a["built_at"] > b["built_at"] for a, b in zip(after, before, strict=True))
     execute_sql(settings.duckdb_path, "delete from billing.customer where id = 'cus_a'")
     assert "cus_a" not in {r["user_id"] for r in rows(settings.duckdb_path, "select user_id from raw.users")}
+
+
+def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(stripe_run, tmp_path):
+    """The adapter compiled for Snowflake (offline), run on fakesnow over the same Stripe rows as TIMESTAMP_TZ
+    columns, as Fivetran writes them there, equals what DuckDB built."""
+    env = {
+        **os.environ,
+        **STRIPE_ENV,
+        "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme",
+        "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
+        "KPIWATCH_SNOWFLAKE_PASSWORD": "x",
+        "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    command = [beside_interpreter("dbt"), "compile", "--target", "snowflake", "--no-introspect", "--no-populate-cache"]
+    command += ["--select", "stripe_fivetran__subscriptions", "--project-dir", str(DBT_PROJECT_DIR)]
+    command += ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path), "--log-path", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR)
+    assert done.returncode == 0, done.stdout[-3000:]
+    compiled = next(tmp_path.rglob("stripe_fivetran__subscriptions.sql")).read_text()
+    columns = "subscription_id, user_id, plan, billing_interval, amount, currency, started_at, ended_at"
+    with fakesnow.patch():
+        snowflake = SnowflakeWarehouse(
+            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
+        )
+        snowflake.query("create database if not exists kpiwatch")
+        with patch.dict(TABLES, {k: v.replace("timestamp", "timestamp_tz") for k, v in TABLES.items()}):
+            write_stripe_schema(snowflake.query)
+        on_snowflake = snowflake.query(f"select {columns} from ({compiled}) order by 1, 7")
+    on_duckdb = rows(stripe_run[0].duckdb_path, f"select {columns} from raw.subscriptions order by 1, 7")
+    # Periods per customer: a 4, b 6 (two items), c 2, d 3, f 2, g 4, h 2, i 2, j 4, l 1, o 4, p 2.
+    assert len(on_duckdb) == 36
+    assert [{**r, "amount": money(r["amount"])} for r in on_snowflake] == [
+        {**r, "amount": money(r["amount"])} for r in on_duckdb
+    ]

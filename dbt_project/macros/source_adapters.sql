@@ -10,18 +10,27 @@
     cast({{ column }} as timestamp)
 {%- endmacro %}
 
+{#- The type Fivetran gives Stripe's times: a missing column reads as a null of it. -#}
+{% macro stripe_timestamp_type() -%}
+    {{ return(adapter.dispatch('stripe_timestamp_type', 'kpiwatch')()) }}
+{%- endmacro %}
+
+{% macro default__stripe_timestamp_type() -%}timestamp{%- endmacro %}
+
+{% macro snowflake__stripe_timestamp_type() -%}timestamp_tz{%- endmacro %}
+
 {% macro snowflake__stripe_timestamp(column) -%}
     cast(convert_timezone('UTC', {{ column }}) as timestamp_ntz)
 {%- endmacro %}
 
 {#- The column when the relation has it, else null: connections sync different column sets (e.g. items carry
     their own current period only since Stripe's 2025-03-31 API). -#}
-{% macro column_or_null(relation, column, alias) -%}
+{% macro column_or_null(relation, column, alias, type) -%}
     {%- set names = [] -%}
-    {%- if execute -%}
+    {%- if execute and flags.INTROSPECT -%}  {#- `dbt compile --no-introspect` (offline): null #}
         {%- for c in adapter.get_columns_in_relation(relation) -%}{%- do names.append(c.name | lower) -%}{%- endfor -%}
     {%- endif -%}
-    {%- if column | lower in names -%}{{ column }}{%- else -%}null{%- endif %} as {{ alias }}
+    {%- if column | lower in names -%}{{ column }}{%- else -%}cast(null as {{ type }}){%- endif %} as {{ alias }}
 {%- endmacro %}
 
 {#- Stripe's amounts are in the currency's smallest unit, except for zero-decimal currencies

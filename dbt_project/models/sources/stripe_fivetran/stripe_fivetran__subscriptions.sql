@@ -7,7 +7,10 @@
     prices, for active and past_due subscriptions only: a trial, an unpaid, incomplete or paused subscription
     has no MRR in its current period. A subscription cancelled at period end runs to that end; a cancelled one
     ends when Stripe ended it. Metered, one-time, daily and $0 prices are not recurring revenue. -#}
-{{ config(post_hook=["{{ present_as_raw('subscriptions') }}"]) }}
+{{ config(
+    enabled=env_var('KPIWATCH_SOURCE_SUBSCRIPTIONS', 'contract') == 'stripe_fivetran',
+    post_hook=["{{ present_as_raw('subscriptions') }}"],
+) }}
 
 with subscriptions as (
     select
@@ -29,8 +32,9 @@ items as (
         subscription_id,
         plan_id as price_id,
         coalesce(quantity, 1) as quantity,
-        {{ column_or_null(source('stripe_fivetran', 'subscription_item'), 'current_period_start', 'item_period_start') }},
-        {{ column_or_null(source('stripe_fivetran', 'subscription_item'), 'current_period_end', 'item_period_end') }}
+        {%- set items = source('stripe_fivetran', 'subscription_item') %}
+        {{ column_or_null(items, 'current_period_start', 'item_period_start', stripe_timestamp_type()) }},
+        {{ column_or_null(items, 'current_period_end', 'item_period_end', stripe_timestamp_type()) }}
     from {{ source('stripe_fivetran', 'subscription_item') }}
 ),
 
