@@ -53,7 +53,10 @@ def _generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         force=args.force,
         anomalies=tuple(parse_anomaly(text) for text in args.anomaly or ()),
+        shape=args.shape,
     )
+    if args.inject and args.shape != "contract":
+        raise KpiwatchError("--inject breaks the contract tables: use it without --shape (or --shape contract).")
     counts = generate(options, progress=sys.stderr.isatty() or args.progress)
     summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
     print(f"Wrote {options.out} as of {options.as_of}: {summary}.")
@@ -643,6 +646,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--as-of", help="last day of data, YYYY-MM-DD (default: KPIWATCH_AS_OF or today)")
     gen.add_argument("--force", action="store_true", help="replace existing raw tables in the file")
     gen.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    gen.add_argument(
+        "--shape",
+        default="contract",
+        help="contract (default), or a connector's own shape for the source adapters (docs/sources.md): "
+        "stripe_fivetran writes subscriptions as Fivetran's Stripe schema `stripe`",
+    )
     gen.add_argument(
         "--inject",
         action="append",

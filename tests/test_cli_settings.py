@@ -182,3 +182,22 @@ def test_stack_rejects_an_unknown_action():
 def test_prestart_names_the_workers_a_run_starts_first(value, workers):
     """Each worker on its own is for measuring what it buys (benchmarks/startup.py)."""
     assert load_settings({"KPIWATCH_PRESTART": value}).prestart == workers
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--shape", "stripe"],
+            "kpiwatch: --shape 'stripe' is not a known shape; use one of: contract, stripe_fivetran.\n",
+        ),
+        (
+            ["--shape", "stripe_fivetran", "--inject", "negative_amount"],
+            "kpiwatch: --inject breaks the contract tables: use it without --shape (or --shape contract).\n",
+        ),
+    ],
+)
+def test_generate_refuses_an_unknown_shape_in_one_line(tmp_path, arguments, message):
+    done = kpiwatch("generate", "--out", str(tmp_path / "w.duckdb"), "--users", "5", "--days", "3", *arguments)
+    assert (done.returncode, done.stderr, done.stdout) == (2, message, "")
+    assert not (tmp_path / "w.duckdb").exists()

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.sample.planted import Anomaly, plant
+from kpiwatch.sample.shapes import SHAPES, STRIPE_SCHEMA, reshape
 
 COUNTRIES = (
     ("US", 0.38, "USD"),
@@ -81,8 +82,11 @@ class GenerateOptions:
     seed: int = 42
     force: bool = False
     anomalies: tuple[Anomaly, ...] = ()
+    shape: str = "contract"  # or a connector's shape (kpiwatch/sample/shapes.py)
 
     def validate(self) -> None:
+        if self.shape not in SHAPES:
+            raise KpiwatchError(f"--shape {self.shape!r} is not a known shape; use one of: {', '.join(SHAPES)}.")
         if self.users < 1:
             raise KpiwatchError(f"--users must be at least 1, got {self.users}.")
         if self.days < 2:
@@ -364,7 +368,16 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
             con.execute(sql, {"c0": c0, "c1": c1, "seed": options.seed, "start": start})
         for anomaly in options.anomalies:
             plant(con, anomaly, options.seed)
-        counts = {t.name: con.execute(f"select count(*) from {t.qualified_name}").fetchone()[0] for t in RAW_TABLES}
+        reshape(con, options.shape, options.as_of)
+        # The contract tables by name (in contract order), then a connector's tables by their qualified name.
+        listed = con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+        present = {name for (name,) in listed}
+        names = [t.qualified_name for t in RAW_TABLES] + sorted(n for n in present if n.startswith(f"{STRIPE_SCHEMA}."))
+        counts = {
+            name.removeprefix(f"{RAW_SCHEMA}."): con.execute(f"select count(*) from {name}").fetchone()[0]
+            for name in names
+            if name in present
+        }
         con.execute("checkpoint")
         return counts
     finally:

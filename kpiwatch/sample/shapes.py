@@ -1,0 +1,91 @@
+"""The sample company in a connector's own shape (`kpiwatch generate --shape`), so the source adapters can be
+seen and measured on realistic volumes: the same company, read through the adapter, gives the same marts.
+
+stripe_fivetran: raw.subscriptions becomes Fivetran's Stripe schema `stripe` (one customer per user, a product per
+plan, a price per plan, interval, amount and currency, a subscription with one item, and a paid invoice line per
+priced period); raw.users, raw.events and raw.marketing_spend stay as they are. All of it in SQL, in DuckDB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+SHAPES = ("contract", "stripe_fivetran")
+STRIPE_SCHEMA = "stripe"
+
+# The priced periods, each with its subscription's last period (which decides the subscription's state).
+_PERIODS = """
+create temp table shaped_periods as
+select
+    periods.*,
+    'price_' || md5(plan || '|' || billing_interval || '|' || cast(amount as varchar) || '|' || currency) as price_id,
+    case billing_interval when 'year' then started_at + interval 1 year else started_at + interval 1 month end
+        as next_renewal,
+    row_number() over (partition by subscription_id order by started_at desc) = 1 as is_last
+from raw.subscriptions as periods
+where started_at < $cutoff
+"""
+
+_STATEMENTS = (
+    "create schema stripe",
+    """create table stripe.customer as
+       select user_id as id, user_id || '@example.com' as email, created_at as created, 'usd' as currency,
+              country as address_country, true as livemode, false as is_deleted, created_at as _fivetran_synced
+       from raw.users""",
+    """create table stripe.product as
+       select distinct plan as id, plan as name, true as active, false as is_deleted, $cutoff as _fivetran_synced
+       from shaped_periods""",
+    """create table stripe.price as
+       select distinct price_id as id, cast(round(amount * 100) as bigint) as unit_amount, lower(currency) as currency,
+              'recurring' as type, billing_interval as recurring_interval, 1 as recurring_interval_count,
+              'licensed' as recurring_usage_type, 'per_unit' as billing_scheme, plan as product_id, true as active,
+              false as is_deleted, true as livemode, $cutoff as _fivetran_synced
+       from shaped_periods""",
+    # A subscription whose last period has ended by the cutoff is canceled then; one still running (or ending
+    # after the cutoff: cancel_at) is active, its current period being its last priced period.
+    """create table stripe.subscription_history as
+       select subscription_id as id, user_id as customer_id,
+              case when ended_at is null or ended_at >= $cutoff then 'active' else 'canceled' end as status,
+              started_at as created, started_at as start_date,
+              case when ended_at < $cutoff then ended_at end as ended_at,
+              case when ended_at < $cutoff then ended_at end as canceled_at,
+              case when ended_at >= $cutoff then ended_at end as cancel_at,
+              false as cancel_at_period_end, started_at as current_period_start, next_renewal as current_period_end,
+              cast(null as timestamp) as trial_start, cast(null as timestamp) as trial_end, true as livemode,
+              true as _fivetran_active, started_at as _fivetran_start, timestamp '9999-12-31' as _fivetran_end,
+              $cutoff as _fivetran_synced
+       from shaped_periods where is_last""",
+    """create table stripe.subscription_item as
+       select 'si_' || subscription_id as id, subscription_id, price_id as plan_id, 1 as quantity,
+              started_at as created, $cutoff as _fivetran_synced
+       from shaped_periods where is_last""",
+    """create table stripe.invoice as
+       select 'in_' || subscription_id || '_' || cast(epoch(started_at) as bigint) as id, user_id as customer_id,
+              subscription_id, 'paid' as status, 'subscription_cycle' as billing_reason, started_at as created,
+              lower(currency) as currency, true as livemode, $cutoff as _fivetran_synced
+       from shaped_periods""",
+    """create table stripe.invoice_line_item as
+       select 'il_' || subscription_id || '_' || cast(epoch(started_at) as bigint) as id,
+              'in_' || subscription_id || '_' || cast(epoch(started_at) as bigint) as invoice_id, subscription_id,
+              'si_' || subscription_id as subscription_item_id, cast(null as varchar) as invoice_item_id,
+              price_id, price_id as plan_id, 'subscription' as type, false as proration, 1 as quantity,
+              cast(round(amount * 100) as bigint) as amount, cast(null as varchar) as unit_amount_excluding_tax,
+              lower(currency) as currency, true as discountable, started_at as period_start,
+              coalesce(ended_at, next_renewal) as period_end, true as livemode, $cutoff as _fivetran_synced
+       from shaped_periods""",
+    "drop table raw.subscriptions",
+)
+
+
+def reshape(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
+    """Turn the generated contract tables into `shape` (contract: nothing to do)."""
+    if shape == "contract":
+        return
+    cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    con.execute(f"drop schema if exists {STRIPE_SCHEMA} cascade")
+    con.execute(_PERIODS, {"cutoff": cutoff})
+    for statement in _STATEMENTS:
+        con.execute(statement, {"cutoff": cutoff} if "$cutoff" in statement else None)
+    con.execute("drop table shaped_periods")
