@@ -21,7 +21,7 @@ from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 from kpiwatch.source_settings import schema_variable, table_variable
-from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse
+from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relation_exists
 from orchestration.dbt_project import parse_error
 
 LEDGER_TABLE = "ledger.source_views"
@@ -92,7 +92,7 @@ def prepare_source_views(settings: Settings) -> None:
         ensure_not_a_table(warehouse, table, adapter)
     wanted = {table: definition(adapter, sources.schemas[adapter]) for table, adapter in sources.adapters.items()}
     built = built_definitions(warehouse)
-    stale = sorted(t for t, d in wanted.items() if built.get(t) != d or not _view_exists(warehouse, t))
+    stale = sorted(t for t, d in wanted.items() if built.get(t) != d or not relation_exists(warehouse, RAW_SCHEMA, t))
     if not stale:
         return
     run_adapter_models(settings, [model_name(sources.adapters[t], t) for t in stale])
@@ -152,28 +152,12 @@ def ensure_not_a_table(warehouse: Warehouse, table: str, adapter: str) -> None:
         )
 
 
-def _view_exists(warehouse: Warehouse, table: str) -> bool:
-    rows = warehouse.query(
-        "select count(*) as n from information_schema.tables where lower(table_schema) = ? and lower(table_name) = ?",
-        [RAW_SCHEMA, table],
-    )
-    return bool(rows[0]["n"])
-
-
 def built_definitions(warehouse: Warehouse) -> dict[str, str]:
     """The definition each raw view was last built from (none before the first build)."""
     schema, name = LEDGER_TABLE.split(".")
-    if not _relation_exists(warehouse, schema, name):
+    if not relation_exists(warehouse, schema, name):
         return {}
     return {r["table_name"]: r["definition"] for r in warehouse.query(f"select * from {LEDGER_TABLE}")}
-
-
-def _relation_exists(warehouse: Warehouse, schema: str, name: str) -> bool:
-    rows = warehouse.query(
-        "select count(*) as n from information_schema.tables where lower(table_schema) = ? and lower(table_name) = ?",
-        [schema, name],
-    )
-    return bool(rows[0]["n"])
 
 
 def run_adapter_models(settings: Settings, models: list[str]) -> None:
