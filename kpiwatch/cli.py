@@ -507,6 +507,15 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sources(args: argparse.Namespace) -> int:
+    """What each contract table is read from, with row counts, dates and every problem; exit 1 on an error."""
+    from kpiwatch.sources_check import as_json, as_table, check_sources, has_errors
+
+    reports = check_sources(_settings())
+    print(as_json(reports) if args.format == "json" else as_table(reports))
+    return 1 if has_errors(reports) else 0
+
+
 def _config(args: argparse.Namespace) -> int:
     """Every setting, its value and where it came from (secrets only as set or not)."""
     from kpiwatch.project import PROJECT_DIR_VARIABLE, SECRET_SETTINGS, merged, source_of
@@ -637,6 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="print every setting in use and where it came from")
     config.set_defaults(func=_config)
+
+    sources = sub.add_parser("sources", help="check what each contract table is read from (docs/sources.md)")
+    sources.add_argument("action", choices=("check",), help="check: adapters, row counts, dates and problems")
+    sources.add_argument("--format", choices=("table", "json"), default="table", help="output (default: table)")
+    sources.set_defaults(func=_sources)
 
     gen = sub.add_parser("generate", help="write deterministic sample SaaS data into the raw contract")
     gen.add_argument("--out", help="DuckDB file (default: KPIWATCH_DUCKDB_PATH or data/kpiwatch.duckdb)")

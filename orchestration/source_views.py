@@ -20,61 +20,14 @@ from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
-from kpiwatch.source_settings import schema_variable, table_variable
+from kpiwatch.source_adapters import check_connector_schema
+from kpiwatch.source_settings import table_variable
+from kpiwatch.sources_check import stripe_mapping_errors
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relation_exists
 from orchestration.dbt_project import parse_error
 
 LEDGER_TABLE = "ledger.source_views"
 ADAPTER_FILES = ("models/sources", "macros/source_adapters.sql")
-# What each adapter reads for each contract table: connector table -> columns (as the connector syncs them).
-STRIPE_FIVETRAN_SUBSCRIPTIONS = {
-    "subscription_history": (
-        "id",
-        "customer_id",
-        "status",
-        "cancel_at_period_end",
-        "current_period_start",
-        "current_period_end",
-        "cancel_at",
-        "ended_at",
-        "livemode",
-        "_fivetran_active",
-    ),
-    "subscription_item": ("id", "subscription_id", "plan_id", "quantity"),
-    "price": (
-        "id",
-        "unit_amount",
-        "currency",
-        "type",
-        "recurring_interval",
-        "recurring_interval_count",
-        "recurring_usage_type",
-        "product_id",
-    ),
-    "product": ("id", "name"),
-    "invoice": ("id", "status"),
-    "invoice_line_item": (
-        "id",
-        "invoice_id",
-        "subscription_id",
-        "subscription_item_id",
-        "price_id",
-        "plan_id",
-        "type",
-        "proration",
-        "quantity",
-        "amount",
-        "unit_amount_excluding_tax",
-        "currency",
-        "period_start",
-        "period_end",
-        "livemode",
-    ),
-}
-READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
-    ("stripe_fivetran", "subscriptions"): STRIPE_FIVETRAN_SUBSCRIPTIONS,
-    ("stripe_fivetran", "users"): {"customer": ("id", "created", "address_country", "livemode")},
-}
 
 
 def model_name(adapter: str, table: str) -> str:
@@ -89,6 +42,9 @@ def prepare_source_views(settings: Settings) -> None:
     warehouse = open_warehouse(settings)
     for table, adapter in sorted(sources.adapters.items()):
         check_connector_schema(warehouse, adapter, table, sources.schemas[adapter])
+        if (adapter, table) == ("stripe_fivetran", "subscriptions"):
+            if problems := stripe_mapping_errors(warehouse, sources.schemas[adapter]):
+                raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
         ensure_not_a_table(warehouse, table, adapter)
     wanted = {table: definition(adapter, sources.schemas[adapter]) for table, adapter in sources.adapters.items()}
     built = built_definitions(warehouse)
@@ -108,34 +64,6 @@ def definition(adapter: str, schema: str) -> str:
             if file.is_file():
                 digest.update(file.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
-
-
-def check_connector_schema(warehouse: Warehouse, adapter: str, table: str, schema: str) -> None:
-    """One sentence for the first connector table or column the adapter needs and does not find."""
-    database, _, schema_name = schema.rpartition(".")
-    catalog = "and lower(table_catalog) = ?" if database else ""
-    params = [schema_name.lower(), *([database.lower()] if database else [])]
-    rows = warehouse.query(
-        "select lower(table_name) as table_name, lower(column_name) as column_name from information_schema.columns "
-        f"where lower(table_schema) = ? {catalog}",
-        params,
-    )
-    found: dict[str, set[str]] = {}
-    for row in rows:
-        found.setdefault(row["table_name"], set()).add(row["column_name"])
-    for connector_table, columns in READS[(adapter, table)].items():
-        setting = f"{table_variable(table)}={adapter}, {schema_variable(adapter)}={schema}"
-        if connector_table not in found:
-            raise KpiwatchError(
-                f"{schema}.{connector_table} does not exist: the {adapter} adapter reads it for raw.{table} "
-                f"({setting})."
-            )
-        missing = [c for c in columns if c not in found[connector_table]]
-        if missing:
-            raise KpiwatchError(
-                f"{schema}.{connector_table} has no column {', '.join(missing)}: the {adapter} adapter reads it "
-                f"for raw.{table} ({setting})."
-            )
 
 
 def ensure_not_a_table(warehouse: Warehouse, table: str, adapter: str) -> None:

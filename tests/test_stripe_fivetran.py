@@ -29,6 +29,7 @@ churn -38 (cus_h 20, cus_p 18).
 """
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -512,3 +513,71 @@ def test_a_company_generated_in_stripe_shape_gives_the_marts_of_its_contract_sha
     )
     assert "marts.fct_mrr_monthly" in differences and "marts.fct_customer_mrr_monthly" in differences
     assert set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}
+
+
+def sources_check(db, home, cli_env, *arguments, **variables):
+    return subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "sources", "check", *arguments],
+        capture_output=True,
+        text=True,
+        env=cli_env(db, home, **STRIPE_ENV, **variables),
+    )
+
+
+def test_sources_check_names_what_the_adapter_skips_and_every_problem(tmp_path, cli_env):
+    db = tmp_path / "company.duckdb"
+    write_stripe_warehouse(db)
+    execute_sql(
+        db,
+        "insert into raw.events values ('e1', 'cus_a', 'login', '2024-04-15 10:00:00')",
+        "insert into raw.marketing_spend values ('2024-04-15', 'ads', 10, 'USD')",
+    )
+    done = sources_check(db, tmp_path / "home", cli_env)
+    assert done.returncode == 1, done.stderr  # JPY has no exchange rate in kpiwatch's own fx_rates
+    lines = done.stdout.splitlines()
+    assert lines[0] == "raw.users            stripe_fivetran from stripe: 16 rows, 2023-12-01 .. 2024-04-14"
+    assert lines[1] == "raw.subscriptions    stripe_fivetran from stripe: 16 rows, 2024-01-01 .. 2024-04-14"
+    assert lines[2:8] == [
+        "  skipped: 1 test-mode subscription(s) (livemode = false).",
+        "  skipped: 1 price(s) metered (usage is not recurring revenue).",
+        "  skipped: 1 price(s) one-time (not recurring).",
+        "  skipped: 1 price(s) billed daily (no agreed monthly value).",
+        "  skipped: 1 price(s) $0 (free).",
+        f"  error: 1 price(s) in JPY, which has no rate in {DBT_PROJECT_DIR / 'seeds' / 'fx_rates.csv'}: add one, or "
+        "its MRR is withheld (currency_in_fx_rates).",
+    ]
+    assert lines[8:] == [
+        "raw.events           raw.events: 1 rows, 2024-04-15 .. 2024-04-15",
+        "raw.marketing_spend  raw.marketing_spend: 1 rows, 2024-04-15 .. 2024-04-15",
+    ]
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(DBT_PROJECT_DIR / "seeds" / "feature_map.csv", seeds)
+    (seeds / "fx_rates.csv").write_text("currency,usd_per_unit\nUSD,1\nJPY,0.007\n")
+    done = sources_check(db, tmp_path / "home", cli_env, "--format", "json", KPIWATCH_SEEDS_DIR=str(seeds))
+    assert done.returncode == 0, done.stdout
+    reports = {r["table"]: r for r in json.loads(done.stdout)}
+    assert reports["subscriptions"]["adapter"] == "stripe_fivetran" and reports["subscriptions"]["rows"] == 16
+    assert {p["severity"] for p in reports["subscriptions"]["problems"]} == {"skipped"}
+
+    execute_sql(db, "update stripe.subscription_history set status = 'on_hold' where id = 'sub_c' and _fivetran_active")
+    execute_sql(db, "alter table stripe.customer drop column address_country")
+    done = sources_check(db, tmp_path / "home", cli_env, KPIWATCH_SEEDS_DIR=str(seeds))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "  error: 1 subscription(s) with status 'on_hold', which kpiwatch does not map." in done.stdout
+    assert (
+        "  error: stripe.customer has no column address_country: the stripe_fivetran adapter reads it for raw.users "
+        in done.stdout
+    )
+
+
+def test_a_status_or_interval_without_a_rule_stops_the_run_rather_than_guess(tmp_path, job_settings):
+    db = tmp_path / "company.duckdb"
+    write_stripe_warehouse(db)
+    execute_sql(db, "update stripe.price set recurring_interval = 'fortnight' where id = 'p_week'")
+    outcome = run_once(job_settings(db, tmp_path / "home", env=STRIPE_ENV), AS_OF)
+    assert not outcome.success
+    expected = "1 price(s) billed every 'fortnight', an interval kpiwatch does not know. (`kpiwatch sources check`"
+    assert any(expected in f for f in outcome.failures), outcome.failures
+    assert query_one(db, "select count(*) from information_schema.tables where table_schema = 'marts'") == (0,)

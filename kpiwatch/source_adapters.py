@@ -1,0 +1,99 @@
+"""What each source adapter reads from a connector's schema (dbt_project/models/sources/), and the check that
+it is all there: one sentence for the first table or column that is not, before dbt meets it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kpiwatch.errors import KpiwatchError
+from kpiwatch.source_settings import schema_variable, table_variable
+from kpiwatch.warehouse import Warehouse
+
+# What each adapter reads for each contract table: connector table -> columns (as the connector syncs them).
+STRIPE_FIVETRAN_SUBSCRIPTIONS = {
+    "subscription_history": (
+        "id",
+        "customer_id",
+        "status",
+        "cancel_at_period_end",
+        "current_period_start",
+        "current_period_end",
+        "cancel_at",
+        "ended_at",
+        "livemode",
+        "_fivetran_active",
+    ),
+    "subscription_item": ("id", "subscription_id", "plan_id", "quantity"),
+    "price": (
+        "id",
+        "unit_amount",
+        "currency",
+        "type",
+        "recurring_interval",
+        "recurring_interval_count",
+        "recurring_usage_type",
+        "product_id",
+    ),
+    "product": ("id", "name"),
+    "invoice": ("id", "status"),
+    "invoice_line_item": (
+        "id",
+        "invoice_id",
+        "subscription_id",
+        "subscription_item_id",
+        "price_id",
+        "plan_id",
+        "type",
+        "proration",
+        "quantity",
+        "amount",
+        "unit_amount_excluding_tax",
+        "currency",
+        "period_start",
+        "period_end",
+        "livemode",
+    ),
+}
+READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
+    ("stripe_fivetran", "subscriptions"): STRIPE_FIVETRAN_SUBSCRIPTIONS,
+    ("stripe_fivetran", "users"): {"customer": ("id", "created", "address_country", "livemode")},
+}
+
+
+def connector_columns(warehouse: Warehouse, schema: str) -> dict[str, set[str]]:
+    """The tables of a connector's schema (or database.schema) and their columns, in lower case."""
+    database, _, schema_name = schema.rpartition(".")
+    catalog = "and lower(table_catalog) = ?" if database else ""
+    params = [schema_name.lower(), *([database.lower()] if database else [])]
+    rows = warehouse.query(
+        "select lower(table_name) as table_name, lower(column_name) as column_name from information_schema.columns "
+        f"where lower(table_schema) = ? {catalog}",
+        params,
+    )
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["table_name"], set()).add(row["column_name"])
+    return found
+
+
+def schema_problem(found: Mapping[str, set[str]], adapter: str, table: str, schema: str) -> str | None:
+    """The first connector table or column the adapter needs for raw.<table> and does not find, in a sentence."""
+    setting = f"{table_variable(table)}={adapter}, {schema_variable(adapter)}={schema}"
+    for connector_table, columns in READS[(adapter, table)].items():
+        if connector_table not in found:
+            return (
+                f"{schema}.{connector_table} does not exist: the {adapter} adapter reads it for raw.{table} "
+                f"({setting})."
+            )
+        missing = [c for c in columns if c not in found[connector_table]]
+        if missing:
+            return (
+                f"{schema}.{connector_table} has no column {', '.join(missing)}: the {adapter} adapter reads it "
+                f"for raw.{table} ({setting})."
+            )
+    return None
+
+
+def check_connector_schema(warehouse: Warehouse, adapter: str, table: str, schema: str) -> None:
+    if problem := schema_problem(connector_columns(warehouse, schema), adapter, table, schema):
+        raise KpiwatchError(problem)

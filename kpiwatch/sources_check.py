@@ -1,0 +1,180 @@
+"""`kpiwatch sources check`: what each contract table will be read from, before any run: the adapter, how many
+rows and which dates it holds, and every problem (a missing connector table or column, a status kpiwatch does
+not map, a currency without an exchange rate), plus what the adapter leaves out on purpose, with counts and why.
+Read-only; all counting happens in the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
+from kpiwatch.quality.config import fx_currencies
+from kpiwatch.settings import Settings
+from kpiwatch.source_adapters import connector_columns, schema_problem
+from kpiwatch.source_settings import CONTRACT
+from kpiwatch.warehouse import Warehouse, open_warehouse
+
+ERROR, SKIPPED = "error", "skipped"
+# Stripe's subscription statuses, each with what kpiwatch does with it (docs/metrics.md, "MRR from Stripe").
+STRIPE_STATUSES = ("active", "past_due", "trialing", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused")
+# Why a price is not recurring revenue, as SQL over stripe.price (`price`) and what to say.
+STRIPE_SKIPPED_PRICES = (
+    ("coalesce(lower(price.recurring_usage_type), 'licensed') = 'metered'", "metered (usage is not recurring revenue)"),
+    ("price.type = 'one_time'", "one-time (not recurring)"),
+    ("lower(price.recurring_interval) = 'day'", "billed daily (no agreed monthly value)"),
+    ("price.unit_amount = 0", "$0 (free)"),
+    (
+        "price.unit_amount is null and coalesce(lower(price.recurring_usage_type), 'licensed') <> 'metered'",
+        "without a unit amount (tiered)",
+    ),
+)
+
+
+@dataclass
+class TableReport:
+    table: str
+    adapter: str
+    reads: str
+    rows: int | None = None
+    first: str | None = None
+    last: str | None = None
+    problems: list[dict[str, str]] = field(default_factory=list)  # {"severity": error|skipped, "text": ...}
+
+    def add(self, severity: str, text: str) -> None:
+        self.problems.append({"severity": severity, "text": text})
+
+
+def check_sources(settings: Settings) -> list[TableReport]:
+    warehouse = open_warehouse(settings)
+    reports = []
+    for table in RAW_TABLES:
+        adapter = settings.sources.adapters.get(table.name, CONTRACT)
+        if adapter == CONTRACT:
+            reports.append(_contract(warehouse, table.name, table.freshness_column))
+        else:
+            reports.append(_adapted(warehouse, settings, table.name, adapter))
+    return reports
+
+
+def _contract(warehouse: Warehouse, table: str, time_column: str) -> TableReport:
+    report = TableReport(table, CONTRACT, f"{RAW_SCHEMA}.{table}")
+    kinds = warehouse.query(
+        "select table_type from information_schema.tables where lower(table_schema) = ? and lower(table_name) = ?",
+        [RAW_SCHEMA, table],
+    )
+    if not kinds:
+        report.add(ERROR, f"{RAW_SCHEMA}.{table} does not exist: load it (docs/data-contract.md) or choose an adapter.")
+        return report
+    _count(
+        warehouse,
+        report,
+        f"select count(*) as n, min({time_column}) as first, max({time_column}) as last from {RAW_SCHEMA}.{table}",
+    )
+    return report
+
+
+def _adapted(warehouse: Warehouse, settings: Settings, table: str, adapter: str) -> TableReport:
+    schema = settings.sources.schemas[adapter]
+    report = TableReport(table, adapter, schema)
+    if problem := schema_problem(connector_columns(warehouse, schema), adapter, table, schema):
+        report.add(ERROR, problem)
+        return report
+    if table == "users":
+        _count(
+            warehouse,
+            report,
+            f"select count(*) as n, min(created) as first, max(created) as last from {schema}.customer where livemode",
+        )
+        return report
+    _count(
+        warehouse,
+        report,
+        f"select (select count(*) from {schema}.subscription_history "
+        "where coalesce(_fivetran_active, true) and livemode) "
+        f"as n, min(period_start) as first, max(period_start) as last from {schema}.invoice_line_item "
+        "where livemode and type = 'subscription'",
+    )
+    _stripe_problems(warehouse, settings, report, schema)
+    return report
+
+
+def _stripe_problems(warehouse: Warehouse, settings: Settings, report: TableReport, schema: str) -> None:
+    for problem in stripe_mapping_errors(warehouse, schema):
+        report.add(ERROR, problem)
+    test_mode = warehouse.query(
+        f"select count(*) as n from {schema}.subscription_history where coalesce(_fivetran_active, true) "
+        "and not coalesce(livemode, false)"
+    )[0]["n"]
+    if test_mode:
+        report.add(SKIPPED, f"{test_mode} test-mode subscription(s) (livemode = false).")
+    used = _used(schema)
+    for condition, why in STRIPE_SKIPPED_PRICES:
+        n = warehouse.query(f"select count(*) as n from {schema}.price as price where {used} and {condition}")[0]["n"]
+        if n:
+            report.add(SKIPPED, f"{n} price(s) {why}.")
+    rates = set(fx_currencies(settings.seeds_dir / "fx_rates.csv"))
+    currencies = warehouse.query(
+        f"select upper(currency) as currency, count(*) as n from {schema}.price as price where {used} "
+        "and type = 'recurring' group by 1 order by 1"
+    )
+    for row in currencies:
+        if row["currency"] not in rates:
+            report.add(
+                ERROR,
+                f"{row['n']} price(s) in {row['currency']}, which has no rate in "
+                f"{settings.seeds_dir / 'fx_rates.csv'}: add one, or its MRR is withheld (currency_in_fx_rates).",
+            )
+
+
+def stripe_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
+    """Subscriptions and prices kpiwatch cannot read for lack of a rule: a status or an interval it does not know.
+    A run stops on them (orchestration/source_views.py) rather than guess."""
+    known = ", ".join(f"'{status}'" for status in STRIPE_STATUSES)
+    statuses = warehouse.query(
+        f"select lower(status) as status, count(*) as n from {schema}.subscription_history "
+        f"where coalesce(_fivetran_active, true) and livemode and lower(status) not in ({known}) group by 1 order by 1"
+    )
+    intervals = warehouse.query(
+        f"select lower(recurring_interval) as unit, count(*) as n from {schema}.price as price where {_used(schema)} "
+        "and type = 'recurring' and lower(recurring_interval) not in ('day', 'week', 'month', 'year') group by 1"
+    )
+    return [
+        *(f"{r['n']} subscription(s) with status {r['status']!r}, which kpiwatch does not map." for r in statuses),
+        *(f"{r['n']} price(s) billed every {r['unit']!r}, an interval kpiwatch does not know." for r in intervals),
+    ]
+
+
+def _used(schema: str) -> str:
+    """Prices some subscription item or billed line uses (others never reach MRR)."""
+    return (
+        f"price.id in (select plan_id from {schema}.subscription_item union select coalesce(price_id, plan_id) "
+        f"from {schema}.invoice_line_item where livemode)"
+    )
+
+
+def _count(warehouse: Warehouse, report: TableReport, sql: str) -> None:
+    row = warehouse.query(sql)[0]
+    report.rows = int(row["n"])
+    report.first = None if row["first"] is None else str(row["first"])[:10]
+    report.last = None if row["last"] is None else str(row["last"])[:10]
+
+
+def has_errors(reports: list[TableReport]) -> bool:
+    return any(p["severity"] == ERROR for r in reports for p in r.problems)
+
+
+def as_json(reports: list[TableReport]) -> str:
+    return json.dumps([asdict(r) for r in reports], indent=2)
+
+
+def as_table(reports: list[TableReport]) -> str:
+    lines = []
+    for r in reports:
+        dates = f"{r.first} .. {r.last}" if r.first else "no dates"
+        rows = "not read" if r.rows is None else f"{r.rows:,} rows, {dates}"
+        source = r.reads if r.adapter == CONTRACT else f"{r.adapter} from {r.reads}"
+        lines.append(f"raw.{r.table:<16} {source}: {rows}")
+        lines += [f"  {p['severity']}: {p['text']}" for p in r.problems]
+    return "\n".join(lines)
