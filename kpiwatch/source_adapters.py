@@ -61,13 +61,18 @@ READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
 
 
 def connector_columns(warehouse: Warehouse, schema: str) -> dict[str, set[str]]:
-    """The tables of a connector's schema (or database.schema) and their columns, in lower case."""
+    """The tables of a connector's schema (or database.schema) and their columns, in lower case. Snowflake keeps
+    an information schema per database: another database's is named; DuckDB's one lists every attached one."""
     database, _, schema_name = schema.rpartition(".")
-    catalog = "and lower(table_catalog) = ?" if database else ""
-    params = [schema_name.lower(), *([database.lower()] if database else [])]
+    catalog, params = "", [schema_name.lower()]
+    view = "information_schema.columns"
+    if database and warehouse.name == "snowflake":
+        view = f"{database}.information_schema.columns"
+    elif database:
+        catalog, params = "and lower(table_catalog) = ?", [*params, database.lower()]
     rows = warehouse.query(
-        "select lower(table_name) as table_name, lower(column_name) as column_name from information_schema.columns "
-        f"where lower(table_schema) = ? {catalog}",
+        "select lower(table_name) as table_name, lower(column_name) as column_name "
+        f"from {view} where lower(table_schema) = ? {catalog}",
         params,
     )
     found: dict[str, set[str]] = {}

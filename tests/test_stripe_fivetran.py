@@ -48,6 +48,7 @@ from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.sample.generate import GenerateOptions, generate
 from kpiwatch.settings import SnowflakeSettings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
+from kpiwatch.source_adapters import connector_columns, schema_problem
 from orchestration.source_views import prepare_source_views
 from tests.conftest import copy_run_state, differing_rows, execute_sql, money, query_one, rows
 
@@ -484,6 +485,14 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
         with patch.dict(TABLES, {k: v.replace("timestamp", "timestamp_tz") for k, v in TABLES.items()}):
             write_stripe_schema(snowflake.query)
         on_snowflake = snowflake.query(f"select {columns} from ({compiled}) order by 1, 7")
+        # The connector check reads Snowflake's information schema of the named database.
+        found = connector_columns(snowflake, "kpiwatch.stripe")
+        assert schema_problem(found, "stripe_fivetran", "subscriptions", "kpiwatch.stripe") is None
+        snowflake.query("alter table stripe.price drop column recurring_interval_count")
+        problem = schema_problem(
+            connector_columns(snowflake, "kpiwatch.stripe"), "stripe_fivetran", "subscriptions", "kpiwatch.stripe"
+        )
+        assert problem.startswith("kpiwatch.stripe.price has no column recurring_interval_count: "), problem
     on_duckdb = rows(stripe_run[0].duckdb_path, f"select {columns} from raw.subscriptions order by 1, 7")
     # Periods per customer: a 4, b 6 (two items), c 2, d 3, f 2, g 4, h 2, i 2, j 4, l 1, o 4, p 2.
     assert len(on_duckdb) == 36
