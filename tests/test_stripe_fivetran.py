@@ -232,28 +232,19 @@ def write_stripe_warehouse(path) -> None:
 
 
 def write_stripe_schema(execute) -> None:
-    """The hand-worked company in schema stripe, through `execute(sql, params)` (DuckDB, or fakesnow)."""
-    execute("create schema stripe")
-    for name, columns in TABLES.items():
-        execute(f"create table stripe.{name} ({columns})")
+    """The hand-worked company in schema stripe, through `execute(sql, params)` (DuckDB, or fakesnow): one
+    insert per table."""
     synced = t("2024-04-15 06:00:00")
-    for customer in CUSTOMERS:
-        execute(
-            "insert into stripe.customer values (?, ?, ?, 'usd', 'US', ?, false, ?)",
-            [customer, f"{customer}@example.com", signed_up(customer), customer != "cus_t", synced],
-        )
-    for product, name in PRODUCTS:
-        execute("insert into stripe.product values (?, ?, true, false, ?)", [product, name, synced])
-    for price in PRICES:
-        execute(
-            "insert into stripe.price values (?, ?, ?, ?, ?, ?, ?, 'per_unit', ?, true, false, true, ?)",
-            [*price, synced],
-        )
-    for sub, customer, status, at_end, (start, end), ended, active, live in SUBSCRIPTIONS:
-        execute(
-            "insert into stripe.subscription_history values (?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, null, ?, ?, "
-            "?, ?, ?)",
-            [
+    live_of = {s[0]: s[7] for s in SUBSCRIPTIONS}
+    customer_of = {s[0]: s[1] for s in SUBSCRIPTIONS}
+    rows = {
+        "customer": [
+            (c, f"{c}@example.com", signed_up(c), "usd", "US", c != "cus_t", False, synced) for c in CUSTOMERS
+        ],
+        "product": [(product, name, True, False, synced) for product, name in PRODUCTS],
+        "price": [(*price[:7], "per_unit", price[7], True, False, True, synced) for price in PRICES],
+        "subscription_history": [
+            (
                 sub,
                 customer,
                 status,
@@ -261,37 +252,37 @@ def write_stripe_schema(execute) -> None:
                 t("2024-01-01"),
                 t(ended) if ended else None,
                 t(ended) if ended else None,
+                None,
                 at_end,
                 t(start),
                 t(end),
+                None,
+                None,
                 live,
                 active,
                 t("2023-12-15"),
                 None if active else t("2024-01-01"),
                 synced,
-            ],
-        )
-    for item, sub, price, quantity in ITEMS:
-        execute(
-            "insert into stripe.subscription_item values (?, ?, ?, ?, ?, ?)",
-            [item, sub, price, quantity, t("2024-01-01"), synced],
-        )
-    customer_of = {s[0]: s[1] for s in SUBSCRIPTIONS}
-    live_of = {s[0]: s[7] for s in SUBSCRIPTIONS}
+            )
+            for sub, customer, status, at_end, (start, end), ended, active, live in SUBSCRIPTIONS
+        ],
+        "subscription_item": [(item, sub, price, n, t("2024-01-01"), synced) for item, sub, price, n in ITEMS],
+        "invoice": [],
+        "invoice_line_item": [],
+    }
     for status, line_id, sub, item, price, kind, proration, quantity, amount, tax, (start, end) in lines():
-        invoice = f"in_{line_id}"
         currency = "jpy" if price == "p_yen" else "usd"
-        execute(
-            "insert into stripe.invoice values (?, ?, ?, ?, 'subscription_cycle', ?, ?, ?, ?)",
-            [invoice, customer_of[sub], sub, status, t(start), currency, live_of[sub], synced],
+        invoice = f"in_{line_id}"
+        rows["invoice"].append(
+            (invoice, customer_of[sub], sub, status, "subscription_cycle", t(start), currency, live_of[sub], synced)
         )
-        execute(
-            "insert into stripe.invoice_line_item values (?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?, ?)",
-            [
+        rows["invoice_line_item"].append(
+            (
                 line_id,
                 invoice,
                 sub,
                 item,
+                None,
                 price,
                 price,
                 kind,
@@ -300,11 +291,19 @@ def write_stripe_schema(execute) -> None:
                 amount,
                 tax,
                 currency,
+                True,
                 t(start),
                 t(end),
                 live_of[sub],
                 synced,
-            ],
+            )
+        )
+    execute("create schema stripe")
+    for name, columns in TABLES.items():
+        execute(f"create table stripe.{name} ({columns})")
+        one = "(" + ", ".join("?" for _ in rows[name][0]) + ")"
+        execute(
+            f"insert into stripe.{name} values {', '.join(one for _ in rows[name])}", [v for r in rows[name] for v in r]
         )
 
 
