@@ -100,8 +100,10 @@ SOURCES_SECTION = """
 # sources:
 #   subscriptions: stripe_fivetran    # Stripe as Fivetran syncs it: MRR on Stripe's own semantics
 #   users: stripe_fivetran            # users from Stripe's customers
+#   marketing_spend: ad_reporting     # Fivetran's ad_reporting package (source_ad_reporting_channel above)
 #   schemas:
-#     stripe_fivetran: stripe         # the schema Fivetran writes to (or database.schema)"""
+#     stripe_fivetran: stripe         # the schema Fivetran writes to (or database.schema)
+#     ad_reporting: ad_reporting      # where the ad_reporting models are built"""
 
 
 def project_file_text(name: str, known: Mapping[str, str]) -> str:

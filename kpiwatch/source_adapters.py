@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.source_settings import schema_variable, table_variable
+from kpiwatch.source_settings import AD_CHANNEL_VARIABLE, schema_variable, table_variable
 from kpiwatch.warehouse import Warehouse
 
 # What each adapter reads for each contract table: connector table -> columns (as the connector syncs them).
@@ -54,6 +54,12 @@ STRIPE_FIVETRAN_SUBSCRIPTIONS = {
         "livemode",
     ),
 }
+AD_REPORTS = {
+    "platform": {"ad_reporting__account_report": ("date_day", "platform", "account_id", "spend")},
+    "campaign": {
+        "ad_reporting__campaign_report": ("date_day", "platform", "account_id", "campaign_id", "campaign_name", "spend")
+    },
+}
 READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
     ("stripe_fivetran", "subscriptions"): STRIPE_FIVETRAN_SUBSCRIPTIONS,
     ("stripe_fivetran", "users"): {"customer": ("id", "created", "address_country", "livemode")},
@@ -81,10 +87,19 @@ def connector_columns(warehouse: Warehouse, schema: str) -> dict[str, set[str]]:
     return found
 
 
-def schema_problem(found: Mapping[str, set[str]], adapter: str, table: str, schema: str) -> str | None:
+def reads(adapter: str, table: str, options: Mapping[str, str] | None = None) -> Mapping[str, tuple[str, ...]]:
+    """The connector tables and columns an adapter reads for raw.<table> (ad_reporting's depend on its channel)."""
+    if adapter == "ad_reporting":
+        return AD_REPORTS[(options or {}).get(AD_CHANNEL_VARIABLE, "platform")]
+    return READS[(adapter, table)]
+
+
+def schema_problem(
+    found: Mapping[str, set[str]], adapter: str, table: str, schema: str, options: Mapping[str, str] | None = None
+) -> str | None:
     """The first connector table or column the adapter needs for raw.<table> and does not find, in a sentence."""
     setting = f"{table_variable(table)}={adapter}, {schema_variable(adapter)}={schema}"
-    for connector_table, columns in READS[(adapter, table)].items():
+    for connector_table, columns in reads(adapter, table, options).items():
         if connector_table not in found:
             return (
                 f"{schema}.{connector_table} does not exist: the {adapter} adapter reads it for raw.{table} "
@@ -99,6 +114,8 @@ def schema_problem(found: Mapping[str, set[str]], adapter: str, table: str, sche
     return None
 
 
-def check_connector_schema(warehouse: Warehouse, adapter: str, table: str, schema: str) -> None:
-    if problem := schema_problem(connector_columns(warehouse, schema), adapter, table, schema):
+def check_connector_schema(
+    warehouse: Warehouse, adapter: str, table: str, schema: str, options: Mapping[str, str] | None = None
+) -> None:
+    if problem := schema_problem(connector_columns(warehouse, schema), adapter, table, schema, options):
         raise KpiwatchError(problem)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kpiwatch.errors import ConfigError
 
@@ -17,8 +17,15 @@ CONTRACT = "contract"
 # Each adapter, the contract tables it can stand for, and the schema it reads by default (the connector's own).
 ADAPTER_TABLES: dict[str, tuple[str, ...]] = {
     "stripe_fivetran": ("subscriptions", "users"),
+    "ad_reporting": ("marketing_spend",),
 }
-DEFAULT_SCHEMAS = {"stripe_fivetran": "stripe"}
+DEFAULT_SCHEMAS = {"stripe_fivetran": "stripe", "ad_reporting": "ad_reporting"}
+# Fivetran's ad_reporting: which of its columns is the contract's channel, and the currency of an ad account no
+# platform account report names (docs/sources.md).
+AD_CHANNEL_VARIABLE = "KPIWATCH_SOURCE_AD_REPORTING_CHANNEL"
+AD_CHANNELS = {"platform": "ad_reporting__account_report", "campaign": "ad_reporting__campaign_report"}
+AD_CURRENCY_VARIABLE = "KPIWATCH_SOURCE_AD_REPORTING_CURRENCY"
+CURRENCY = re.compile(r"[A-Z]{3}")
 SOURCE_TABLES = ("users", "subscriptions", "events", "marketing_spend")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
@@ -41,6 +48,9 @@ SOURCE_VARIABLES = {
         schema_variable(adapter): f"schema (or database.schema) the {adapter} adapter reads (default: {schema})"
         for adapter, schema in DEFAULT_SCHEMAS.items()
     },
+    AD_CHANNEL_VARIABLE: "the marketing_spend channel from ad_reporting: platform (google_ads, ..., default) or "
+    "campaign (its campaign name)",
+    AD_CURRENCY_VARIABLE: "currency of ad accounts no platform account report names (default: USD)",
 }
 
 
@@ -50,6 +60,7 @@ class Sources:
 
     adapters: Mapping[str, str]  # table -> adapter; tables absent here are the contract's own
     schemas: Mapping[str, str]  # adapter -> schema or database.schema
+    options: Mapping[str, str] = field(default_factory=dict)  # adapter settings (AD_CHANNEL_VARIABLE, ...)
 
     @property
     def adapted(self) -> bool:
@@ -60,6 +71,7 @@ class Sources:
         return {
             **{table_variable(table): adapter for table, adapter in self.adapters.items()},
             **{schema_variable(adapter): schema for adapter, schema in self.schemas.items()},
+            **self.options,
         }
 
 
@@ -93,4 +105,15 @@ def sources_from_env(env: Mapping[str, str]) -> Sources:
                 f"{name}={value!r} is not a schema name; use letters, digits and _ (e.g. stripe, or fivetran.stripe)."
             )
         schemas[adapter] = value
-    return Sources(adapters, schemas)
+    options = {}
+    if "ad_reporting" in schemas:
+        channel = (env.get(AD_CHANNEL_VARIABLE) or "platform").strip().lower()
+        if channel not in AD_CHANNELS:
+            raise ConfigError(f"{AD_CHANNEL_VARIABLE}={env[AD_CHANNEL_VARIABLE]!r} must be platform or campaign.")
+        currency = (env.get(AD_CURRENCY_VARIABLE) or "USD").strip().upper()
+        if not CURRENCY.fullmatch(currency):
+            raise ConfigError(
+                f"{AD_CURRENCY_VARIABLE}={env[AD_CURRENCY_VARIABLE]!r} is not an ISO 4217 code (e.g. USD)."
+            )
+        options = {AD_CHANNEL_VARIABLE: channel, AD_CURRENCY_VARIABLE: currency}
+    return Sources(adapters, schemas, options)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
 from kpiwatch.quality.config import fx_currencies
 from kpiwatch.settings import Settings
-from kpiwatch.source_adapters import connector_columns, schema_problem
+from kpiwatch.source_adapters import connector_columns, reads, schema_problem
 from kpiwatch.source_settings import CONTRACT
 from kpiwatch.warehouse import Warehouse, open_warehouse
 
@@ -78,8 +78,17 @@ def _contract(warehouse: Warehouse, table: str, time_column: str) -> TableReport
 def _adapted(warehouse: Warehouse, settings: Settings, table: str, adapter: str) -> TableReport:
     schema = settings.sources.schemas[adapter]
     report = TableReport(table, adapter, schema)
-    if problem := schema_problem(connector_columns(warehouse, schema), adapter, table, schema):
+    found = connector_columns(warehouse, schema)
+    if problem := schema_problem(found, adapter, table, schema, settings.sources.options):
         report.add(ERROR, problem)
+        return report
+    if adapter == "ad_reporting":
+        (report_table,) = reads(adapter, table, settings.sources.options)
+        _count(
+            warehouse,
+            report,
+            f"select count(*) as n, min(date_day) as first, max(date_day) as last from {schema}.{report_table}",
+        )
         return report
     if table == "users":
         _count(

@@ -41,12 +41,15 @@ def prepare_source_views(settings: Settings) -> None:
         return
     warehouse = open_warehouse(settings)
     for table, adapter in sorted(sources.adapters.items()):
-        check_connector_schema(warehouse, adapter, table, sources.schemas[adapter])
+        check_connector_schema(warehouse, adapter, table, sources.schemas[adapter], sources.options)
         if (adapter, table) == ("stripe_fivetran", "subscriptions"):
             if problems := stripe_mapping_errors(warehouse, sources.schemas[adapter]):
                 raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
         ensure_not_a_table(warehouse, table, adapter)
-    wanted = {table: definition(adapter, sources.schemas[adapter]) for table, adapter in sources.adapters.items()}
+    wanted = {
+        table: definition(adapter, sources.schemas[adapter], sources.options)
+        for table, adapter in sources.adapters.items()
+    }
     built = built_definitions(warehouse)
     stale = sorted(t for t, d in wanted.items() if built.get(t) != d or not relation_exists(warehouse, RAW_SCHEMA, t))
     if not stale:
@@ -55,9 +58,10 @@ def prepare_source_views(settings: Settings) -> None:
     record(settings, {t: (sources.adapters[t], wanted[t]) for t in stale})
 
 
-def definition(adapter: str, schema: str) -> str:
-    """A digest of what an adapter's view is built from: its SQL, macros and sources, and the schema it reads."""
-    digest = hashlib.sha256(f"{adapter}\0{schema}".encode())
+def definition(adapter: str, schema: str, options: Mapping[str, str]) -> str:
+    """A digest of what an adapter's view is built from: its SQL, macros and sources, the schema it reads and its
+    options (ad_reporting's channel and default currency)."""
+    digest = hashlib.sha256(f"{adapter}\0{schema}\0{sorted(options.items())}".encode())
     for name in ADAPTER_FILES:
         path = DBT_PROJECT_DIR / name
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:

@@ -114,7 +114,7 @@ def built_db(clean_run):
     return clean_run[2]
 
 
-def test_1_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, built_db, dbt_target_dir):
+def test_clean_data_publishes_every_gauge_with_mart_values_and_no_alert(clean_stack, built_db, dbt_target_dir):
     stack, hook = clean_stack
     for gauge in GAUGES:
         if gauge.name not in EVENT_GAUGES | WAREHOUSE_SPECIFIC_GAUGES:
@@ -156,7 +156,7 @@ def metric_value(stack, expr):
     return float(scraped(stack, expr)[0]["value"][1])
 
 
-def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arrives(
+def test_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arrives(
     built_db, tmp_path, live, run_job, job_settings
 ):
     """Duplicate events fail an error check: DAU and what else is built from raw.events is withheld, MRR is
@@ -204,7 +204,7 @@ def test_2_an_events_fault_withholds_active_users_alerts_and_mrr_news_still_arri
     notified(hook, "KpiwatchMetricWithheld", status="resolved", metric="active_users")
 
 
-def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(built_db, tmp_path, live, run_job):
+def test_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(built_db, tmp_path, live, run_job):
     stack, hook = live
     broken = copy_of(built_db, tmp_path, "overlapping_period")
     outcome = run_job(stack, broken, tmp_path)
@@ -218,7 +218,7 @@ def test_2b_a_subscriptions_fault_withholds_mrr_and_publishes_active_users(built
     assert metric_value(stack, 'kpiwatch_metric_valid{metric="active_users"}') == 1
 
 
-def test_2c_a_back_dated_correction_of_last_month_fires_metric_restated_with_both_values(
+def test_a_back_dated_correction_of_last_month_fires_metric_restated_with_both_values(
     built_db, tmp_path, live, run_job
 ):
     """April's amount of one running subscription is corrected after April's numbers were published: the next
@@ -258,7 +258,7 @@ def test_2c_a_back_dated_correction_of_last_month_fires_metric_restated_with_bot
     )
 
 
-def test_3_stale_data_fires_and_silences_the_business_alerts(built_db, tmp_path, live, run_job):
+def test_stale_data_fires_and_silences_the_business_alerts(built_db, tmp_path, live, run_job):
     stack, hook = live
     outcome = run_job(stack, copy_of(built_db, tmp_path, "stale_users", "mrr_drop"), tmp_path)
     assert outcome.success  # users freshness is a warn check: metrics are still published
@@ -278,7 +278,7 @@ def test_3_stale_data_fires_and_silences_the_business_alerts(built_db, tmp_path,
     assert not [a for a in hook.alerts() if a["labels"]["team"] == "business"]
 
 
-def test_4_a_business_drop_fires_mrr_drop(built_db, tmp_path, live, run_job):
+def test_a_business_drop_fires_mrr_drop(built_db, tmp_path, live, run_job):
     stack, hook = live
     db = copy_of(built_db, tmp_path, "mrr_drop")
     assert run_job(stack, db, tmp_path).success
@@ -288,7 +288,7 @@ def test_4_a_business_drop_fires_mrr_drop(built_db, tmp_path, live, run_job):
     assert growth < -0.05
 
 
-def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(built_db, tmp_path, live, run_job):
+def test_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(built_db, tmp_path, live, run_job):
     stack, hook = live
     stack.down(("pushgateway",))
     db = copy_of(built_db, tmp_path)
@@ -312,7 +312,7 @@ def test_5_gateway_down_fails_the_run_clearly_and_a_rerun_pushes_everything(buil
     scraped(stack, 'kpiwatch_run_success{job="kpiwatch"} == 1')
 
 
-def test_6_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tmp_path, live):
+def test_pushed_state_survives_a_gateway_restart_with_unusual_labels_intact(tmp_path, live):
     stack, hook = live
     target = PushTarget(url=stack.settings.url("pushgateway"), environment="prod/eu-1", backoff_seconds=0.1)
     odd = 'paid/search & "co" ü'

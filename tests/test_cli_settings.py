@@ -98,7 +98,7 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
         (
             {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe"},
             "kpiwatch: KPIWATCH_SOURCE_SUBSCRIPTIONS='stripe' is not a known source; use one of: contract, "
-            "stripe_fivetran.\n",
+            "stripe_fivetran, ad_reporting.\n",
         ),
         (
             {"KPIWATCH_SOURCE_EVENTS": "stripe_fivetran"},
@@ -109,6 +109,14 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
             {"KPIWATCH_SOURCE_USERS": "stripe_fivetran", "KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA": "stripe; drop"},
             "kpiwatch: KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA='stripe; drop' is not a schema name; use letters, "
             "digits and _ (e.g. stripe, or fivetran.stripe).\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_MARKETING_SPEND": "ad_reporting", "KPIWATCH_SOURCE_AD_REPORTING_CHANNEL": "adgroup"},
+            "kpiwatch: KPIWATCH_SOURCE_AD_REPORTING_CHANNEL='adgroup' must be platform or campaign.\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_MARKETING_SPEND": "ad_reporting", "KPIWATCH_SOURCE_AD_REPORTING_CURRENCY": "dollars"},
+            "kpiwatch: KPIWATCH_SOURCE_AD_REPORTING_CURRENCY='dollars' is not an ISO 4217 code (e.g. USD).\n",
         ),
         (
             {"KPIWATCH_TARGET": "oracle"},

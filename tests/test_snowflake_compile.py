@@ -23,6 +23,7 @@ def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
         # The source adapters too (disabled unless chosen).
         "KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran",
         "KPIWATCH_SOURCE_USERS": "stripe_fivetran",
+        "KPIWATCH_SOURCE_MARKETING_SPEND": "ad_reporting",
         "KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA": "fivetran.stripe",
     }
     done = subprocess.run(

@@ -49,3 +49,28 @@
 {% macro present_as_raw(table) -%}
     create or replace view raw.{{ table }} as select * from {{ this }}
 {%- endmacro %}
+
+{#- Each ad account's currency, from the platform account reports that exist (ad_reporting itself has none):
+    (platform, account_id, currency). An account in several currencies over time keeps the last in order. -#}
+{% macro ad_account_currencies() -%}
+    {%- set reports = [
+        ('google_ads', 'google_ads__account_report', 'currency_code'),
+        ('facebook_ads', 'facebook_ads__account_report', 'currency'),
+        ('linkedin_ads', 'linkedin_ads__account_report', 'currency'),
+    ] -%}
+    {%- set found = [] -%}
+    {%- if execute and flags.INTROSPECT -%}
+        {%- for platform, table, column in reports -%}
+            {%- set named = source('ad_reporting', table) -%}
+            {%- set relation = adapter.get_relation(database=named.database, schema=named.schema, identifier=named.identifier) -%}
+            {%- if relation is not none -%}{%- do found.append((platform, named, column)) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- for platform, relation, column in found %}
+    select '{{ platform }}' as platform, cast(account_id as varchar) as account_id, max(upper({{ column }})) as currency
+    from {{ relation }} group by 2
+    union all
+    {%- endfor %}
+    select cast(null as varchar) as platform, cast(null as varchar) as account_id, cast(null as varchar) as currency
+    where 1 = 0
+{%- endmacro %}
