@@ -26,7 +26,7 @@ with subscriptions as (
     where coalesce(_fivetran_active, true) and livemode
 ),
 
-items as (
+items_synced as (
     select
         id as item_id,
         subscription_id,
@@ -36,6 +36,17 @@ items as (
         {{ column_or_null(items, 'current_period_start', 'item_period_start', stripe_timestamp_type()) }},
         {{ column_or_null(items, 'current_period_end', 'item_period_end', stripe_timestamp_type()) }}
     from {{ source('stripe_fivetran', 'subscription_item') }}
+),
+
+items as (
+    select
+        item_id,
+        subscription_id,
+        price_id,
+        quantity,
+        {{ stripe_timestamp('item_period_start') }} as item_period_start,
+        {{ stripe_timestamp('item_period_end') }} as item_period_end
+    from items_synced
 ),
 
 prices as (
@@ -50,26 +61,6 @@ prices as (
         coalesce(products.name, prices.product_id, prices.id) as plan
     from {{ source('stripe_fivetran', 'price') }} as prices
     left join {{ source('stripe_fivetran', 'product') }} as products on products.id = prices.product_id
-),
-
--- Where each subscription's billed history stops: at its current period (replaced by the subscription's own
--- state below; new connections keep the period on the items, Stripe's API since 2025-03-31), or where a
--- cancelled subscription ended.
-history_ends as (
-    select
-        subscriptions.*,
-        case
-            when subscriptions.status = 'canceled' then subscriptions.ended_at
-            else coalesce(
-                subscriptions.current_period_start,
-                (
-                    select min({{ stripe_timestamp('items.item_period_start') }})
-                    from items
-                    where items.subscription_id = subscriptions.subscription_id
-                )
-            )
-        end as history_end
-    from subscriptions
 ),
 
 billed as (
@@ -92,91 +83,6 @@ billed as (
         and lines.subscription_item_id is not null
         and lines.id not like 'sub%'  -- temporary ids, replaced by permanent ones (sli_) on the next sync
         and lower(invoices.status) in ('open', 'paid', 'uncollectible')
-),
-
-past_periods as (
-    select
-        billed.item_id,
-        history_ends.subscription_id,
-        history_ends.customer_id,
-        billed.price_id,
-        billed.currency,
-        billed.amount_minor,
-        billed.period_start,
-        case
-            when history_ends.status = 'canceled' and billed.period_end > history_ends.history_end
-                then history_ends.history_end
-            else billed.period_end
-        end as period_end
-    from billed
-    join history_ends using (subscription_id)
-    where billed.period_start < history_ends.history_end or history_ends.history_end is null
-),
-
-current_periods as (
-    select
-        items.item_id,
-        history_ends.subscription_id,
-        history_ends.customer_id,
-        items.price_id,
-        null as currency,
-        prices.unit_amount * items.quantity as amount_minor,
-        coalesce({{ stripe_timestamp('items.item_period_start') }}, history_ends.history_end) as period_start,
-        case
-            when history_ends.cancel_at_period_end
-                then coalesce({{ stripe_timestamp('items.item_period_end') }}, history_ends.current_period_end)
-            else history_ends.cancel_at
-        end as period_end
-    from history_ends
-    join items using (subscription_id)
-    join prices on prices.price_id = items.price_id
-    where history_ends.status in ('active', 'past_due')
-),
-
-periods as (
-    select * from past_periods
-    union all
-    select * from current_periods
-),
-
-priced as (
-    select
-        periods.item_id,
-        periods.customer_id,
-        prices.plan,
-        prices.interval_unit,
-        prices.interval_count,
-        upper(coalesce(periods.currency, prices.currency)) as currency,
-        periods.amount_minor,
-        periods.period_start,
-        -- Periods of one item never overlap: a period ends where the next one starts (a plan change that
-        -- reset the billing cycle starts the new period before the old one's paid end).
-        least(
-            coalesce(periods.period_end, timestamp '9999-12-31'),
-            coalesce(
-                lead(periods.period_start) over (partition by periods.item_id order by periods.period_start),
-                timestamp '9999-12-31'
-            )
-        ) as period_end
-    from periods
-    join prices on prices.price_id = periods.price_id
-    where prices.type = 'recurring'
-        and prices.usage_type = 'licensed'
-        and prices.interval_unit in ('week', 'month', 'year')
-        and periods.amount_minor > 0
 )
 
-select
-    cast(item_id as varchar) as subscription_id,
-    cast(customer_id as varchar) as user_id,
-    cast(plan as varchar) as plan,
-    cast(
-        case when interval_count = 1 then interval_unit else cast(interval_count as varchar) || ' ' || interval_unit end
-        as varchar
-    ) as billing_interval,
-    cast({{ stripe_major_units('amount_minor', 'currency') }} as decimal(38, 6)) as amount,
-    cast(currency as varchar) as currency,
-    cast(period_start as timestamp) as started_at,
-    cast(case when period_end = timestamp '9999-12-31' then null else period_end end as timestamp) as ended_at
-from priced
-where period_end > period_start
+{{ stripe_priced_periods() }}

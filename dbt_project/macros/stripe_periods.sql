@@ -1,0 +1,114 @@
+{#- The priced periods of Stripe subscription items, from four CTEs every Stripe adapter defines in the same
+    shape (models/sources/stripe_*): subscriptions, items, prices and billed (the issued non-proration
+    subscription lines). The rules are in docs/metrics.md ("MRR from Stripe"); tests/test_stripe_fivetran.py
+    works each out by hand. Emits the remaining CTEs and the final select of the contract's columns. -#}
+{% macro stripe_priced_periods() %}
+,
+
+-- Where each subscription's billed history stops: at its current period (replaced by the subscription's own
+-- state below; new connections keep the period on the items, Stripe's API since 2025-03-31), or where a
+-- cancelled subscription ended.
+history_ends as (
+    select
+        subscriptions.*,
+        case
+            when subscriptions.status = 'canceled' then subscriptions.ended_at
+            else coalesce(
+                subscriptions.current_period_start,
+                (
+                    select min(items.item_period_start)
+                    from items
+                    where items.subscription_id = subscriptions.subscription_id
+                )
+            )
+        end as history_end
+    from subscriptions
+),
+
+past_periods as (
+    select
+        billed.item_id,
+        history_ends.subscription_id,
+        history_ends.customer_id,
+        billed.price_id,
+        billed.currency,
+        billed.amount_minor,
+        billed.period_start,
+        case
+            when history_ends.status = 'canceled' and billed.period_end > history_ends.history_end
+                then history_ends.history_end
+            else billed.period_end
+        end as period_end
+    from billed
+    join history_ends using (subscription_id)
+    where billed.period_start < history_ends.history_end or history_ends.history_end is null
+),
+
+current_periods as (
+    select
+        items.item_id,
+        history_ends.subscription_id,
+        history_ends.customer_id,
+        items.price_id,
+        null as currency,
+        prices.unit_amount * items.quantity as amount_minor,
+        coalesce(items.item_period_start, history_ends.history_end) as period_start,
+        case
+            when history_ends.cancel_at_period_end
+                then coalesce(items.item_period_end, history_ends.current_period_end)
+            else history_ends.cancel_at
+        end as period_end
+    from history_ends
+    join items using (subscription_id)
+    join prices on prices.price_id = items.price_id
+    where history_ends.status in ('active', 'past_due')
+),
+
+periods as (
+    select * from past_periods
+    union all
+    select * from current_periods
+),
+
+priced as (
+    select
+        periods.item_id,
+        periods.customer_id,
+        prices.plan,
+        prices.interval_unit,
+        prices.interval_count,
+        upper(coalesce(periods.currency, prices.currency)) as currency,
+        periods.amount_minor,
+        periods.period_start,
+        -- Periods of one item never overlap: a period ends where the next one starts (a plan change that
+        -- reset the billing cycle starts the new period before the old one's paid end).
+        least(
+            coalesce(periods.period_end, timestamp '9999-12-31'),
+            coalesce(
+                lead(periods.period_start) over (partition by periods.item_id order by periods.period_start),
+                timestamp '9999-12-31'
+            )
+        ) as period_end
+    from periods
+    join prices on prices.price_id = periods.price_id
+    where prices.type = 'recurring'
+        and prices.usage_type = 'licensed'
+        and prices.interval_unit in ('week', 'month', 'year')
+        and periods.amount_minor > 0
+)
+
+select
+    cast(item_id as varchar) as subscription_id,
+    cast(customer_id as varchar) as user_id,
+    cast(plan as varchar) as plan,
+    cast(
+        case when interval_count = 1 then interval_unit else cast(interval_count as varchar) || ' ' || interval_unit end
+        as varchar
+    ) as billing_interval,
+    cast({{ stripe_major_units('amount_minor', 'currency') }} as decimal(38, 6)) as amount,
+    cast(currency as varchar) as currency,
+    cast(period_start as timestamp) as started_at,
+    cast(case when period_end = timestamp '9999-12-31' then null else period_end end as timestamp) as ended_at
+from priced
+where period_end > period_start
+{% endmacro %}
