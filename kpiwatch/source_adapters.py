@@ -60,7 +60,56 @@ AD_REPORTS = {
         "ad_reporting__campaign_report": ("date_day", "platform", "account_id", "campaign_id", "campaign_name", "spend")
     },
 }
+# Airbyte's source-stripe streams (Destinations V2): nested objects as JSON, every stream with its bookkeeping.
+STRIPE_AIRBYTE_SUBSCRIPTIONS = {
+    "subscriptions": (
+        "id",
+        "customer",
+        "status",
+        "cancel_at_period_end",
+        "current_period_start",
+        "current_period_end",
+        "cancel_at",
+        "ended_at",
+        "livemode",
+        "updated",
+        "is_deleted",
+        "_airbyte_extracted_at",
+    ),
+    "subscription_items": (
+        "id",
+        "subscription",
+        "price",
+        "quantity",
+        "current_period_start",
+        "current_period_end",
+        "_airbyte_extracted_at",
+    ),
+    "prices": ("id", "unit_amount", "currency", "type", "recurring", "product", "updated", "_airbyte_extracted_at"),
+    "products": ("id", "name", "updated", "_airbyte_extracted_at"),
+    "invoices": ("id", "status", "updated", "is_deleted", "_airbyte_extracted_at"),
+    "invoice_line_items": (
+        "id",
+        "invoice_id",
+        "subscription",
+        "subscription_item",
+        "price",
+        "type",
+        "proration",
+        "quantity",
+        "amount",
+        "unit_amount_excluding_tax",
+        "currency",
+        "period",
+        "livemode",
+        "_airbyte_extracted_at",
+    ),
+}
 READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
+    ("stripe_airbyte", "subscriptions"): STRIPE_AIRBYTE_SUBSCRIPTIONS,
+    ("stripe_airbyte", "users"): {
+        "customers": ("id", "created", "address", "livemode", "updated", "is_deleted", "_airbyte_extracted_at")
+    },
     ("stripe_fivetran", "subscriptions"): STRIPE_FIVETRAN_SUBSCRIPTIONS,
     ("stripe_fivetran", "users"): {"customer": ("id", "created", "address_country", "livemode")},
 }

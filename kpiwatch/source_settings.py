@@ -17,9 +17,10 @@ CONTRACT = "contract"
 # Each adapter, the contract tables it can stand for, and the schema it reads by default (the connector's own).
 ADAPTER_TABLES: dict[str, tuple[str, ...]] = {
     "stripe_fivetran": ("subscriptions", "users"),
+    "stripe_airbyte": ("subscriptions", "users"),
     "ad_reporting": ("marketing_spend",),
 }
-DEFAULT_SCHEMAS = {"stripe_fivetran": "stripe", "ad_reporting": "ad_reporting"}
+DEFAULT_SCHEMAS = {"stripe_fivetran": "stripe", "stripe_airbyte": "stripe", "ad_reporting": "ad_reporting"}
 # Fivetran's ad_reporting: which of its columns is the contract's channel, and the currency of an ad account no
 # platform account report names (docs/sources.md).
 AD_CHANNEL_VARIABLE = "KPIWATCH_SOURCE_AD_REPORTING_CHANNEL"

@@ -90,6 +90,9 @@ def _adapted(warehouse: Warehouse, settings: Settings, table: str, adapter: str)
             f"select count(*) as n, min(date_day) as first, max(date_day) as last from {schema}.{report_table}",
         )
         return report
+    if adapter == "stripe_airbyte":
+        _airbyte(warehouse, report, table, schema)
+        return report
     if table == "users":
         _count(
             warehouse,
@@ -137,6 +140,15 @@ def _stripe_problems(warehouse: Warehouse, settings: Settings, report: TableRepo
             )
 
 
+def mapping_errors(warehouse: Warehouse, adapter: str, table: str, schema: str) -> list[str]:
+    """What an adapter has no rule for in the connector's data (a run stops on these rather than guess)."""
+    if (adapter, table) == ("stripe_fivetran", "subscriptions"):
+        return stripe_mapping_errors(warehouse, schema)
+    if (adapter, table) == ("stripe_airbyte", "subscriptions"):
+        return airbyte_mapping_errors(warehouse, schema)
+    return []
+
+
 def stripe_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
     """Subscriptions and prices kpiwatch cannot read for lack of a rule: a status or an interval it does not know.
     A run stops on them (orchestration/source_views.py) rather than guess."""
@@ -153,6 +165,55 @@ def stripe_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
         *(f"{r['n']} subscription(s) with status {r['status']!r}, which kpiwatch does not map." for r in statuses),
         *(f"{r['n']} price(s) billed every {r['unit']!r}, an interval kpiwatch does not know." for r in intervals),
     ]
+
+
+def _airbyte(warehouse: Warehouse, report: TableReport, table: str, schema: str) -> None:
+    """Airbyte's streams: the current version of each record (append syncs keep them all), deleted ones left out."""
+    stream = "customers" if table == "users" else "subscriptions"
+    day = _epoch(warehouse, "created" if table == "users" else "current_period_start")
+    current = (
+        f"select * from {schema}.{stream} qualify row_number() over (partition by id order by updated desc nulls "
+        "last, _airbyte_extracted_at desc) = 1"
+    )
+    _count(
+        warehouse,
+        report,
+        f"select count(*) as n, min({day}) as first, max({day}) as last from ({current}) as current "
+        "where livemode and not coalesce(is_deleted, false)",
+    )
+    if table == "subscriptions":
+        for problem in airbyte_mapping_errors(warehouse, schema):
+            report.add(ERROR, problem)
+
+
+def airbyte_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
+    """stripe_mapping_errors for Airbyte's streams (a price's interval is inside its `recurring` object)."""
+    known = ", ".join(f"'{status}'" for status in STRIPE_STATUSES)
+    interval = _json(warehouse, "recurring", "interval")
+    statuses = warehouse.query(
+        f"select lower(status) as status, count(distinct id) as n from {schema}.subscriptions "
+        f"where livemode and lower(status) not in ({known}) group by 1 order by 1"
+    )
+    intervals = warehouse.query(
+        f"select lower({interval}) as unit, count(distinct id) as n from {schema}.prices where type = 'recurring' "
+        f"and lower({interval}) not in ('day', 'week', 'month', 'year') group by 1"
+    )
+    return [
+        *(f"{r['n']} subscription(s) with status {r['status']!r}, which kpiwatch does not map." for r in statuses),
+        *(f"{r['n']} price(s) billed every {r['unit']!r}, an interval kpiwatch does not know." for r in intervals),
+    ]
+
+
+def _json(warehouse: Warehouse, column: str, field: str) -> str:
+    if warehouse.name == "snowflake":
+        return f"cast({column}:{field} as varchar)"
+    return f"json_extract_string({column}, '$.{field}')"
+
+
+def _epoch(warehouse: Warehouse, column: str) -> str:
+    if warehouse.name == "snowflake":
+        return f"to_timestamp_ntz(cast({column} as bigint))"
+    return f"make_timestamp(cast({column} as bigint) * 1000000)"
 
 
 def _used(schema: str) -> str:

@@ -22,7 +22,7 @@ from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 from kpiwatch.source_adapters import check_connector_schema
 from kpiwatch.source_settings import table_variable
-from kpiwatch.sources_check import stripe_mapping_errors
+from kpiwatch.sources_check import mapping_errors
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relation_exists
 from orchestration.dbt_project import parse_error
 
@@ -42,9 +42,8 @@ def prepare_source_views(settings: Settings) -> None:
     warehouse = open_warehouse(settings)
     for table, adapter in sorted(sources.adapters.items()):
         check_connector_schema(warehouse, adapter, table, sources.schemas[adapter], sources.options)
-        if (adapter, table) == ("stripe_fivetran", "subscriptions"):
-            if problems := stripe_mapping_errors(warehouse, sources.schemas[adapter]):
-                raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
+        if problems := mapping_errors(warehouse, adapter, table, sources.schemas[adapter]):
+            raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
         ensure_not_a_table(warehouse, table, adapter)
     wanted = {
         table: definition(adapter, sources.schemas[adapter], sources.options)

@@ -98,7 +98,7 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
         (
             {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe"},
             "kpiwatch: KPIWATCH_SOURCE_SUBSCRIPTIONS='stripe' is not a known source; use one of: contract, "
-            "stripe_fivetran, ad_reporting.\n",
+            "stripe_fivetran, stripe_airbyte, ad_reporting.\n",
         ),
         (
             {"KPIWATCH_SOURCE_EVENTS": "stripe_fivetran"},

@@ -13,18 +13,14 @@ pytestmark = pytest.mark.slow
 SECRET = "pw-that-must-never-be-logged-7f3a"
 
 
-def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
+def compile_for_snowflake(tmp_path, **sources):
     env = {
         **os.environ,
         "KPIWATCH_SNOWFLAKE_ACCOUNT": "dummy-account",
         "KPIWATCH_SNOWFLAKE_USER": "dummy",
         "KPIWATCH_SNOWFLAKE_PASSWORD": SECRET,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # The source adapters too (disabled unless chosen).
-        "KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran",
-        "KPIWATCH_SOURCE_USERS": "stripe_fivetran",
-        "KPIWATCH_SOURCE_MARKETING_SPEND": "ad_reporting",
-        "KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA": "fivetran.stripe",
+        **sources,  # source adapters are disabled unless chosen
     }
     done = subprocess.run(
         [
@@ -52,9 +48,19 @@ def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    compiled = tmp_path / "target" / "compiled" / "kpiwatch" / "models"
+    return done, tmp_path / "target" / "compiled" / "kpiwatch" / "models"
+
+
+def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
+    done, compiled = compile_for_snowflake(
+        tmp_path,
+        KPIWATCH_SOURCE_SUBSCRIPTIONS="stripe_fivetran",
+        KPIWATCH_SOURCE_USERS="stripe_fivetran",
+        KPIWATCH_SOURCE_MARKETING_SPEND="ad_reporting",
+        KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA="fivetran.stripe",
+    )
     models = {p.stem for p in compiled.rglob("*.sql")}
-    sources = {p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql")}
+    sources = {p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql") if "stripe_airbyte" not in p.parts}
     assert sources <= models, sorted(sources - models)
     spine = (compiled / "intermediate" / "int_month_spine.sql").read_text()
     assert "table(generator(rowcount => 1200))" in spine  # Snowflake's own series, not DuckDB's range()
@@ -62,3 +68,12 @@ def test_every_model_compiles_for_snowflake_without_an_account(tmp_path):
     assert "fivetran.stripe.invoice_line_item" in stripe and "convert_timezone('UTC', " in stripe
     logged = done.stdout + done.stderr + (tmp_path / "logs" / "dbt.log").read_text()
     assert SECRET not in logged
+
+
+def test_the_airbyte_stripe_adapter_compiles_for_snowflake_with_its_variant_and_epoch_syntax(tmp_path):
+    _, compiled = compile_for_snowflake(
+        tmp_path, KPIWATCH_SOURCE_SUBSCRIPTIONS="stripe_airbyte", KPIWATCH_SOURCE_USERS="stripe_airbyte"
+    )
+    stripe = (compiled / "sources" / "stripe_airbyte" / "stripe_airbyte__subscriptions.sql").read_text()
+    assert "cast(lines.period:start as varchar)" in stripe and "to_timestamp_ntz(cast(" in stripe
+    assert (compiled / "sources" / "stripe_airbyte" / "stripe_airbyte__users.sql").exists()

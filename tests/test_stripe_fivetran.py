@@ -322,47 +322,43 @@ def stripe_run(tmp_path_factory, job_settings):
     return settings, run_once(settings, AS_OF)
 
 
-def test_stripe_billing_history_gives_the_hand_worked_mrr(stripe_run):
-    settings, outcome = stripe_run
-    assert outcome.success, (outcome.failures, outcome.failed_checks)
-    db = settings.duckdb_path
+# The hand-worked MRR of the docstring: by month (MRR, paying customers), and every movement.
+EXPECTED_MONTHLY = {
+    "2023-12-01": (money(0), 0),  # the customers signed up in December
+    "2024-01-01": (money(308), 9),
+    "2024-02-01": (money(408), 9),
+    "2024-03-01": (money(482), 9),
+    "2024-04-01": (money(482), 9),
+}
+FIRST_MONTH = ("cus_a", 20), ("cus_c", 100), ("cus_g", 20), ("cus_h", 20), ("cus_i", 20), ("cus_j", 20)
+FIRST_MONTH += ("cus_l", 70), ("cus_o", 20), ("cus_p", 18)
+EXPECTED_MOVEMENTS = {("2024-01-01", user): (money(mrr), "new") for user, mrr in FIRST_MONTH} | {
+    ("2024-02-01", "cus_b"): (money(120), "new"),
+    ("2024-02-01", "cus_i"): (money(0), "churn"),
+    ("2024-03-01", "cus_d"): (money(52), "new"),
+    ("2024-03-01", "cus_f"): (money(20), "new"),
+    ("2024-03-01", "cus_o"): (money(60), "expansion"),
+    ("2024-03-01", "cus_h"): (money(0), "churn"),
+    ("2024-03-01", "cus_p"): (money(0), "churn"),
+}
+
+
+def mrr_and_movements(db) -> tuple[dict, dict]:
     monthly = {
         str(r["month"]): (money(r["mrr_usd"]), r["paying_customers"])
         for r in rows(db, "select * from marts.fct_mrr_monthly")
     }
-    assert monthly == {
-        "2023-12-01": (money(0), 0),  # the customers signed up in December
-        "2024-01-01": (money(308), 9),
-        "2024-02-01": (money(408), 9),
-        "2024-03-01": (money(482), 9),
-        "2024-04-01": (money(482), 9),
-    }
-    customers = {
+    movements = {
         (str(r["month"]), r["user_id"]): (money(r["mrr_usd"]), r["movement"])
         for r in rows(db, "select * from marts.fct_customer_mrr_monthly where movement is not null")
     }
-    assert customers == {
-        ("2024-01-01", user): (money(mrr), "new")
-        for user, mrr in (
-            ("cus_a", 20),
-            ("cus_c", 100),
-            ("cus_g", 20),
-            ("cus_h", 20),
-            ("cus_i", 20),
-            ("cus_j", 20),
-            ("cus_l", 70),
-            ("cus_o", 20),
-            ("cus_p", 18),
-        )
-    } | {
-        ("2024-02-01", "cus_b"): (money(120), "new"),
-        ("2024-02-01", "cus_i"): (money(0), "churn"),
-        ("2024-03-01", "cus_d"): (money(52), "new"),
-        ("2024-03-01", "cus_f"): (money(20), "new"),
-        ("2024-03-01", "cus_o"): (money(60), "expansion"),
-        ("2024-03-01", "cus_h"): (money(0), "churn"),
-        ("2024-03-01", "cus_p"): (money(0), "churn"),
-    }
+    return monthly, movements
+
+
+def test_stripe_billing_history_gives_the_hand_worked_mrr(stripe_run):
+    settings, outcome = stripe_run
+    assert outcome.success, (outcome.failures, outcome.failed_checks)
+    assert mrr_and_movements(settings.duckdb_path) == (EXPECTED_MONTHLY, EXPECTED_MOVEMENTS)
 
 
 def test_the_adapter_presents_raw_tables_the_checks_and_models_read_unchanged(stripe_run):

@@ -74,3 +74,39 @@
     select cast(null as varchar) as platform, cast(null as varchar) as account_id, cast(null as varchar) as currency
     where 1 = 0
 {%- endmacro %}
+
+{#- A text field of a JSON object column, by dotted path: Airbyte writes Stripe's nested objects as JSON (DuckDB)
+    or VARIANT (Snowflake). -#}
+{% macro json_text(column, path) -%}
+    {{ return(adapter.dispatch('json_text', 'kpiwatch')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, path) -%}
+    json_extract_string({{ column }}, '$.{{ path }}')
+{%- endmacro %}
+
+{% macro snowflake__json_text(column, path) -%}
+    cast({{ column }}:{{ path }} as varchar)
+{%- endmacro %}
+
+{#- Stripe's epoch seconds (as Airbyte syncs them) as a UTC timestamp without zone. -#}
+{% macro epoch_timestamp(column) -%}
+    {{ return(adapter.dispatch('epoch_timestamp', 'kpiwatch')(column)) }}
+{%- endmacro %}
+
+{% macro default__epoch_timestamp(column) -%}
+    make_timestamp(cast({{ column }} as bigint) * 1000000)
+{%- endmacro %}
+
+{% macro snowflake__epoch_timestamp(column) -%}
+    to_timestamp_ntz(cast({{ column }} as bigint))
+{%- endmacro %}
+
+{#- The current version of each record of an Airbyte stream: syncs in append mode keep every version (the
+    newest by Stripe's `updated`, then by extraction), and deleted records are flagged, not removed. -#}
+{% macro airbyte_current(relation, updated=true) -%}
+    select * from {{ relation }}
+    qualify row_number() over (
+        partition by id order by {% if updated %}updated desc nulls last, {% endif %}_airbyte_extracted_at desc
+    ) = 1
+{%- endmacro %}

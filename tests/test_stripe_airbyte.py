@@ -1,0 +1,244 @@
+"""Stripe as Airbyte's source-stripe syncs it (Destinations V2), read by the stripe_airbyte adapter: the hand-worked
+company of tests/test_stripe_fivetran.py in Airbyte's streams gives the same MRR, month by month and movement by
+movement. Airbyte's own ways are cases too: epoch-second timestamps, nested objects as JSON (an item's and a line's
+price, a line's period, a price's recurrence, a customer's address), every version of a record kept by append
+syncs (the newest wins), and deleted records flagged `is_deleted` (a deleted customer with a deleted subscription
+and a paid invoice adds nothing).
+"""
+
+import datetime as dt
+import json
+
+import duckdb
+import pytest
+
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.settings import load_settings
+from kpiwatch.sources_check import check_sources
+from tests.conftest import execute_sql
+from tests.test_stripe_fivetran import (
+    AS_OF,
+    CUSTOMERS,
+    EXPECTED_MONTHLY,
+    EXPECTED_MOVEMENTS,
+    ITEMS,
+    PRICES,
+    PRODUCTS,
+    RAW_TABLES_BY_NAME,
+    SQL_TYPES,
+    SUBSCRIPTIONS,
+    lines,
+    mrr_and_movements,
+    signed_up,
+    t,
+)
+
+pytestmark = pytest.mark.slow
+ENV = {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_airbyte", "KPIWATCH_SOURCE_USERS": "stripe_airbyte"}
+EXTRACTED = (
+    "_airbyte_raw_id varchar, _airbyte_extracted_at timestamptz, _airbyte_meta json, _airbyte_generation_id bigint"
+)
+STREAMS = {
+    "customers": "id varchar, email varchar, created bigint, address json, livemode boolean, updated bigint, "
+    "is_deleted boolean",
+    "products": "id varchar, name varchar, active boolean, updated bigint, is_deleted boolean",
+    "prices": "id varchar, unit_amount bigint, currency varchar, type varchar, recurring json, billing_scheme varchar, "
+    "product varchar, active boolean, updated bigint, is_deleted boolean",
+    "subscriptions": "id varchar, customer varchar, status varchar, created bigint, start_date bigint, "
+    "ended_at bigint, canceled_at bigint, cancel_at bigint, cancel_at_period_end boolean, current_period_start bigint, "
+    "current_period_end bigint, trial_start bigint, trial_end bigint, livemode boolean, updated bigint, "
+    "is_deleted boolean",
+    "subscription_items": "id varchar, subscription varchar, price json, quantity bigint, created bigint, "
+    "current_period_start bigint, current_period_end bigint",
+    "invoices": "id varchar, customer varchar, subscription varchar, status varchar, created bigint, updated bigint, "
+    "is_deleted boolean",
+    "invoice_line_items": "id varchar, invoice_id varchar, subscription varchar, subscription_item varchar, "
+    "price json, type varchar, proration boolean, quantity bigint, amount bigint, amount_excluding_tax bigint, "
+    "unit_amount_excluding_tax varchar, currency varchar, period json, livemode boolean",
+}
+
+
+def epoch(value: dt.datetime | None) -> int | None:
+    return None if value is None else int(value.replace(tzinfo=dt.UTC).timestamp())
+
+
+def airbyte_rows() -> dict[str, list[tuple]]:
+    """The Fivetran fixture's company in Airbyte's streams, plus a deleted customer and subscription."""
+    new, old = epoch(t("2024-04-15 05:00:00")), epoch(t("2024-01-01"))
+    customers = [
+        (c, f"{c}@example.com", epoch(signed_up(c)), json.dumps({"country": "US"}), c != "cus_t", new, False)
+        for c in CUSTOMERS
+    ] + [("cus_x", "x@example.com", epoch(t("2023-12-01")), None, True, new, True)]
+    prices = [
+        (
+            pid,
+            amount,
+            currency,
+            kind,
+            json.dumps({"interval": unit, "interval_count": count, "usage_type": usage})
+            if kind == "recurring"
+            else None,
+            "per_unit",
+            product,
+            True,
+            new,
+            False,
+        )
+        for pid, amount, currency, kind, unit, count, usage, product in PRICES
+    ]
+    subscriptions = [
+        (
+            sub,
+            customer,
+            status,
+            epoch(t("2023-12-15")),
+            epoch(t("2024-01-01")),
+            epoch(t(ended)) if ended else None,
+            epoch(t(ended)) if ended else None,
+            None,
+            at_end,
+            epoch(t(start)),
+            epoch(t(end)),
+            None,
+            None,
+            live,
+            new if active else old,
+            False,
+        )
+        for sub, customer, status, at_end, (start, end), ended, active, live in SUBSCRIPTIONS
+    ] + [
+        (
+            "sub_x",
+            "cus_x",
+            "active",
+            old,
+            old,
+            None,
+            None,
+            None,
+            False,
+            epoch(t("2024-04-01")),
+            epoch(t("2024-05-01")),
+            None,
+            None,
+            True,
+            new,
+            True,
+        )
+    ]
+    items = [(item, sub, json.dumps({"id": price}), n, old, None, None) for item, sub, price, n in ITEMS]
+    items.append(("si_x", "sub_x", json.dumps({"id": "p_basic"}), 1, old, None, None))
+    customer_of = {s[0]: s[1] for s in SUBSCRIPTIONS} | {"sub_x": "cus_x"}
+    live_of = {s[0]: s[7] for s in SUBSCRIPTIONS} | {"sub_x": True}
+    billed = [
+        *lines(),
+        (
+            "paid",
+            "il_x",
+            "sub_x",
+            "si_x",
+            "p_basic",
+            "subscription",
+            False,
+            1,
+            2000,
+            None,
+            ("2024-01-01", "2024-02-01"),
+        ),
+    ]
+    invoices, line_items = [], []
+    for status, line_id, sub, item, price, kind, proration, quantity, amount, tax, (start, end) in billed:
+        currency = "jpy" if price == "p_yen" else "usd"
+        invoices.append((f"in_{line_id}", customer_of[sub], sub, status, epoch(t(start)), new, sub == "sub_x"))
+        period = json.dumps({"start": epoch(t(start)), "end": epoch(t(end))})
+        line_items.append(
+            (
+                line_id,
+                f"in_{line_id}",
+                sub,
+                item,
+                json.dumps({"id": price}),
+                kind,
+                proration,
+                quantity,
+                amount,
+                amount,
+                tax,
+                currency,
+                period,
+                live_of[sub],
+            )
+        )
+    return {
+        "customers": customers,
+        "products": [(product, name, True, new, False) for product, name in PRODUCTS],
+        "prices": prices,
+        "subscriptions": subscriptions,
+        "subscription_items": items,
+        "invoices": invoices,
+        "invoice_line_items": line_items,
+    }
+
+
+def write_airbyte_warehouse(path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema raw")
+        for name in ("events", "marketing_spend"):
+            columns = ", ".join(f"{c.name} {SQL_TYPES[c.family]}" for c in RAW_TABLES_BY_NAME[name].columns)
+            con.execute(f"create table raw.{name} ({columns})")
+        con.execute("create schema stripe")
+        for name, rows_ in airbyte_rows().items():
+            con.execute(f"create table stripe.{name} ({STREAMS[name]}, {EXTRACTED})")
+            marks = ", ".join("?" for _ in rows_[0])
+            for number, row in enumerate(rows_):
+                con.execute(
+                    f"insert into stripe.{name} values ({marks}, ?, ?, '{{}}', 1)",
+                    [*row, f"raw-{name}-{number}", t("2024-04-15 06:00:00") + dt.timedelta(seconds=number)],
+                )
+    finally:
+        con.close()
+
+
+def test_the_same_company_in_airbytes_streams_gives_the_same_mrr(tmp_path, job_settings):
+    db = tmp_path / "company.duckdb"
+    write_airbyte_warehouse(db)
+    settings = job_settings(db, tmp_path / "home", env={**ENV, "KPIWATCH_SEEDS_DIR": str(jpy_seeds(tmp_path))})
+    outcome = run_once(settings, AS_OF)
+    assert outcome.success, (outcome.failures, outcome.failed_checks)
+    assert mrr_and_movements(db) == (EXPECTED_MONTHLY, EXPECTED_MOVEMENTS)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        users = {u for (u,) in con.execute("select user_id from raw.users").fetchall()}
+        periods = con.execute("select count(*) from raw.subscriptions").fetchone()[0]
+    finally:
+        con.close()
+    assert users == set(CUSTOMERS) - {"cus_t"} and periods == 36  # as through Fivetran's schema
+
+
+def jpy_seeds(tmp_path):
+    from kpiwatch.paths import DBT_PROJECT_DIR
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "feature_map.csv").write_text((DBT_PROJECT_DIR / "seeds" / "feature_map.csv").read_text())
+    fx = (DBT_PROJECT_DIR / "seeds" / "fx_rates.csv").read_text().rstrip("\n") + "\nJPY,0.00700000\n"
+    (seeds / "fx_rates.csv").write_text(fx)
+    return seeds
+
+
+def test_sources_check_reads_airbytes_current_records(tmp_path):
+    db = tmp_path / "company.duckdb"
+    write_airbyte_warehouse(db)
+    settings = load_settings({"KPIWATCH_DUCKDB_PATH": str(db), "KPIWATCH_SEEDS_DIR": str(jpy_seeds(tmp_path)), **ENV})
+    reports = {r.table: r for r in check_sources(settings)}
+    # 16 subscriptions have a live, undeleted current version (of 18: sub_t is test mode, sub_x deleted; sub_a's
+    # old version is not counted twice); 16 live customers (cus_t test mode, cus_x deleted).
+    assert (reports["subscriptions"].adapter, reports["subscriptions"].rows) == ("stripe_airbyte", 16)
+    assert reports["users"].rows == 16 and reports["subscriptions"].problems == []
+    execute_sql(db, "update stripe.prices set recurring = '{\"interval\": \"fortnight\"}' where id = 'p_week'")
+    (problem,) = {r.table: r for r in check_sources(settings)}["subscriptions"].problems
+    assert problem == {
+        "severity": "error",
+        "text": "1 price(s) billed every 'fortnight', an interval kpiwatch does not know.",
+    }
