@@ -27,7 +27,7 @@ from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relat
 from orchestration.dbt_project import parse_error
 
 LEDGER_TABLE = "ledger.source_views"
-ADAPTER_FILES = ("models/sources", "macros/source_adapters.sql")
+ADAPTER_FILES = ("models/sources", "macros/source_adapters.sql", "macros/stripe_periods.sql")
 
 
 def model_name(adapter: str, table: str) -> str:
