@@ -45,7 +45,9 @@ def parse_inputs(settings: Settings) -> str:
     import json
 
     folders = {"seeds": settings.seeds_dir, "metrics": settings.metrics_dir, "profiles": settings.dbt_profiles_dir}
-    return json.dumps({name: str(path.resolve()) for name, path in folders.items()}, sort_keys=True)
+    inputs = {name: str(path.resolve()) for name, path in folders.items()}
+    # The source adapters chosen: they decide which adapter models the manifest holds (enabled).
+    return json.dumps({**inputs, "sources": settings.sources.environment()}, sort_keys=True)
 
 
 def manifest_is_stale(settings: Settings) -> bool:
