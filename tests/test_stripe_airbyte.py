@@ -24,9 +24,8 @@ from tests.test_stripe_fivetran import (
     ITEMS,
     PRICES,
     PRODUCTS,
-    RAW_TABLES_BY_NAME,
-    SQL_TYPES,
     SUBSCRIPTIONS,
+    create_contract_tables,
     lines,
     mrr_and_movements,
     signed_up,
@@ -183,10 +182,7 @@ def airbyte_rows() -> dict[str, list[tuple]]:
 def write_airbyte_warehouse(path) -> None:
     con = duckdb.connect(str(path))
     try:
-        con.execute("create schema raw")
-        for name in ("events", "marketing_spend"):
-            columns = ", ".join(f"{c.name} {SQL_TYPES[c.family]}" for c in RAW_TABLES_BY_NAME[name].columns)
-            con.execute(f"create table raw.{name} ({columns})")
+        create_contract_tables(con, ("events", "marketing_spend"))
         con.execute("create schema stripe")
         for name, rows_ in airbyte_rows().items():
             con.execute(f"create table stripe.{name} ({STREAMS[name]}, {EXTRACTED})")

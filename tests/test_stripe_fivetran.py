@@ -41,7 +41,7 @@ import duckdb
 import fakesnow
 import pytest
 
-from kpiwatch.contract import RAW_TABLES_BY_NAME
+from kpiwatch.contract import raw_table_ddl
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
@@ -215,17 +215,18 @@ def signed_up(customer: str) -> dt.datetime:
     return t("2024-04-14 12:00:00") if customer == "cus_e" else t("2023-12-01")
 
 
-SQL_TYPES = {"timestamp": "timestamp", "date": "date", "number": "decimal(18, 2)", "text": "varchar"}
+def create_contract_tables(con, names) -> None:
+    """The contract's own tables among `names` (kpiwatch.contract's DDL), beside a connector's schema."""
+    for statement in raw_table_ddl():
+        if statement.startswith("create schema") or any(f"raw.{name} (" in statement for name in names):
+            con.execute(statement)
 
 
 def write_stripe_warehouse(path) -> None:
     """Fivetran's Stripe schema, and the contract's events and marketing_spend (both empty)."""
     con = duckdb.connect(str(path))
     try:
-        con.execute("create schema raw")
-        for name in ("events", "marketing_spend"):
-            columns = ", ".join(f"{c.name} {SQL_TYPES[c.family]}" for c in RAW_TABLES_BY_NAME[name].columns)
-            con.execute(f"create table raw.{name} ({columns})")
+        create_contract_tables(con, ("events", "marketing_spend"))
         write_stripe_schema(lambda sql, params=None: con.execute(sql, params or []))
     finally:
         con.close()
