@@ -105,7 +105,30 @@ STRIPE_AIRBYTE_SUBSCRIPTIONS = {
         "_airbyte_extracted_at",
     ),
 }
+# Segment's and RudderStack's warehouse schema (the same layout): `tracks` holds every track call, `identifies`
+# ties an anonymous id to a user id. uuid_ts is when the row was loaded into the warehouse.
+TRACKS = {
+    "tracks": ("id", "anonymous_id", "user_id", "event", "timestamp", "received_at", "uuid_ts"),
+    "identifies": ("anonymous_id", "user_id", "received_at"),
+}
+# Snowplow's one wide atomic.events table: the cookie id domain_userid is the anonymous id.
+SNOWPLOW_EVENTS = {
+    "events": (
+        "event_id",
+        "user_id",
+        "domain_userid",
+        "event",
+        "event_name",
+        "se_action",
+        "derived_tstamp",
+        "collector_tstamp",
+        "load_tstamp",
+    )
+}
 READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
+    ("segment", "events"): TRACKS,
+    ("rudderstack", "events"): TRACKS,
+    ("snowplow", "events"): SNOWPLOW_EVENTS,
     ("stripe_airbyte", "subscriptions"): STRIPE_AIRBYTE_SUBSCRIPTIONS,
     ("stripe_airbyte", "users"): {
         "customers": ("id", "created", "address", "livemode", "updated", "is_deleted", "_airbyte_extracted_at")

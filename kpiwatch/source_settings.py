@@ -19,8 +19,20 @@ ADAPTER_TABLES: dict[str, tuple[str, ...]] = {
     "stripe_fivetran": ("subscriptions", "users"),
     "stripe_airbyte": ("subscriptions", "users"),
     "ad_reporting": ("marketing_spend",),
+    "segment": ("events",),
+    "rudderstack": ("events",),
+    "snowplow": ("events",),
 }
-DEFAULT_SCHEMAS = {"stripe_fivetran": "stripe", "stripe_airbyte": "stripe", "ad_reporting": "ad_reporting"}
+DEFAULT_SCHEMAS = {
+    "stripe_fivetran": "stripe",
+    "stripe_airbyte": "stripe",
+    "ad_reporting": "ad_reporting",
+    "segment": "segment",
+    "rudderstack": "rudderstack",
+    "snowplow": "atomic",
+}
+# The event trackers: their events are landed incrementally into a table kpiwatch keeps (kpiwatch/event_landing.py).
+EVENT_TRACKERS = ("segment", "rudderstack", "snowplow")
 # Fivetran's ad_reporting: which of its columns is the contract's channel, and the currency of an ad account no
 # platform account report names (docs/sources.md).
 AD_CHANNEL_VARIABLE = "KPIWATCH_SOURCE_AD_REPORTING_CHANNEL"

@@ -17,21 +17,30 @@ from collections.abc import Mapping
 from kpiwatch.contract import RAW_SCHEMA
 from kpiwatch.dbt_support.profile import dbt_environment, project_arguments
 from kpiwatch.errors import KpiwatchError
+from kpiwatch.event_landing import land_events
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 from kpiwatch.source_adapters import check_connector_schema
-from kpiwatch.source_settings import table_variable
+from kpiwatch.source_settings import EVENT_TRACKERS, table_variable
 from kpiwatch.sources_check import mapping_errors
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relation_exists
 from orchestration.dbt_project import parse_error
 
 LEDGER_TABLE = "ledger.source_views"
-ADAPTER_FILES = ("models/sources", "macros/source_adapters.sql", "macros/stripe_periods.sql")
+ADAPTER_FILES = (
+    "models/sources",
+    "macros/source_adapters.sql",
+    "macros/stripe_periods.sql",
+    "macros/event_trackers.sql",
+)
 
 
-def model_name(adapter: str, table: str) -> str:
-    return f"{adapter}__{table}"
+def model_names(adapter: str, table: str) -> list[str]:
+    """The dbt models of an adapter's raw.<table>: an event tracker's events and identities, else one view."""
+    if adapter in EVENT_TRACKERS:
+        return [f"{adapter}__events", f"{adapter}__identities"]
+    return [f"{adapter}__{table}"]
 
 
 def prepare_source_views(settings: Settings) -> None:
@@ -51,10 +60,12 @@ def prepare_source_views(settings: Settings) -> None:
     }
     built = built_definitions(warehouse)
     stale = sorted(t for t, d in wanted.items() if built.get(t) != d or not relation_exists(warehouse, RAW_SCHEMA, t))
-    if not stale:
-        return
-    run_adapter_models(settings, [model_name(sources.adapters[t], t) for t in stale])
-    record(settings, {t: (sources.adapters[t], wanted[t]) for t in stale})
+    if stale:
+        run_adapter_models(settings, [m for t in stale for m in model_names(sources.adapters[t], t)])
+    if (tracker := sources.adapters.get("events")) in EVENT_TRACKERS:
+        land_events(writable(settings), tracker, restart="events" in stale)
+    if stale:
+        record(settings, {t: (sources.adapters[t], wanted[t]) for t in stale})
 
 
 def definition(adapter: str, schema: str, options: Mapping[str, str]) -> str:
@@ -124,12 +135,7 @@ def model_error(output: str) -> str:
 def record(settings: Settings, built: Mapping[str, tuple[str, str]]) -> None:
     """Remember what each view was built from, so the next run skips dbt when nothing changed."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    warehouse = (
-        DuckDBWarehouse(settings.duckdb_path, read_only=False, memory_limit=settings.duckdb_memory_limit)
-        if settings.target == "dev"
-        else open_warehouse(settings)
-    )
-    with warehouse.session() as session:
+    with writable(settings).session() as session:
         session.query("create schema if not exists ledger")
         session.query(
             f"create table if not exists {LEDGER_TABLE} (table_name varchar, adapter varchar, definition varchar, "
@@ -138,3 +144,10 @@ def record(settings: Settings, built: Mapping[str, tuple[str, str]]) -> None:
         for table, (adapter, digest) in sorted(built.items()):
             session.query(f"delete from {LEDGER_TABLE} where table_name = ?", [table])
             session.query(f"insert into {LEDGER_TABLE} values (?, ?, ?, ?)", [table, adapter, digest, now])
+
+
+def writable(settings: Settings) -> Warehouse:
+    """The warehouse, opened to write (the DuckDB file read-only otherwise)."""
+    if settings.target == "dev":
+        return DuckDBWarehouse(settings.duckdb_path, read_only=False, memory_limit=settings.duckdb_memory_limit)
+    return open_warehouse(settings)

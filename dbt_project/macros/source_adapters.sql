@@ -2,11 +2,11 @@
 
 {#- A connector's timestamp as the contract's UTC timestamp without zone: Fivetran writes Stripe's times as
     TIMESTAMP_TZ on Snowflake (converted to UTC here) and as UTC timestamps on DuckDB. -#}
-{% macro stripe_timestamp(column) -%}
-    {{ return(adapter.dispatch('stripe_timestamp', 'kpiwatch')(column)) }}
+{% macro utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('utc_timestamp', 'kpiwatch')(column)) }}
 {%- endmacro %}
 
-{% macro default__stripe_timestamp(column) -%}
+{% macro default__utc_timestamp(column) -%}
     cast({{ column }} as timestamp)
 {%- endmacro %}
 
@@ -19,7 +19,7 @@
 
 {% macro snowflake__stripe_timestamp_type() -%}timestamp_tz{%- endmacro %}
 
-{% macro snowflake__stripe_timestamp(column) -%}
+{% macro snowflake__utc_timestamp(column) -%}
     cast(convert_timezone('UTC', {{ column }}) as timestamp_ntz)
 {%- endmacro %}
 

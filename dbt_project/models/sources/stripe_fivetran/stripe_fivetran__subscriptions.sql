@@ -18,10 +18,10 @@ with subscriptions as (
         customer_id,
         lower(status) as status,
         coalesce(cancel_at_period_end, false) as cancel_at_period_end,
-        {{ stripe_timestamp('current_period_start') }} as current_period_start,
-        {{ stripe_timestamp('current_period_end') }} as current_period_end,
-        {{ stripe_timestamp('cancel_at') }} as cancel_at,
-        {{ stripe_timestamp('ended_at') }} as ended_at
+        {{ utc_timestamp('current_period_start') }} as current_period_start,
+        {{ utc_timestamp('current_period_end') }} as current_period_end,
+        {{ utc_timestamp('cancel_at') }} as cancel_at,
+        {{ utc_timestamp('ended_at') }} as ended_at
     from {{ source('stripe_fivetran', 'subscription_history') }}
     where coalesce(_fivetran_active, true) and livemode
 ),
@@ -44,8 +44,8 @@ items as (
         subscription_id,
         price_id,
         quantity,
-        {{ stripe_timestamp('item_period_start') }} as item_period_start,
-        {{ stripe_timestamp('item_period_end') }} as item_period_end
+        {{ utc_timestamp('item_period_start') }} as item_period_start,
+        {{ utc_timestamp('item_period_end') }} as item_period_end
     from items_synced
 ),
 
@@ -73,8 +73,8 @@ billed as (
         coalesce(
             cast(lines.unit_amount_excluding_tax as decimal(38, 6)) * lines.quantity, lines.amount
         ) as amount_minor,
-        {{ stripe_timestamp('lines.period_start') }} as period_start,
-        {{ stripe_timestamp('lines.period_end') }} as period_end
+        {{ utc_timestamp('lines.period_start') }} as period_start,
+        {{ utc_timestamp('lines.period_end') }} as period_end
     from {{ source('stripe_fivetran', 'invoice_line_item') }} as lines
     join {{ source('stripe_fivetran', 'invoice') }} as invoices on invoices.id = lines.invoice_id
     where lines.type = 'subscription'

@@ -7,7 +7,7 @@
 
 select
     cast(id as varchar) as user_id,
-    cast({{ stripe_timestamp('created') }} as timestamp) as created_at,
+    cast({{ utc_timestamp('created') }} as timestamp) as created_at,
     cast(address_country as varchar) as country,
     cast(null as varchar) as acquisition_channel
 from {{ source('stripe_fivetran', 'customer') }}

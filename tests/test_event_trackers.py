@@ -1,0 +1,281 @@
+"""Product events from an event tracker (the segment, rudderstack and snowplow source adapters), on hand-worked
+tracker tables with the connectors' own column names.
+
+Segment (and RudderStack, the same layout), evaluation date 2024-04-15. tracks (id = messageId):
+
+  m1  u1               dashboard_view  04-13 10:00  received 10:00:05, loaded 04-13 12:00   kept
+  m1  u1 (a retry)     dashboard_view  04-13 10:00  received 10:05,    loaded 04-13 18:00   a duplicate: left out
+  m2  anonymous a2     report_export   04-14 09:00  received 09:00,    loaded 04-14 12:00   a2 identified as u2 at
+                                                                                            08:00: u2
+  m3  anonymous a3     api_call        04-14 10:00  received 10:00,    loaded 04-14 12:00   a3 identified only at
+                                                                                            11:00: left out
+  m4  u3               alert_created   04-15 09:00  received 09:00,    loaded 04-15 12:00   kept
+  m5  anonymous a9     api_call        04-15 09:30  never identified                        left out
+  m6  u4               api_call        04-14 23:50  received 04-15 00:10 (the device's clock corrected: the event
+                                                    time is `timestamp`, so it is 04-14's)  kept
+  m8  anonymous a2     dashboard_view  04-15 09:00  received 09:00,    loaded 04-15 12:00   a2 identified again as u4
+                                                                                            at 04-15 08:00: u4
+
+raw.events: m1 u1, m2 u2, m4 u3, m6 u4, m8 u4. Daily active users: 04-13 {u1} = 1, 04-14 {u2, u4} = 2,
+04-15 {u3, u4} = 2.
+
+Snowplow (atomic.events): the same people, with the tracker's own rules: event time derived_tstamp, the earliest
+collected copy of an event_id, a structured event named by its se_action, and a cookie id (domain_userid) tied to
+the user an earlier event named with it.
+"""
+
+import datetime as dt
+import os
+import re
+import subprocess
+from dataclasses import replace
+
+import fakesnow
+import pytest
+
+from kpiwatch.event_landing import LANDED_TABLE, land_events
+from kpiwatch.executables import beside_interpreter
+from kpiwatch.hosting.launch import run_once
+from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.settings import SnowflakeSettings
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
+from kpiwatch.source_settings import sources_from_env
+from kpiwatch.warehouse import DuckDBWarehouse
+from orchestration.source_views import prepare_source_views
+from tests.conftest import copy_run_state, execute_sql, rows, ts, write_raw_warehouse
+
+pytestmark = pytest.mark.slow
+AS_OF = dt.date(2024, 4, 15)
+SEGMENT_ENV = {"KPIWATCH_SOURCE_EVENTS": "segment"}
+USERS = [(u, ts("2024-04-01 09:00:00"), "US", "organic") for u in ("u1", "u2", "u3", "u4")]
+SUBSCRIPTIONS = [("s1", "u1", "basic", "month", "20.00", "USD", ts("2024-04-02 00:00:00"), None)]
+# Segment's tracks and identifies: every column the adapter reads and some it does not, as the connector syncs them.
+TRACKS_COLUMNS = (
+    "id varchar, anonymous_id varchar, user_id varchar, event varchar, event_text varchar, timestamp timestamp, "
+    "original_timestamp timestamp, sent_at timestamp, received_at timestamp, uuid_ts timestamp, context_ip varchar"
+)
+IDENTIFIES_COLUMNS = (
+    "id varchar, anonymous_id varchar, user_id varchar, timestamp timestamp, received_at timestamp, uuid_ts timestamp"
+)
+# (id, anonymous_id, user_id, event, timestamp, received_at, uuid_ts)
+TRACKS = [
+    ("m1", "a1", "u1", "dashboard_view", "2024-04-13 10:00:00", "2024-04-13 10:00:05", "2024-04-13 12:00:00"),
+    ("m1", "a1", "u1", "dashboard_view", "2024-04-13 10:00:00", "2024-04-13 10:05:00", "2024-04-13 18:00:00"),
+    ("m2", "a2", None, "report_export", "2024-04-14 09:00:00", "2024-04-14 09:00:00", "2024-04-14 12:00:00"),
+    ("m3", "a3", None, "api_call", "2024-04-14 10:00:00", "2024-04-14 10:00:00", "2024-04-14 12:00:00"),
+    ("m4", "a4", "u3", "alert_created", "2024-04-15 09:00:00", "2024-04-15 09:00:00", "2024-04-15 12:00:00"),
+    ("m5", "a9", None, "api_call", "2024-04-15 09:30:00", "2024-04-15 09:30:00", "2024-04-15 12:00:00"),
+    ("m6", "a6", "u4", "api_call", "2024-04-14 23:50:00", "2024-04-15 00:10:00", "2024-04-15 12:00:00"),
+    ("m8", "a2", None, "dashboard_view", "2024-04-15 09:00:00", "2024-04-15 09:00:00", "2024-04-15 12:00:00"),
+]
+# (anonymous_id, user_id, received_at)
+IDENTIFIES = [
+    ("a2", "u2", "2024-04-14 08:00:00"),
+    ("a3", "u3", "2024-04-14 11:00:00"),
+    ("a2", "u4", "2024-04-15 08:00:00"),
+]
+EXPECTED_EVENTS = {
+    ("m1", "u1", "dashboard_view", ts("2024-04-13 10:00:00")),
+    ("m2", "u2", "report_export", ts("2024-04-14 09:00:00")),
+    ("m4", "u3", "alert_created", ts("2024-04-15 09:00:00")),
+    ("m6", "u4", "api_call", ts("2024-04-14 23:50:00")),
+    ("m8", "u4", "dashboard_view", ts("2024-04-15 09:00:00")),
+}
+
+
+def typed(columns: str, timestamp: str) -> str:
+    """Column definitions with the warehouse's timestamp type (a column may be named timestamp too)."""
+    return re.sub(r"(\w) timestamp\b", rf"\1 {timestamp}", columns)
+
+
+def write_tracks(execute, schema: str, tracks=TRACKS, identifies=IDENTIFIES, timestamp: str = "timestamp") -> None:
+    """Segment's (or RudderStack's) tables in `schema`, through `execute(sql)` (DuckDB, or fakesnow)."""
+    execute(f"create schema if not exists {schema}")
+    execute(f"create table {schema}.tracks ({typed(TRACKS_COLUMNS, timestamp)})")
+    execute(f"create table {schema}.identifies ({typed(IDENTIFIES_COLUMNS, timestamp)})")
+    for i, a, u, e, t, r, loaded in tracks:
+        user = f"'{u}'" if u else "null"
+        execute(
+            f"insert into {schema}.tracks values ('{i}', '{a}', {user}, '{e}', '{e.replace('_', ' ')}', '{t}', '{t}', "
+            f"'{r}', '{r}', '{loaded}', '127.0.0.1')"
+        )
+    for n, (a, u, r) in enumerate(identifies):
+        execute(f"insert into {schema}.identifies values ('i{n}', '{a}', '{u}', '{r}', '{r}', '{r}')")
+
+
+def landed_events(db) -> set[tuple]:
+    return {tuple(r.values()) for r in rows(db, "select event_id, user_id, event_name, occurred_at from raw.events")}
+
+
+@pytest.fixture(scope="module")
+def segment_run(tmp_path_factory, job_settings):
+    work = tmp_path_factory.mktemp("segment")
+    db = work / "company.duckdb"
+    write_raw_warehouse(db, {"users": USERS, "subscriptions": SUBSCRIPTIONS, "events": []})
+    execute_sql(db, "drop table raw.events")
+    execute = lambda sql: execute_sql(db, sql)  # noqa: E731
+    write_tracks(execute, "segment")
+    settings = job_settings(db, work / "home", env=SEGMENT_ENV)
+    return settings, run_once(settings, AS_OF)
+
+
+def test_segment_events_are_deduplicated_and_attributed_giving_the_hand_worked_active_users(segment_run):
+    settings, outcome = segment_run
+    assert outcome.success, (outcome.failures, outcome.failed_checks)
+    assert not [c for c in outcome.failed_checks if c.startswith("raw/events") and "(error)" in c]
+    db = settings.duckdb_path
+    assert landed_events(db) == EXPECTED_EVENTS
+    dau = {
+        str(r["activity_date"]): r["dau"]
+        for r in rows(
+            db, "select activity_date, dau from marts.fct_active_users_daily where activity_date >= ?", ["2024-04-13"]
+        )
+    }
+    assert dau == {"2024-04-13": 1, "2024-04-14": 2, "2024-04-15": 2}
+
+
+def test_landing_load_by_load_keeps_what_landing_in_one_go_keeps(segment_run, tmp_path):
+    """The tracker's loads arrive one at a time, one of them committed late (loaded at 04-15 08:00, after rows
+    loaded at 12:00 were landed): each landing adds only the new rows, a late duplicate of m1 is left out, and the
+    result equals the first run's single landing. Landing again adds nothing."""
+    settings = copy_run_state(segment_run[0], tmp_path / "copy")
+    db = settings.duckdb_path
+    one_go = rows(db, f"select * from {LANDED_TABLE} order by event_id")
+    late = ("m7", "a7", "u1", "api_call", "2024-04-15 07:00:00", "2024-04-15 07:00:00", "2024-04-15 08:00:00")
+    execute_sql(db, f"delete from {LANDED_TABLE}", "delete from segment.tracks", "delete from segment.identifies")
+    warehouse = DuckDBWarehouse(db, read_only=False)
+    loads = ["2024-04-13 12:00:00", "2024-04-13 18:00:00", "2024-04-14 12:00:00", "2024-04-15 12:00:00"]
+    landed = []
+    for load in loads:  # the tracker's tables as they are after each load
+        execute_sql(db, "drop table segment.tracks", "drop table segment.identifies")
+        tracks, identifies = [t for t in TRACKS if t[6] <= load], [i for i in IDENTIFIES if i[2] <= load]
+        write_tracks(lambda sql: execute_sql(db, sql), "segment", tracks, identifies)
+        landed.append(land_events(warehouse, "segment"))
+    assert landed == [1, 0, 1, 3]  # m1; its retry; m2 (m3 anonymous); m4, m6, m8 (m5 anonymous)
+    assert rows(db, f"select * from {LANDED_TABLE} order by event_id") == one_go
+    execute_sql(db, f"insert into segment.tracks values {sql_row(late)}")
+    assert land_events(warehouse, "segment") == 1  # loaded 4 h before the newest landed row: read again
+    assert land_events(warehouse, "segment") == 0
+    assert ("m7", "u1", "api_call", ts("2024-04-15 07:00:00")) in landed_events(db)
+
+
+def sql_row(track) -> str:
+    i, a, u, e, t, r, loaded = track
+    return f"('{i}', '{a}', '{u}', '{e}', '{e}', '{t}', '{t}', '{r}', '{r}', '{loaded}', null)"
+
+
+def test_rudderstack_has_segments_layout_and_gives_the_same_events(segment_run, tmp_path):
+    settings = copy_run_state(segment_run[0], tmp_path / "copy")
+    write_tracks(lambda sql: execute_sql(settings.duckdb_path, sql), "rudderstack")
+    rudderstack = replace(settings, sources=sources_from_env({"KPIWATCH_SOURCE_EVENTS": "rudderstack"}))
+    prepare_source_views(rudderstack)  # another adapter: its views are built and the events landed again
+    assert landed_events(settings.duckdb_path) == EXPECTED_EVENTS
+
+
+# Snowplow's atomic.events (a subset of its 130 columns: every one the adapter reads, and some it does not).
+SNOWPLOW_COLUMNS = (
+    "app_id varchar, platform varchar, event varchar, event_id varchar, user_id varchar, domain_userid varchar, "
+    "se_category varchar, se_action varchar, event_vendor varchar, event_name varchar, dvce_created_tstamp timestamp, "
+    "dvce_sent_tstamp timestamp, collector_tstamp timestamp, derived_tstamp timestamp, etl_tstamp timestamp, "
+    "load_tstamp timestamp"
+)
+# (event_id, user_id, domain_userid, event, event_name, se_action, derived_tstamp, collector_tstamp, load_tstamp)
+SNOWPLOW = [
+    ("e0", "u2", "d2", "page_view", "page_view", None, "04-14 08:00", "04-14 08:00", "04-14 12:00"),
+    ("e1", "u1", "d1", "page_view", "page_view", None, "04-13 10:00", "04-13 10:00", "04-13 12:00"),
+    # a second copy of e1, collected later: the earliest collected is kept
+    ("e1", "u1", "d1", "page_view", "page_view", None, "04-13 10:00", "04-13 10:10", "04-13 18:00"),
+    # a structured event is named by its action; d2 was named with u2 at 08:00
+    ("e2", None, "d2", "struct", "event", "report_export", "04-14 09:00", "04-14 09:00", "04-14 12:00"),
+    # d3 is named with u3 only at 11:00, after e3 was collected: e3 is left out, e3b is u3's
+    ("e3", None, "d3", "unstruct", "api_call", None, "04-14 10:00", "04-14 10:00", "04-14 12:00"),
+    ("e3b", "u3", "d3", "page_view", "page_view", None, "04-14 11:00", "04-14 11:00", "04-14 12:00"),
+    # the device's clock corrected: the event time is derived_tstamp (04-14), not when it was collected (04-15)
+    ("e4", "u4", "d4", "unstruct", "api_call", None, "04-14 23:50", "04-15 00:10", "04-15 12:00"),
+    # no derived_tstamp (an old tracker): the collector's time
+    ("e5", "u1", "d1", "unstruct", "dashboard_view", None, None, "04-15 09:00", "04-15 12:00"),
+    # no load_tstamp (an old loader): landed by the collector's time
+    ("e6", "u3", "d3", "unstruct", "alert_created", None, "04-15 10:00", "04-15 10:00", None),
+]
+SNOWPLOW_EVENTS = {
+    ("e0", "u2", "page_view", ts("2024-04-14 08:00:00")),
+    ("e1", "u1", "page_view", ts("2024-04-13 10:00:00")),
+    ("e2", "u2", "report_export", ts("2024-04-14 09:00:00")),
+    ("e3b", "u3", "page_view", ts("2024-04-14 11:00:00")),
+    ("e4", "u4", "api_call", ts("2024-04-14 23:50:00")),
+    ("e5", "u1", "dashboard_view", ts("2024-04-15 09:00:00")),
+    ("e6", "u3", "alert_created", ts("2024-04-15 10:00:00")),
+}
+
+
+def write_snowplow(execute, schema: str = "atomic", timestamp: str = "timestamp") -> None:
+    execute(f"create schema if not exists {schema}")
+    execute(f"create table {schema}.events ({typed(SNOWPLOW_COLUMNS, timestamp)})")
+
+    def value(text):
+        return f"'{text}'" if text else "null"
+
+    for i, u, d, event, name, action, derived, collected, loaded in SNOWPLOW:
+        at = [value(f"2024-{t}:00") if t else "null" for t in (derived, collected, loaded)]
+        execute(
+            f"insert into {schema}.events values ('web', 'web', '{event}', '{i}', {value(u)}, '{d}', "
+            f"{value(action and 'reports')}, {value(action)}, 'com.acme', '{name}', {at[1]}, {at[1]}, {at[1]}, "
+            f"{at[0]}, {at[1]}, {at[2]})"
+        )
+
+
+def test_snowplow_events_follow_snowplows_own_rules(segment_run, tmp_path):
+    settings = copy_run_state(segment_run[0], tmp_path / "copy")
+    write_snowplow(lambda sql: execute_sql(settings.duckdb_path, sql))
+    snowplow = replace(settings, sources=sources_from_env({"KPIWATCH_SOURCE_EVENTS": "snowplow"}))
+    prepare_source_views(snowplow)
+    assert landed_events(settings.duckdb_path) == SNOWPLOW_EVENTS
+
+
+SNOWFLAKE_ENV = {
+    "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme",
+    "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
+    "KPIWATCH_SNOWFLAKE_PASSWORD": "x",
+    "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+}
+
+
+def compiled_for_snowflake(tracker: str, work) -> dict[str, str]:
+    """The tracker's views compiled for Snowflake offline (no account): {model: SQL}."""
+    env = {**os.environ, **SNOWFLAKE_ENV, "KPIWATCH_SOURCE_EVENTS": tracker}
+    models = [f"{tracker}__events", f"{tracker}__identities"]
+    command = [beside_interpreter("dbt"), "compile", "--target", "snowflake", "--no-introspect", "--no-populate-cache"]
+    command += ["--select", *models, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    command += ["--target-path", str(work), "--log-path", str(work)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR)
+    assert done.returncode == 0, done.stdout[-3000:]
+    return {model: next(work.rglob(f"{model}.sql")).read_text() for model in models}
+
+
+@pytest.mark.parametrize(
+    ("tracker", "write", "expected"),
+    [
+        ("segment", lambda execute: write_tracks(execute, "segment", timestamp="timestamp_tz"), EXPECTED_EVENTS),
+        ("snowplow", lambda execute: write_snowplow(execute, timestamp="timestamp_ntz"), SNOWPLOW_EVENTS),
+    ],
+)
+def test_the_snowflake_sql_of_the_views_and_the_landing_runs_on_fakesnow(tracker, write, expected, tmp_path):
+    """The views compiled for Snowflake, over the tracker's tables as the loaders type them there (Segment:
+    TIMESTAMP_TZ; Snowplow: UTC without zone), and the landing run through the Snowflake connector, keep the same
+    events as DuckDB."""
+    views = compiled_for_snowflake(tracker, tmp_path)
+    with fakesnow.patch():
+        snowflake = SnowflakeWarehouse(
+            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
+        )
+        snowflake.query("create database if not exists kpiwatch")
+        snowflake.query("create schema if not exists kpiwatch.raw")
+        write(snowflake.query)
+        snowflake.query("create schema if not exists sources")
+        for model, sql in views.items():
+            snowflake.query(f"create view sources.{model} as {sql}")
+        assert land_events(snowflake, tracker) == len(expected)
+        assert land_events(snowflake, tracker) == 0
+        on_snowflake = snowflake.query("select event_id, user_id, event_name, occurred_at from raw.events")
+    assert {tuple(r.values()) for r in on_snowflake} == expected
