@@ -32,6 +32,33 @@ STRIPE_SKIPPED_PRICES = (
 )
 
 
+# An event tracker's events, as SQL over its own tables: where they are, their message id, user, anonymous id,
+# receipt and event times, and the identities that tie an anonymous id to a user (kpiwatch/event_landing.py).
+TRACKS = {
+    "events": "{schema}.tracks as tracked",
+    "id": "id",
+    "user": "user_id",
+    "anonymous": "anonymous_id",
+    "received": "received_at",
+    "time": "tracked.timestamp",
+    "identities": "select anonymous_id, user_id, received_at from {schema}.identifies where user_id is not null",
+}
+TRACKER_COLUMNS = {
+    "segment": TRACKS,
+    "rudderstack": TRACKS,
+    "snowplow": {
+        "events": "{schema}.events as tracked",
+        "id": "event_id",
+        "user": "user_id",
+        "anonymous": "domain_userid",
+        "received": "collector_tstamp",
+        "time": "coalesce(derived_tstamp, collector_tstamp)",
+        "identities": "select domain_userid as anonymous_id, user_id, collector_tstamp as received_at "
+        "from {schema}.events where user_id is not null and domain_userid is not null",
+    },
+}
+
+
 @dataclass
 class TableReport:
     table: str
@@ -92,6 +119,9 @@ def _adapted(warehouse: Warehouse, settings: Settings, table: str, adapter: str)
         return report
     if adapter == "stripe_airbyte":
         _airbyte(warehouse, report, table, schema)
+        return report
+    if adapter in TRACKER_COLUMNS:
+        _tracker(warehouse, report, adapter, schema)
         return report
     if table == "users":
         _count(
@@ -204,6 +234,34 @@ def airbyte_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
     ]
 
 
+def _tracker(warehouse: Warehouse, report: TableReport, adapter: str, schema: str) -> None:
+    """An event tracker's events: what landing leaves out (copies of a message, anonymous events nobody had been
+    identified as by receipt) and what it cannot land right (events without a message id)."""
+    c = {key: sql.format(schema=schema) for key, sql in TRACKER_COLUMNS[adapter].items()}
+    row = warehouse.query(
+        f"select count(*) as n, count(distinct {c['id']}) as ids, count(*) - count({c['id']}) as without_id, "
+        f"min({c['time']}) as first, max({c['time']}) as last from {c['events']}"
+    )[0]
+    _fill(report, row)
+    if row["without_id"]:
+        report.add(
+            ERROR, f"{row['without_id']} event(s) without a message id ({c['id']}): they cannot be deduplicated."
+        )
+    if copies := int(row["n"]) - int(row["without_id"]) - int(row["ids"]):
+        report.add(SKIPPED, f"{copies} extra cop(ies) of a message id (the first received is kept).")
+    anonymous = warehouse.query(
+        f"select count(*) as n from {c['events']} where {c['user']} is null and not exists (select 1 from "
+        f"({c['identities']}) as identities where identities.anonymous_id = tracked.{c['anonymous']} "
+        f"and identities.received_at <= tracked.{c['received']})"
+    )[0]["n"]
+    if anonymous:
+        report.add(
+            SKIPPED,
+            f"{anonymous} anonymous event(s) whose anonymous id nobody had been identified as when received "
+            "(no user to count).",
+        )
+
+
 def _json(warehouse: Warehouse, column: str, field: str) -> str:
     if warehouse.name == "snowflake":
         return f"cast({column}:{field} as varchar)"
@@ -225,7 +283,11 @@ def _used(schema: str) -> str:
 
 
 def _count(warehouse: Warehouse, report: TableReport, sql: str) -> None:
-    row = warehouse.query(sql)[0]
+    _fill(report, warehouse.query(sql)[0])
+
+
+def _fill(report: TableReport, row: dict) -> None:
+    """Rows and date range from a row of n, first and last."""
     report.rows = int(row["n"])
     report.first = None if row["first"] is None else str(row["first"])[:10]
     report.last = None if row["last"] is None else str(row["last"])[:10]

@@ -98,7 +98,7 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
         (
             {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe"},
             "kpiwatch: KPIWATCH_SOURCE_SUBSCRIPTIONS='stripe' is not a known source; use one of: contract, "
-            "stripe_fivetran, stripe_airbyte, ad_reporting.\n",
+            "stripe_fivetran, stripe_airbyte, ad_reporting, segment, rudderstack, snowplow.\n",
         ),
         (
             {"KPIWATCH_SOURCE_EVENTS": "stripe_fivetran"},
@@ -108,6 +108,21 @@ def kpiwatch(*args: str, **variables: str) -> subprocess.CompletedProcess:
         (
             {"KPIWATCH_SOURCE_USERS": "stripe_fivetran", "KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA": "stripe; drop"},
             "kpiwatch: KPIWATCH_SOURCE_STRIPE_FIVETRAN_SCHEMA='stripe; drop' is not a schema name; use letters, "
+            "digits and _ (e.g. stripe, or fivetran.stripe).\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_EVENTS": "segmnt"},
+            "kpiwatch: KPIWATCH_SOURCE_EVENTS='segmnt' is not a known source; use one of: contract, "
+            "stripe_fivetran, stripe_airbyte, ad_reporting, segment, rudderstack, snowplow.\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_USERS": "snowplow"},
+            "kpiwatch: KPIWATCH_SOURCE_USERS=snowplow: the snowplow adapter does not provide raw.users "
+            "(it provides events).\n",
+        ),
+        (
+            {"KPIWATCH_SOURCE_EVENTS": "snowplow", "KPIWATCH_SOURCE_SNOWPLOW_SCHEMA": "atomic.events.x"},
+            "kpiwatch: KPIWATCH_SOURCE_SNOWPLOW_SCHEMA='atomic.events.x' is not a schema name; use letters, "
             "digits and _ (e.g. stripe, or fivetran.stripe).\n",
         ),
         (

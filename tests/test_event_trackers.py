@@ -25,9 +25,11 @@ the user an earlier event named with it.
 """
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import replace
 
 import fakesnow
@@ -279,3 +281,36 @@ def test_the_snowflake_sql_of_the_views_and_the_landing_runs_on_fakesnow(tracker
         assert land_events(snowflake, tracker) == 0
         on_snowflake = snowflake.query("select event_id, user_id, event_name, occurred_at from raw.events")
     assert {tuple(r.values()) for r in on_snowflake} == expected
+
+
+def test_sources_check_counts_what_landing_leaves_out_and_names_a_missing_column(tmp_path, cli_env):
+    db = tmp_path / "company.duckdb"
+    write_raw_warehouse(db, {"users": USERS, "subscriptions": SUBSCRIPTIONS, "events": []})
+    execute_sql(db, "drop table raw.events")
+    write_tracks(lambda sql: execute_sql(db, sql), "segment")
+
+    def sources_check(*arguments):
+        env = cli_env(db, tmp_path / "home", **SEGMENT_ENV)
+        command = [sys.executable, "-m", "kpiwatch.cli", "sources", "check", *arguments]
+        return subprocess.run(command, capture_output=True, text=True, env=env)
+
+    done = sources_check()
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[2:5] == [
+        "raw.events           segment from segment: 8 rows, 2024-04-13 .. 2024-04-15",
+        "  skipped: 1 extra cop(ies) of a message id (the first received is kept).",
+        "  skipped: 2 anonymous event(s) whose anonymous id nobody had been identified as when received (no user "
+        "to count).",
+    ]
+    execute_sql(db, "alter table segment.tracks drop column uuid_ts")
+    done = sources_check("--format", "json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (events,) = [r for r in json.loads(done.stdout) if r["table"] == "events"]
+    assert events["problems"] == [
+        {
+            "severity": "error",
+            "text": "segment.tracks has no column uuid_ts: the segment adapter reads it for raw.events "
+            "(KPIWATCH_SOURCE_EVENTS=segment, KPIWATCH_SOURCE_SEGMENT_SCHEMA=segment).",
+        }
+    ]

@@ -105,7 +105,7 @@ SECRET = "settings:\n  snowflake_password: hunter2\n"
         (
             "sources:\n  subscriptions: stripe\n",
             "{file}: source_subscriptions: KPIWATCH_SOURCE_SUBSCRIPTIONS='stripe' is not a known source; use one of: "
-            "contract, stripe_fivetran, stripe_airbyte, ad_reporting.",
+            "contract, stripe_fivetran, stripe_airbyte, ad_reporting, segment, rudderstack, snowplow.",
         ),
         ("settings: 3\n", "{file}: `settings:` must be a mapping of setting: value."),
         (
