@@ -45,7 +45,6 @@ from kpiwatch.contract import raw_table_ddl
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
-from kpiwatch.sample.generate import GenerateOptions, generate
 from kpiwatch.settings import SnowflakeSettings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_adapters import connector_columns, schema_problem
@@ -497,25 +496,13 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
     ]
 
 
-def test_a_company_generated_in_stripe_shape_gives_the_marts_of_its_contract_shape(tmp_path, job_settings):
+def test_a_company_generated_in_stripe_shape_gives_the_marts_of_its_contract_shape(shaped_company_runs):
     """`kpiwatch generate --shape stripe_fivetran` and the default shape, same seed: read through the adapter,
     every mart equals the contract company's, month by month."""
-    as_of = dt.date(2024, 3, 31)
-    for shape in ("contract", "stripe_fivetran"):
-        options = GenerateOptions(out=tmp_path / shape / "company.duckdb", as_of=as_of, users=300, days=200, seed=8)
-        generate(replace(options, shape=shape), progress=False, log=lambda _: None)
-    contract = run_once(job_settings(tmp_path / "contract" / "company.duckdb", tmp_path / "home_c"), as_of)
-    env = {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran"}
-    stripe = run_once(
-        job_settings(tmp_path / "stripe_fivetran" / "company.duckdb", tmp_path / "home_s", env=env), as_of
-    )
-    assert contract.success and stripe.success, (contract.failures, stripe.failures)
-    assert query_one(tmp_path / "stripe_fivetran" / "company.duckdb", "select count(*) from stripe.invoice_line_item")[
-        0
-    ]
-    differences = differing_rows(
-        tmp_path / "contract" / "company.duckdb", tmp_path / "stripe_fivetran" / "company.duckdb", ("marts",)
-    )
+    contract = shaped_company_runs("contract", {})
+    stripe = shaped_company_runs("stripe_fivetran", {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran"})
+    assert query_one(stripe, "select count(*) from stripe.invoice_line_item")[0]
+    differences = differing_rows(contract, stripe, ("marts",))
     assert "marts.fct_mrr_monthly" in differences and "marts.fct_customer_mrr_monthly" in differences
     assert set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.sample.planted import Anomaly, plant
-from kpiwatch.sample.shapes import SHAPES, STRIPE_SCHEMA, reshape
+from kpiwatch.sample.shapes import SHAPE_SCHEMAS, SHAPES, reshape
 
 COUNTRIES = (
     ("US", 0.38, "USD"),
@@ -372,7 +372,9 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
         # The contract tables by name (in contract order), then a connector's tables by their qualified name.
         listed = con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
         present = {name for (name,) in listed}
-        names = [t.qualified_name for t in RAW_TABLES] + sorted(n for n in present if n.startswith(f"{STRIPE_SCHEMA}."))
+        names = [t.qualified_name for t in RAW_TABLES] + sorted(
+            n for n in present if n.split(".")[0] == SHAPE_SCHEMAS.get(options.shape)
+        )
         counts = {
             name.removeprefix(f"{RAW_SCHEMA}."): con.execute(f"select count(*) from {name}").fetchone()[0]
             for name in names

@@ -1,6 +1,12 @@
 """The sample company in a connector's own shape (`kpiwatch generate --shape`), so the source adapters can be
 seen and measured on realistic volumes: the same company, read through the adapter, gives the same marts.
 
+segment, rudderstack and snowplow: raw.events becomes the tracker's tables (docs/sources.md, "Event trackers"), the
+way trackers really deliver it: an event in ten carries only the anonymous id, which an earlier identify (Segment,
+RudderStack: at signup) or an earlier event of the user (Snowplow: the cookie id) ties to the user; one event in two
+hundred arrives twice (a retry, received five minutes later, in a later load). Read through the adapter, the events
+are the contract's, one for one.
+
 stripe_fivetran: raw.subscriptions becomes Fivetran's Stripe schema `stripe` (one customer per user, a product per
 plan, a price per plan, interval, amount and currency, a subscription with one item, and a paid invoice line per
 priced period); raw.users, raw.events and raw.marketing_spend stay as they are. All of it in SQL, in DuckDB.
@@ -12,8 +18,12 @@ import datetime as dt
 
 import duckdb
 
-SHAPES = ("contract", "stripe_fivetran")
-STRIPE_SCHEMA = "stripe"
+from kpiwatch.source_settings import DEFAULT_SCHEMAS
+
+SHAPES = ("contract", "stripe_fivetran", "segment", "rudderstack", "snowplow")
+STRIPE_SCHEMA = DEFAULT_SCHEMAS["stripe_fivetran"]
+# The schema each shape writes (the adapter's default, docs/sources.md).
+SHAPE_SCHEMAS = {shape: DEFAULT_SCHEMAS[shape] for shape in SHAPES if shape != "contract"}
 
 # The priced periods, each with its subscription's last period (which decides the subscription's state).
 _PERIODS = """
@@ -79,9 +89,65 @@ _STATEMENTS = (
 )
 
 
+# The contract's events with what a tracker adds: the anonymous id, whether the event carries only it, and
+# whether it arrives twice. Anonymous only after the user is known: after signup for Segment and RudderStack
+# (identified then), after the user's first event for Snowplow (which ties the cookie id to the user).
+_TRACKED = """
+create temp table tracked as
+select
+    events.*,
+    'anon_' || events.user_id as anonymous_id,
+    hash(events.event_id) % 10 = 0
+        and ($shape = 'snowplow' or events.occurred_at > users.created_at)
+        and row_number() over (partition by events.user_id order by events.occurred_at, events.event_id) > 1
+        as anonymous,
+    hash(events.event_id || 'retry') % 200 = 0 as retried,
+    events.occurred_at + interval 2 second as received_at,
+    events.occurred_at + interval 1 hour as loaded_at
+from raw.events as events
+left join raw.users as users using (user_id)
+"""
+# Every copy a tracker delivers: the event, and a retry five minutes later in a later load.
+_COPIES = """
+create temp table copies as
+select * from tracked
+union all
+select * replace (received_at + interval 5 minute as received_at, loaded_at + interval 6 hour as loaded_at)
+from tracked where retried
+"""
+_TRACKER_STATEMENTS = {
+    "segment": (
+        """create table {schema}.tracks as
+           select event_id as id, anonymous_id, case when not anonymous then user_id end as user_id,
+                  event_name as event, replace(event_name, '_', ' ') as event_text, occurred_at as "timestamp",
+                  occurred_at as original_timestamp, received_at as sent_at, received_at, loaded_at as uuid_ts,
+                  'analytics.js' as context_library_name
+           from copies order by loaded_at, received_at""",
+        """create table {schema}.identifies as
+           select 'id_' || user_id as id, 'anon_' || user_id as anonymous_id, user_id, created_at as "timestamp",
+                  created_at as received_at, created_at + interval 1 hour as uuid_ts
+           from raw.users order by created_at""",
+    ),
+    "snowplow": (
+        """create table {schema}.events as
+           select 'web' as app_id, 'web' as platform, 'unstruct' as event, event_id,
+                  case when not anonymous then user_id end as user_id, anonymous_id as domain_userid,
+                  cast(null as varchar) as se_category, cast(null as varchar) as se_action, 'com.acme' as event_vendor,
+                  event_name, occurred_at as dvce_created_tstamp, occurred_at as dvce_sent_tstamp,
+                  received_at as collector_tstamp, received_at - interval 2 second as derived_tstamp,
+                  loaded_at as etl_tstamp, loaded_at as load_tstamp
+           from copies order by loaded_at, received_at""",
+    ),
+}
+_TRACKER_STATEMENTS["rudderstack"] = _TRACKER_STATEMENTS["segment"]
+
+
 def reshape(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
     """Turn the generated contract tables into `shape` (contract: nothing to do)."""
     if shape == "contract":
+        return
+    if shape in _TRACKER_STATEMENTS:
+        _reshape_events(con, shape)
         return
     cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     con.execute(f"drop schema if exists {STRIPE_SCHEMA} cascade")
@@ -89,3 +155,16 @@ def reshape(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
     for statement in _STATEMENTS:
         con.execute(statement, {"cutoff": cutoff} if "$cutoff" in statement else None)
     con.execute("drop table shaped_periods")
+
+
+def _reshape_events(con: duckdb.DuckDBPyConnection, shape: str) -> None:
+    schema = SHAPE_SCHEMAS[shape]
+    con.execute(f"drop schema if exists {schema} cascade")
+    con.execute(f"create schema {schema}")
+    con.execute(_TRACKED, {"shape": shape})
+    con.execute(_COPIES)
+    for statement in _TRACKER_STATEMENTS[shape]:
+        con.execute(statement.format(schema=schema))
+    con.execute("drop table copies")
+    con.execute("drop table tracked")
+    con.execute("drop table raw.events")
