@@ -100,9 +100,11 @@ SOURCES_SECTION = """
 # sources:
 #   subscriptions: stripe_fivetran    # Stripe as Fivetran syncs it: MRR on Stripe's own semantics
 #   users: stripe_fivetran            # users from Stripe's customers
+#   events: segment                   # or rudderstack, snowplow: events landed from the tracker day by day
 #   marketing_spend: ad_reporting     # Fivetran's ad_reporting package (source_ad_reporting_channel above)
 #   schemas:
 #     stripe_fivetran: stripe         # the schema Fivetran writes to (or database.schema)
+#     segment: segment                # your Segment source's schema
 #     ad_reporting: ad_reporting      # where the ad_reporting models are built"""
 
 
