@@ -270,7 +270,7 @@ def _json(warehouse: Warehouse, column: str, field: str) -> str:
 
 def _epoch(warehouse: Warehouse, column: str) -> str:
     if warehouse.name == "snowflake":
-        return f"to_timestamp_ntz(cast({column} as bigint))"
+        return f"dateadd(second, cast({column} as bigint), cast('1970-01-01' as timestamp_ntz))"
     return f"make_timestamp(cast({column} as bigint) * 1000000)"
 
 

@@ -105,6 +105,28 @@ def shaped_company_runs(tmp_path_factory, job_settings) -> Callable[[str, Mappin
     return run
 
 
+# A Snowflake target's settings for `dbt compile --no-introspect`, which needs no account.
+OFFLINE_SNOWFLAKE = {
+    "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme",
+    "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
+    "KPIWATCH_SNOWFLAKE_PASSWORD": "x",
+    "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+}
+
+
+def compiled_for_snowflake(env: Mapping[str, str], models: Sequence[str], work: Path) -> dict[str, str]:
+    """dbt's SQL of `models` for the Snowflake target, compiled offline with `env`'s settings: {model: SQL}."""
+    command = [beside_interpreter("dbt"), "compile", "--target", "snowflake", "--no-introspect", "--no-populate-cache"]
+    command += ["--select", *models, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    command += ["--target-path", str(work), "--log-path", str(work)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **OFFLINE_SNOWFLAKE, **env}, cwd=DBT_PROJECT_DIR
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    return {model: next(work.rglob(f"{model}.sql")).read_text() for model in models}
+
+
 def copy_run_state(settings: Settings, directory: Path) -> Settings:
     """The settings of a copy, under `directory`, of a warehouse file and its Dagster home: a test that
     changes a shared, already-run world works on its own copy, so tests stay independent of their order."""

@@ -26,7 +26,6 @@ the user an earlier event named with it.
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -36,15 +35,22 @@ import fakesnow
 import pytest
 
 from kpiwatch.event_landing import LANDED_TABLE, land_events
-from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.launch import run_once
-from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import SnowflakeSettings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_settings import sources_from_env
 from kpiwatch.warehouse import DuckDBWarehouse
 from orchestration.source_views import prepare_source_views
-from tests.conftest import copy_run_state, differing_rows, execute_sql, query_one, rows, ts, write_raw_warehouse
+from tests.conftest import (
+    compiled_for_snowflake,
+    copy_run_state,
+    differing_rows,
+    execute_sql,
+    query_one,
+    rows,
+    ts,
+    write_raw_warehouse,
+)
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 4, 15)
@@ -234,27 +240,6 @@ def test_snowplow_events_follow_snowplows_own_rules(segment_run, tmp_path):
     assert landed_events(settings.duckdb_path) == SNOWPLOW_EVENTS
 
 
-SNOWFLAKE_ENV = {
-    "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme",
-    "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
-    "KPIWATCH_SNOWFLAKE_PASSWORD": "x",
-    "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-}
-
-
-def compiled_for_snowflake(tracker: str, work) -> dict[str, str]:
-    """The tracker's views compiled for Snowflake offline (no account): {model: SQL}."""
-    env = {**os.environ, **SNOWFLAKE_ENV, "KPIWATCH_SOURCE_EVENTS": tracker}
-    models = [f"{tracker}__events", f"{tracker}__identities"]
-    command = [beside_interpreter("dbt"), "compile", "--target", "snowflake", "--no-introspect", "--no-populate-cache"]
-    command += ["--select", *models, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    command += ["--target-path", str(work), "--log-path", str(work)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR)
-    assert done.returncode == 0, done.stdout[-3000:]
-    return {model: next(work.rglob(f"{model}.sql")).read_text() for model in models}
-
-
 @pytest.mark.parametrize(
     ("tracker", "write", "expected"),
     [
@@ -266,7 +251,8 @@ def test_the_snowflake_sql_of_the_views_and_the_landing_runs_on_fakesnow(tracker
     """The views compiled for Snowflake, over the tracker's tables as the loaders type them there (Segment:
     TIMESTAMP_TZ; Snowplow: UTC without zone), and the landing run through the Snowflake connector, keep the same
     events as DuckDB."""
-    views = compiled_for_snowflake(tracker, tmp_path)
+    models = [f"{tracker}__events", f"{tracker}__identities"]
+    views = compiled_for_snowflake({"KPIWATCH_SOURCE_EVENTS": tracker}, models, tmp_path)
     with fakesnow.patch():
         snowflake = SnowflakeWarehouse(
             SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")

@@ -10,21 +10,25 @@ import datetime as dt
 import json
 
 import duckdb
+import fakesnow
 import pytest
 
 from kpiwatch.hosting.launch import run_once
-from kpiwatch.settings import load_settings
+from kpiwatch.settings import SnowflakeSettings, load_settings
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.sources_check import check_sources
-from tests.conftest import execute_sql
+from tests.conftest import execute_sql, money, rows
 from tests.test_stripe_fivetran import (
     AS_OF,
     CUSTOMERS,
     EXPECTED_MONTHLY,
     EXPECTED_MOVEMENTS,
     ITEMS,
+    PERIOD_COLUMNS,
     PRICES,
     PRODUCTS,
     SUBSCRIPTIONS,
+    compiled_for_snowflake,
     create_contract_tables,
     lines,
     mrr_and_movements,
@@ -183,24 +187,40 @@ def write_airbyte_warehouse(path) -> None:
     con = duckdb.connect(str(path))
     try:
         create_contract_tables(con, ("events", "marketing_spend"))
-        con.execute("create schema stripe")
-        for name, rows_ in airbyte_rows().items():
-            con.execute(f"create table stripe.{name} ({STREAMS[name]}, {EXTRACTED})")
-            marks = ", ".join("?" for _ in rows_[0])
-            for number, row in enumerate(rows_):
-                con.execute(
-                    f"insert into stripe.{name} values ({marks}, ?, ?, '{{}}', 1)",
-                    [*row, f"raw-{name}-{number}", t("2024-04-15 06:00:00") + dt.timedelta(seconds=number)],
-                )
+        write_airbyte_streams(con.execute)
     finally:
         con.close()
 
 
-def test_the_same_company_in_airbytes_streams_gives_the_same_mrr(tmp_path, job_settings):
-    db = tmp_path / "company.duckdb"
+def write_airbyte_streams(execute, snowflake: bool = False) -> None:
+    """The streams in schema stripe, through `execute(sql, params)`: DuckDB's JSON columns, or Snowflake's VARIANT
+    (filled through parse_json) with TIMESTAMP_TZ for Airbyte's extraction time."""
+    execute("create schema if not exists stripe", [])
+    for name, rows_ in airbyte_rows().items():
+        columns = f"{STREAMS[name]}, {EXTRACTED}"
+        if snowflake:
+            columns = columns.replace(" json", " variant").replace(" timestamptz", " timestamp_tz")
+        execute(f"create table stripe.{name} ({columns})", [])
+        marks = ", ".join(
+            "parse_json(?)" if snowflake and column.split()[1] == "variant" else "?" for column in columns.split(", ")
+        )
+        for number, row in enumerate(rows_):
+            extracted = t("2024-04-15 06:00:00") + dt.timedelta(seconds=number)
+            execute(f"insert into stripe.{name} select {marks}", [*row, f"raw-{name}-{number}", extracted, "{}", 1])
+
+
+@pytest.fixture(scope="module")
+def airbyte_run(tmp_path_factory, job_settings):
+    work = tmp_path_factory.mktemp("airbyte")
+    db = work / "company.duckdb"
     write_airbyte_warehouse(db)
-    settings = job_settings(db, tmp_path / "home", env={**ENV, "KPIWATCH_SEEDS_DIR": str(jpy_seeds(tmp_path))})
-    outcome = run_once(settings, AS_OF)
+    settings = job_settings(db, work / "home", env={**ENV, "KPIWATCH_SEEDS_DIR": str(jpy_seeds(work))})
+    return settings, run_once(settings, AS_OF)
+
+
+def test_the_same_company_in_airbytes_streams_gives_the_same_mrr(airbyte_run):
+    settings, outcome = airbyte_run
+    db = settings.duckdb_path
     assert outcome.success, (outcome.failures, outcome.failed_checks)
     assert mrr_and_movements(db) == (EXPECTED_MONTHLY, EXPECTED_MOVEMENTS)
     con = duckdb.connect(str(db), read_only=True)
@@ -210,6 +230,29 @@ def test_the_same_company_in_airbytes_streams_gives_the_same_mrr(tmp_path, job_s
     finally:
         con.close()
     assert users == set(CUSTOMERS) - {"cus_t"} and periods == 36  # as through Fivetran's schema
+
+
+def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(airbyte_run, tmp_path):
+    """The adapter compiled for Snowflake (offline), over the same streams with VARIANT objects (read with `:path`)
+    and epoch seconds, run on fakesnow, equals what DuckDB built."""
+    compiled = compiled_for_snowflake(ENV, ["stripe_airbyte__subscriptions", "stripe_airbyte__users"], tmp_path)
+    with fakesnow.patch():
+        snowflake = SnowflakeWarehouse(
+            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
+        )
+        snowflake.query("create database if not exists kpiwatch")
+        write_airbyte_streams(snowflake.query, snowflake=True)
+        periods = snowflake.query(
+            f"select {PERIOD_COLUMNS} from ({compiled['stripe_airbyte__subscriptions']}) order by 1, 7"
+        )
+        users = snowflake.query(f"select user_id, created_at from ({compiled['stripe_airbyte__users']}) order by 1")
+    db = airbyte_run[0].duckdb_path
+    on_duckdb = rows(db, f"select {PERIOD_COLUMNS} from raw.subscriptions order by 1, 7")
+    assert len(on_duckdb) == 36
+    assert [{**r, "amount": money(r["amount"])} for r in periods] == [
+        {**r, "amount": money(r["amount"])} for r in on_duckdb
+    ]
+    assert users == rows(db, "select user_id, created_at from raw.users order by 1")
 
 
 def jpy_seeds(tmp_path):

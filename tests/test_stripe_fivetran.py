@@ -30,7 +30,6 @@ churn -38 (cus_h 20, cus_p 18).
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -42,17 +41,17 @@ import fakesnow
 import pytest
 
 from kpiwatch.contract import raw_table_ddl
-from kpiwatch.executables import beside_interpreter
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import SnowflakeSettings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_adapters import connector_columns, schema_problem
 from orchestration.source_views import prepare_source_views
-from tests.conftest import copy_run_state, differing_rows, execute_sql, money, query_one, rows
+from tests.conftest import compiled_for_snowflake, copy_run_state, differing_rows, execute_sql, money, query_one, rows
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 4, 15)
+PERIOD_COLUMNS = "subscription_id, user_id, plan, billing_interval, amount, currency, started_at, ended_at"
 STRIPE_ENV = {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_fivetran", "KPIWATCH_SOURCE_USERS": "stripe_fivetran"}
 
 
@@ -456,22 +455,7 @@ def test_the_views_are_rebuilt_only_when_their_definition_changes(stripe_run, tm
 def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(stripe_run, tmp_path):
     """The adapter compiled for Snowflake (offline), run on fakesnow over the same Stripe rows as TIMESTAMP_TZ
     columns, as Fivetran writes them there, equals what DuckDB built."""
-    env = {
-        **os.environ,
-        **STRIPE_ENV,
-        "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme",
-        "KPIWATCH_SNOWFLAKE_USER": "kpiwatch",
-        "KPIWATCH_SNOWFLAKE_PASSWORD": "x",
-        "KPIWATCH_SNOWFLAKE_DATABASE": "KPIWATCH",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [beside_interpreter("dbt"), "compile", "--target", "snowflake", "--no-introspect", "--no-populate-cache"]
-    command += ["--select", "stripe_fivetran__subscriptions", "--project-dir", str(DBT_PROJECT_DIR)]
-    command += ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path), "--log-path", str(tmp_path)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR)
-    assert done.returncode == 0, done.stdout[-3000:]
-    compiled = next(tmp_path.rglob("stripe_fivetran__subscriptions.sql")).read_text()
-    columns = "subscription_id, user_id, plan, billing_interval, amount, currency, started_at, ended_at"
+    compiled = compiled_for_snowflake(STRIPE_ENV, ["stripe_fivetran__subscriptions"], tmp_path)
     with fakesnow.patch():
         snowflake = SnowflakeWarehouse(
             SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
@@ -479,7 +463,9 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
         snowflake.query("create database if not exists kpiwatch")
         with patch.dict(TABLES, {k: v.replace("timestamp", "timestamp_tz") for k, v in TABLES.items()}):
             write_stripe_schema(snowflake.query)
-        on_snowflake = snowflake.query(f"select {columns} from ({compiled}) order by 1, 7")
+        on_snowflake = snowflake.query(
+            f"select {PERIOD_COLUMNS} from ({compiled['stripe_fivetran__subscriptions']}) order by 1, 7"
+        )
         # The connector check reads Snowflake's information schema of the named database.
         found = connector_columns(snowflake, "kpiwatch.stripe")
         assert schema_problem(found, "stripe_fivetran", "subscriptions", "kpiwatch.stripe") is None
@@ -488,7 +474,7 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
             connector_columns(snowflake, "kpiwatch.stripe"), "stripe_fivetran", "subscriptions", "kpiwatch.stripe"
         )
         assert problem.startswith("kpiwatch.stripe.price has no column recurring_interval_count: "), problem
-    on_duckdb = rows(stripe_run[0].duckdb_path, f"select {columns} from raw.subscriptions order by 1, 7")
+    on_duckdb = rows(stripe_run[0].duckdb_path, f"select {PERIOD_COLUMNS} from raw.subscriptions order by 1, 7")
     # Periods per customer: a 4, b 6 (two items), c 2, d 3, f 2, g 4, h 2, i 2, j 4, l 1, o 4, p 2.
     assert len(on_duckdb) == 36
     assert [{**r, "amount": money(r["amount"])} for r in on_snowflake] == [

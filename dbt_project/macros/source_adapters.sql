@@ -98,8 +98,9 @@
     make_timestamp(cast({{ column }} as bigint) * 1000000)
 {%- endmacro %}
 
+{#- Seconds after the epoch, in UTC whatever the session's time zone (as to_timestamp_ntz, which fakesnow lacks). -#}
 {% macro snowflake__epoch_timestamp(column) -%}
-    to_timestamp_ntz(cast({{ column }} as bigint))
+    dateadd(second, cast({{ column }} as bigint), cast('1970-01-01' as timestamp_ntz))
 {%- endmacro %}
 
 {#- The current version of each record of an Airbyte stream: syncs in append mode keep every version (the
