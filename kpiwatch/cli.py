@@ -664,8 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--shape",
         default="contract",
         help="contract (default), or a connector's own shape for the source adapters (docs/sources.md): "
-        "stripe_fivetran writes subscriptions as Fivetran's Stripe schema `stripe`; segment, rudderstack and "
-        "snowplow write events as the tracker's tables",
+        "stripe_fivetran or stripe_airbyte writes subscriptions as that connector's Stripe schema `stripe`; "
+        "segment, rudderstack and snowplow write events (and users) as the tracker's tables",
     )
     gen.add_argument(
         "--inject",

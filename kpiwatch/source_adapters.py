@@ -111,6 +111,9 @@ TRACKS = {
     "tracks": ("id", "anonymous_id", "user_id", "event", "timestamp", "received_at", "uuid_ts"),
     "identifies": ("anonymous_id", "user_id", "received_at"),
 }
+# Users from identifies: the first identify of a user id is the signup (the campaign and country are read when the
+# tracker recorded them: context_campaign_source, context_location_country).
+IDENTIFIES = {"identifies": ("user_id", "timestamp", "received_at", "uuid_ts")}
 # Snowplow's one wide atomic.events table: the cookie id domain_userid is the anonymous id.
 SNOWPLOW_EVENTS = {
     "events": (
@@ -128,6 +131,8 @@ SNOWPLOW_EVENTS = {
 READS: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = {
     ("segment", "events"): TRACKS,
     ("rudderstack", "events"): TRACKS,
+    ("segment", "users"): IDENTIFIES,
+    ("rudderstack", "users"): IDENTIFIES,
     ("snowplow", "events"): SNOWPLOW_EVENTS,
     ("stripe_airbyte", "subscriptions"): STRIPE_AIRBYTE_SUBSCRIPTIONS,
     ("stripe_airbyte", "users"): {

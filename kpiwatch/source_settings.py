@@ -19,8 +19,8 @@ ADAPTER_TABLES: dict[str, tuple[str, ...]] = {
     "stripe_fivetran": ("subscriptions", "users"),
     "stripe_airbyte": ("subscriptions", "users"),
     "ad_reporting": ("marketing_spend",),
-    "segment": ("events",),
-    "rudderstack": ("events",),
+    "segment": ("events", "users"),
+    "rudderstack": ("events", "users"),
     "snowplow": ("events",),
 }
 DEFAULT_SCHEMAS = {
@@ -31,7 +31,7 @@ DEFAULT_SCHEMAS = {
     "rudderstack": "rudderstack",
     "snowplow": "atomic",
 }
-# The event trackers: their events are landed incrementally into a table kpiwatch keeps (kpiwatch/event_landing.py).
+# The event trackers: their events are landed incrementally into a table kpiwatch keeps (kpiwatch/tracker_landing.py).
 EVENT_TRACKERS = ("segment", "rudderstack", "snowplow")
 # Fivetran's ad_reporting: which of its columns is the contract's channel, and the currency of an ad account no
 # platform account report names (docs/sources.md).

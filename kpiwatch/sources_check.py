@@ -33,7 +33,7 @@ STRIPE_SKIPPED_PRICES = (
 
 
 # An event tracker's events, as SQL over its own tables: where they are, their message id, user, anonymous id,
-# receipt and event times, and the identities that tie an anonymous id to a user (kpiwatch/event_landing.py).
+# receipt and event times, and the identities that tie an anonymous id to a user (kpiwatch/tracker_landing.py).
 TRACKS = {
     "events": "{schema}.tracks as tracked",
     "id": "id",
@@ -119,6 +119,15 @@ def _adapted(warehouse: Warehouse, settings: Settings, table: str, adapter: str)
         return report
     if adapter == "stripe_airbyte":
         _airbyte(warehouse, report, table, schema)
+        return report
+    if adapter in TRACKER_COLUMNS and table == "users":
+        _count(
+            warehouse,
+            report,
+            "select count(*) as n, min(signed_up) as first, max(signed_up) as last from (select user_id, "
+            f"min(identified.timestamp) as signed_up from {schema}.identifies as identified "
+            "where user_id is not null group by user_id) as signups",
+        )
         return report
     if adapter in TRACKER_COLUMNS:
         _tracker(warehouse, report, adapter, schema)

@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from kpiwatch.contract import RAW_SCHEMA
 from kpiwatch.dbt_support.profile import dbt_environment, project_arguments
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.event_landing import land_events
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 from kpiwatch.source_adapters import check_connector_schema
 from kpiwatch.source_settings import EVENT_TRACKERS, table_variable
 from kpiwatch.sources_check import mapping_errors
+from kpiwatch.tracker_landing import land_events, land_users
 from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relation_exists
 from orchestration.dbt_project import parse_error
 
@@ -37,9 +37,10 @@ ADAPTER_FILES = (
 
 
 def model_names(adapter: str, table: str) -> list[str]:
-    """The dbt models of an adapter's raw.<table>: an event tracker's events and identities, else one view."""
+    """The dbt models of an adapter's raw.<table>: an event tracker's events and identities, or its signups,
+    else one view."""
     if adapter in EVENT_TRACKERS:
-        return [f"{adapter}__events", f"{adapter}__identities"]
+        return [f"{adapter}__events", f"{adapter}__identities"] if table == "events" else [f"{adapter}__signups"]
     return [f"{adapter}__{table}"]
 
 
@@ -64,6 +65,8 @@ def prepare_source_views(settings: Settings) -> None:
         run_adapter_models(settings, [m for t in stale for m in model_names(sources.adapters[t], t)])
     if (tracker := sources.adapters.get("events")) in EVENT_TRACKERS:
         land_events(writable(settings), tracker, restart="events" in stale)
+    if (tracker := sources.adapters.get("users")) in EVENT_TRACKERS:
+        land_users(writable(settings), tracker, restart="users" in stale)
     if stale:
         record(settings, {t: (sources.adapters[t], wanted[t]) for t in stale})
 

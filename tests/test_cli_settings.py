@@ -212,8 +212,8 @@ def test_prestart_names_the_workers_a_run_starts_first(value, workers):
     [
         (
             ["--shape", "stripe"],
-            "kpiwatch: --shape 'stripe' is not a known shape; use one of: contract, stripe_fivetran, segment, "
-            "rudderstack, snowplow.\n",
+            "kpiwatch: --shape 'stripe' is not a known shape; use one of: contract, stripe_fivetran, stripe_airbyte, "
+            "segment, rudderstack, snowplow.\n",
         ),
         (
             ["--shape", "stripe_fivetran", "--inject", "negative_amount"],

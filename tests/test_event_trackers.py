@@ -34,11 +34,12 @@ from dataclasses import replace
 import fakesnow
 import pytest
 
-from kpiwatch.event_landing import LANDED_TABLE, land_events
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.settings import SnowflakeSettings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_settings import sources_from_env
+from kpiwatch.sources_check import check_sources
+from kpiwatch.tracker_landing import LANDED_TABLE, land_events, land_users
 from kpiwatch.warehouse import DuckDBWarehouse
 from orchestration.source_views import prepare_source_views
 from tests.conftest import (
@@ -63,7 +64,8 @@ TRACKS_COLUMNS = (
     "original_timestamp timestamp, sent_at timestamp, received_at timestamp, uuid_ts timestamp, context_ip varchar"
 )
 IDENTIFIES_COLUMNS = (
-    "id varchar, anonymous_id varchar, user_id varchar, timestamp timestamp, received_at timestamp, uuid_ts timestamp"
+    "id varchar, anonymous_id varchar, user_id varchar, timestamp timestamp, received_at timestamp, uuid_ts timestamp, "
+    "context_campaign_source varchar"
 )
 # (id, anonymous_id, user_id, event, timestamp, received_at, uuid_ts)
 TRACKS = [
@@ -76,11 +78,13 @@ TRACKS = [
     ("m6", "a6", "u4", "api_call", "2024-04-14 23:50:00", "2024-04-15 00:10:00", "2024-04-15 12:00:00"),
     ("m8", "a2", None, "dashboard_view", "2024-04-15 09:00:00", "2024-04-15 09:00:00", "2024-04-15 12:00:00"),
 ]
-# (anonymous_id, user_id, received_at)
+# (anonymous_id, user_id, received_at, context_campaign_source)
 IDENTIFIES = [
-    ("a2", "u2", "2024-04-14 08:00:00"),
-    ("a3", "u3", "2024-04-14 11:00:00"),
-    ("a2", "u4", "2024-04-15 08:00:00"),
+    ("a1", "u1", "2024-04-13 09:00:00", "google"),
+    ("a2", "u2", "2024-04-14 08:00:00", "newsletter"),
+    ("a3", "u3", "2024-04-14 11:00:00", None),
+    ("a2", "u4", "2024-04-15 08:00:00", "google"),
+    ("a5", "u2", "2024-04-15 07:00:00", "twitter"),  # u2 again, on another device: still signed up on 04-14
 ]
 EXPECTED_EVENTS = {
     ("m1", "u1", "dashboard_view", ts("2024-04-13 10:00:00")),
@@ -107,8 +111,9 @@ def write_tracks(execute, schema: str, tracks=TRACKS, identifies=IDENTIFIES, tim
             f"insert into {schema}.tracks values ('{i}', '{a}', {user}, '{e}', '{e.replace('_', ' ')}', '{t}', '{t}', "
             f"'{r}', '{r}', '{loaded}', '127.0.0.1')"
         )
-    for n, (a, u, r) in enumerate(identifies):
-        execute(f"insert into {schema}.identifies values ('i{n}', '{a}', '{u}', '{r}', '{r}', '{r}')")
+    for n, (a, u, r, campaign) in enumerate(identifies):
+        source = f"'{campaign}'" if campaign else "null"
+        execute(f"insert into {schema}.identifies values ('i{n}', '{a}', '{u}', '{r}', '{r}', '{r}', {source})")
 
 
 def landed_events(db) -> set[tuple]:
@@ -170,6 +175,40 @@ def test_landing_load_by_load_keeps_what_landing_in_one_go_keeps(segment_run, tm
 def sql_row(track) -> str:
     i, a, u, e, t, r, loaded = track
     return f"('{i}', '{a}', '{u}', '{e}', '{e}', '{t}', '{t}', '{r}', '{r}', '{loaded}', null)"
+
+
+def test_users_are_landed_from_their_first_identify(segment_run, tmp_path):
+    """users: segment. A user's signup is the first identify naming them, with its campaign (context_campaign_source)
+    as the acquisition channel; the country is null (this source records no context_location_country). A later
+    identify of a known user changes nothing; a new user's first identify lands them."""
+    settings = copy_run_state(segment_run[0], tmp_path / "copy")
+    db = settings.duckdb_path
+    execute_sql(db, "alter table raw.users rename to users_loaded_by_hand")
+    both = replace(settings, sources=sources_from_env({**SEGMENT_ENV, "KPIWATCH_SOURCE_USERS": "segment"}))
+    prepare_source_views(both)
+    signups = {
+        (r["user_id"], str(r["created_at"]), r["country"], r["acquisition_channel"])
+        for r in rows(db, "select * from raw.users")
+    }
+    assert signups == {
+        ("u1", "2024-04-13 09:00:00", None, "google"),
+        ("u2", "2024-04-14 08:00:00", None, "newsletter"),
+        ("u3", "2024-04-14 11:00:00", None, None),
+        ("u4", "2024-04-15 08:00:00", None, "google"),
+    }
+    reports = {r.table: r for r in check_sources(both)}
+    assert (reports["users"].adapter, reports["users"].rows, reports["users"].first) == ("segment", 4, "2024-04-13")
+    execute_sql(
+        db,
+        "insert into segment.identifies values ('i9', 'a9', 'u9', '2024-04-16 10:00:00', '2024-04-16 10:00:00', "
+        "'2024-04-16 11:00:00', 'bing'), ('i10', 'a1', 'u1', '2024-04-16 10:00:00', '2024-04-16 10:00:00', "
+        "'2024-04-16 11:00:00', 'bing')",
+    )
+    assert land_users(DuckDBWarehouse(db, read_only=False), "segment") == 1
+    assert rows(db, "select user_id, acquisition_channel from raw.users where user_id in ('u1', 'u9') order by 1") == [
+        {"user_id": "u1", "acquisition_channel": "google"},
+        {"user_id": "u9", "acquisition_channel": "bing"},
+    ]
 
 
 def test_rudderstack_has_segments_layout_and_gives_the_same_events(segment_run, tmp_path):
@@ -305,13 +344,14 @@ def test_sources_check_counts_what_landing_leaves_out_and_names_a_missing_column
 @pytest.mark.parametrize("tracker", ["segment", "snowplow"])
 def test_a_company_generated_in_a_trackers_shape_gives_the_marts_of_its_contract_shape(tracker, shaped_company_runs):
     """`kpiwatch generate --shape` writes the sample company's events as the tracker delivers them (anonymous
-    events, retries in later loads): landed through the adapter they are the contract's events, one for one, and
-    every mart equals the contract company's."""
+    events, retries in later loads), and Segment's users as its identifies: landed through the adapters they are
+    the contract's events and users, one for one, and every mart equals the contract company's."""
     contract = shaped_company_runs("contract", {})
-    shaped = shaped_company_runs(tracker, {"KPIWATCH_SOURCE_EVENTS": tracker})
+    env = {"KPIWATCH_SOURCE_EVENTS": tracker, **({"KPIWATCH_SOURCE_USERS": tracker} if tracker == "segment" else {})}
+    shaped = shaped_company_runs(tracker, env)
     table = "segment.tracks" if tracker == "segment" else "atomic.events"
     delivered, anonymous = query_one(shaped, f"select count(*), count(*) - count(user_id) from {table}")
     assert delivered > query_one(contract, "select count(*) from raw.events")[0] and anonymous > 0
     differences = differing_rows(contract, shaped, ("raw", "marts"))
-    assert "raw.events" in differences and "marts.fct_active_users_daily" in differences
+    assert {"raw.events", "raw.users", "marts.fct_active_users_daily"} <= set(differences)
     assert set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}

@@ -1,11 +1,15 @@
 """The sample company in a connector's own shape (`kpiwatch generate --shape`), so the source adapters can be
 seen and measured on realistic volumes: the same company, read through the adapter, gives the same marts.
 
-segment, rudderstack and snowplow: raw.events becomes the tracker's tables (docs/sources.md, "Event trackers"), the
-way trackers really deliver it: an event in ten carries only the anonymous id, which an earlier identify (Segment,
-RudderStack: at signup) or an earlier event of the user (Snowplow: the cookie id) ties to the user; one event in two
-hundred arrives twice (a retry, received five minutes later, in a later load). Read through the adapter, the events
-are the contract's, one for one.
+segment, rudderstack and snowplow: raw.events becomes the tracker's tables (docs/sources.md, "Event trackers"), and
+for Segment and RudderStack raw.users becomes their identifies (each user identified at signup, with the signup's
+campaign and country as the tracker's context records them). Events arrive as trackers really deliver them: an
+event in ten carries only the anonymous id, which an earlier identify (Segment, RudderStack: at signup) or an
+earlier event of the user (Snowplow: the cookie id) ties to the user; one event in two hundred arrives twice (a
+retry, received five minutes later, in a later load). Read through the adapters, users and events are the
+contract's, one for one.
+
+stripe_airbyte: the same Stripe objects as Airbyte's source-stripe streams (epoch seconds, JSON objects).
 
 stripe_fivetran: raw.subscriptions becomes Fivetran's Stripe schema `stripe` (one customer per user, a product per
 plan, a price per plan, interval, amount and currency, a subscription with one item, and a paid invoice line per
@@ -20,7 +24,7 @@ import duckdb
 
 from kpiwatch.source_settings import DEFAULT_SCHEMAS
 
-SHAPES = ("contract", "stripe_fivetran", "segment", "rudderstack", "snowplow")
+SHAPES = ("contract", "stripe_fivetran", "stripe_airbyte", "segment", "rudderstack", "snowplow")
 STRIPE_SCHEMA = DEFAULT_SCHEMAS["stripe_fivetran"]
 # The schema each shape writes (the adapter's default, docs/sources.md).
 SHAPE_SCHEMAS = {shape: DEFAULT_SCHEMAS[shape] for shape in SHAPES if shape != "contract"}
@@ -125,8 +129,10 @@ _TRACKER_STATEMENTS = {
            from copies order by loaded_at, received_at""",
         """create table {schema}.identifies as
            select 'id_' || user_id as id, 'anon_' || user_id as anonymous_id, user_id, created_at as "timestamp",
-                  created_at as received_at, created_at + interval 1 hour as uuid_ts
+                  created_at as received_at, created_at + interval 1 hour as uuid_ts,
+                  acquisition_channel as context_campaign_source, country as context_location_country
            from raw.users order by created_at""",
+        "drop table raw.users",
     ),
     "snowplow": (
         """create table {schema}.events as
@@ -142,6 +148,65 @@ _TRACKER_STATEMENTS = {
 _TRACKER_STATEMENTS["rudderstack"] = _TRACKER_STATEMENTS["segment"]
 
 
+# Fivetran's Stripe tables as Airbyte's source-stripe streams (Destinations V2) in the same schema: epoch seconds,
+# nested objects as JSON, Airbyte's bookkeeping columns; then the Fivetran tables are dropped.
+_AIRBYTE = "'raw-' || md5(cast(id as varchar)) as _airbyte_raw_id, $extracted as _airbyte_extracted_at, " + (
+    "cast('{}' as json) as _airbyte_meta, 1 as _airbyte_generation_id"
+)
+_AIRBYTE_STATEMENTS = (
+    f"""create table stripe.customers as
+        select id, email, cast(epoch(created) as bigint) as created, json_object('country', address_country) as address,
+               livemode, $updated as updated, is_deleted, {_AIRBYTE}
+        from stripe.customer""",
+    f"""create table stripe.products as
+        select id, name, active, $updated as updated, is_deleted, {_AIRBYTE} from stripe.product""",
+    f"""create table stripe.prices as
+        select id, unit_amount, currency, type,
+               json_object('interval', recurring_interval, 'interval_count', recurring_interval_count,
+                           'usage_type', recurring_usage_type) as recurring,
+               billing_scheme, product_id as product, active, $updated as updated, is_deleted, {_AIRBYTE}
+        from stripe.price""",
+    f"""create table stripe.subscriptions as
+        select id, customer_id as customer, status, cast(epoch(created) as bigint) as created,
+               cast(epoch(start_date) as bigint) as start_date, cast(epoch(ended_at) as bigint) as ended_at,
+               cast(epoch(canceled_at) as bigint) as canceled_at, cast(epoch(cancel_at) as bigint) as cancel_at,
+               cancel_at_period_end, cast(epoch(current_period_start) as bigint) as current_period_start,
+               cast(epoch(current_period_end) as bigint) as current_period_end,
+               cast(null as bigint) as trial_start, cast(null as bigint) as trial_end, livemode,
+               $updated as updated, false as is_deleted, {_AIRBYTE}
+        from stripe.subscription_history""",
+    f"""create table stripe.subscription_items as
+        select id, subscription_id as subscription, json_object('id', plan_id) as price, quantity,
+               cast(epoch(created) as bigint) as created, cast(null as bigint) as current_period_start,
+               cast(null as bigint) as current_period_end, {_AIRBYTE}
+        from stripe.subscription_item""",
+    f"""create table stripe.invoices as
+        select id, customer_id as customer, subscription_id as subscription, status,
+               cast(epoch(created) as bigint) as created, $updated as updated, false as is_deleted, {_AIRBYTE}
+        from stripe.invoice""",
+    f"""create table stripe.invoice_line_items as
+        select id, invoice_id, subscription_id as subscription, subscription_item_id as subscription_item,
+               json_object('id', price_id) as price, type, proration, quantity, amount, amount as amount_excluding_tax,
+               unit_amount_excluding_tax, currency,
+               json_object('start', cast(epoch(period_start) as bigint), 'end', cast(epoch(period_end) as bigint))
+                   as period,
+               livemode, {_AIRBYTE}
+        from stripe.invoice_line_item""",
+    *(
+        f"drop table stripe.{table}"
+        for table in (
+            "customer",
+            "product",
+            "price",
+            "subscription_history",
+            "subscription_item",
+            "invoice",
+            "invoice_line_item",
+        )
+    ),
+)
+
+
 def reshape(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
     """Turn the generated contract tables into `shape` (contract: nothing to do)."""
     if shape == "contract":
@@ -155,6 +220,10 @@ def reshape(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
     for statement in _STATEMENTS:
         con.execute(statement, {"cutoff": cutoff} if "$cutoff" in statement else None)
     con.execute("drop table shaped_periods")
+    if shape == "stripe_airbyte":
+        synced = {"updated": int(cutoff.replace(tzinfo=dt.UTC).timestamp()), "extracted": cutoff}
+        for statement in _AIRBYTE_STATEMENTS:
+            con.execute(statement, {k: v for k, v in synced.items() if f"${k}" in statement} or None)
 
 
 def _reshape_events(con: duckdb.DuckDBPyConnection, shape: str) -> None:

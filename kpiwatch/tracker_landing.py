@@ -1,5 +1,5 @@
-"""Events from an event tracker (Segment, RudderStack, Snowplow), landed one load at a time into a table kpiwatch
-keeps, which raw.events presents.
+"""Events (and users) from an event tracker (Segment, RudderStack, Snowplow), landed one load at a time into tables
+kpiwatch keeps, which raw.events (and raw.users) present.
 
 Every daily check and model reads raw.events by day. A view that deduplicated the tracker's table on the message id
 would rescan all history on each read (a day filter cannot pass a window over all copies), so each run appends only
@@ -10,6 +10,9 @@ Events with neither are left out (`kpiwatch sources check` counts them).
 The rules read only the rows themselves, never when kpiwatch ran, so landing history in one go or day by day keeps
 the same events with the same users. One exception: a copy loaded more than DUPLICATE_WINDOW after the first is kept
 again, and the unique_event_id check names it.
+
+Users (Segment, RudderStack: from `identifies`) land the same way: a user id is landed once, from the first identify
+that named it, whose time is the signup (docs/sources.md).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import datetime as dt
 
 from kpiwatch.warehouse import Warehouse, relation_exists
 
-LANDED_SCHEMA, LANDED_NAME = "sources", "landed_events"
-LANDED_TABLE = f"{LANDED_SCHEMA}.{LANDED_NAME}"
+LANDED_SCHEMA = "sources"
+LANDED_TABLE = f"{LANDED_SCHEMA}.landed_events"
+LANDED_USERS = f"{LANDED_SCHEMA}.landed_users"
 # Loads commit out of order within hours: rows loaded up to this long before the newest landed one are read again.
 LOAD_LOOKBACK = dt.timedelta(hours=6)
 # A message id is a duplicate when a copy of it was landed from a load this recent (trackers drop most duplicates
@@ -32,6 +36,13 @@ create table if not exists {LANDED_TABLE} (
     loaded_at timestamp
 )"""
 _PRESENT = f"create or replace view raw.events as select event_id, user_id, event_name, occurred_at from {LANDED_TABLE}"
+_CREATE_USERS = f"""
+create table if not exists {LANDED_USERS} (
+    user_id varchar, created_at timestamp, country varchar, acquisition_channel varchar, loaded_at timestamp
+)"""
+_PRESENT_USERS = (
+    f"create or replace view raw.users as select user_id, created_at, country, acquisition_channel from {LANDED_USERS}"
+)
 
 
 def landing_sql(adapter: str, since: dt.datetime | None) -> tuple[str, list[dt.datetime]]:
@@ -71,23 +82,45 @@ select * from attributed where user_id is not null"""
     return sql, params
 
 
+def users_landing_sql(adapter: str, since: dt.datetime | None) -> tuple[str, list[dt.datetime]]:
+    """The one INSERT that lands the users first identified in what `adapter` loaded after `since`."""
+    new_rows = f"select * from sources.{adapter}__signups" + (" where loaded_at > ?" if since else "")
+    sql = f"""
+insert into {LANDED_USERS} (user_id, created_at, country, acquisition_channel, loaded_at)
+with candidates as ({new_rows}),
+first_identifies as (
+    select * from candidates
+    qualify row_number() over (partition by user_id order by signed_up_at, loaded_at, country, channel) = 1
+)
+select user_id, signed_up_at, country, channel, loaded_at
+from first_identifies
+where not exists (select 1 from {LANDED_USERS} as landed where landed.user_id = first_identifies.user_id)"""
+    return sql, [since - LOAD_LOOKBACK] if since else []
+
+
 def land_events(warehouse: Warehouse, adapter: str, *, restart: bool = False) -> int:
     """Append what the tracker loaded since the last landing (all of it on the first run, or after `restart`, when
     the adapter or the schema it reads changed) and present the table as raw.events. Returns the rows landed.
     One INSERT: a failed landing lands nothing, and running it again lands nothing twice."""
+    return _land(warehouse, (_CREATE, LANDED_TABLE, _PRESENT, "events"), landing_sql, adapter, restart)
+
+
+def land_users(warehouse: Warehouse, adapter: str, *, restart: bool = False) -> int:
+    """land_events for the users the tracker's identifies name, presented as raw.users."""
+    return _land(warehouse, (_CREATE_USERS, LANDED_USERS, _PRESENT_USERS, "users"), users_landing_sql, adapter, restart)
+
+
+def _land(warehouse: Warehouse, table: tuple[str, str, str, str], sql_for, adapter: str, restart: bool) -> int:
+    create, name, present, raw_name = table
     with warehouse.session() as session:
         session.query(f"create schema if not exists {LANDED_SCHEMA}")
         if restart:
-            session.query(f"drop table if exists {LANDED_TABLE}")
-        session.query(_CREATE)
-        before = session.query(f"select count(*) as n, max(loaded_at) as newest from {LANDED_TABLE}")[0]
-        sql, params = landing_sql(adapter, before["newest"])
+            session.query(f"drop table if exists {name}")
+        session.query(create)
+        before = session.query(f"select count(*) as n, max(loaded_at) as newest from {name}")[0]
+        sql, params = sql_for(adapter, before["newest"])
         session.query(sql, params)
-        if restart or not relation_exists(session, "raw", "events"):
-            session.query(_PRESENT)
-        after = session.query(f"select count(*) as n from {LANDED_TABLE}")[0]
+        if restart or not relation_exists(session, "raw", raw_name):
+            session.query(present)
+        after = session.query(f"select count(*) as n from {name}")[0]
         return int(after["n"]) - int(before["n"])
-
-
-def landed(warehouse: Warehouse) -> bool:
-    return relation_exists(warehouse, LANDED_SCHEMA, LANDED_NAME)
