@@ -289,9 +289,13 @@ def test_snowplow_events_follow_snowplows_own_rules(segment_run, tmp_path):
 def test_the_snowflake_sql_of_the_views_and_the_landing_runs_on_fakesnow(tracker, write, expected, tmp_path):
     """The views compiled for Snowflake, over the tracker's tables as the loaders type them there (Segment:
     TIMESTAMP_TZ; Snowplow: UTC without zone), and the landing run through the Snowflake connector, keep the same
-    events as DuckDB."""
+    events as DuckDB; Segment's users too (their signup times: offline, dbt cannot see which context columns
+    exist, so the channel reads as null)."""
     models = [f"{tracker}__events", f"{tracker}__identities"]
-    views = compiled_for_snowflake({"KPIWATCH_SOURCE_EVENTS": tracker}, models, tmp_path)
+    env = {"KPIWATCH_SOURCE_EVENTS": tracker}
+    if tracker == "segment":
+        models, env = [*models, "segment__signups"], {**env, "KPIWATCH_SOURCE_USERS": tracker}
+    views = compiled_for_snowflake(env, models, tmp_path)
     with fakesnow.patch():
         snowflake = SnowflakeWarehouse(
             SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
@@ -305,6 +309,10 @@ def test_the_snowflake_sql_of_the_views_and_the_landing_runs_on_fakesnow(tracker
         assert land_events(snowflake, tracker) == len(expected)
         assert land_events(snowflake, tracker) == 0
         on_snowflake = snowflake.query("select event_id, user_id, event_name, occurred_at from raw.events")
+        if tracker == "segment":
+            assert land_users(snowflake, tracker) == 4
+            signups = {tuple(r.values()) for r in snowflake.query("select user_id, created_at from raw.users")}
+            assert signups == {(u, ts(t)) for _, u, t, _ in IDENTIFIES if (u, t) != ("u2", "2024-04-15 07:00:00")}
     assert {tuple(r.values()) for r in on_snowflake} == expected
 
 
