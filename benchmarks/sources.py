@@ -55,8 +55,8 @@ select * replace (spend_date + 1 as spend_date) from raw.marketing_spend where s
 """
 
 
-def daily_runs(size: str, work: Path, env: dict[str, str], shape: str) -> tuple[list[Measurement], float]:
-    """A full build, then three daily runs of the same day; their measurements and the day's MRR."""
+def shaped_copy(size: str, work: Path, env: dict[str, str], shape: str) -> Path:
+    """A copy of the size's cached dataset in `shape` (`kpiwatch generate --shape`'s conversion)."""
     work.mkdir(parents=True, exist_ok=True)
     db = work / f"{size}.duckdb"
     shutil.copy(dataset(size, env), db)
@@ -65,6 +65,12 @@ def daily_runs(size: str, work: Path, env: dict[str, str], shape: str) -> tuple[
         reshape(con, shape, dt.date.fromisoformat(AS_OF))
     finally:
         con.close()
+    return db
+
+
+def daily_runs(size: str, work: Path, env: dict[str, str], shape: str) -> tuple[list[Measurement], float]:
+    """A full build, then three daily runs of the same day; their measurements and the day's MRR."""
+    db = shaped_copy(size, work, env, shape)
     run_env = {**run_environment(env, work, size, db), **(ADAPTED if shape != "contract" else {})}
     command = [str(BIN / "kpiwatch"), "run", "--as-of", AS_OF]
     try:
@@ -96,14 +102,7 @@ def append_tracked_day(db: Path, last_day: dt.date) -> dt.date:
 def new_day_runs(size: str, work: Path, env: dict[str, str], shape: str) -> tuple[list[Measurement], list[int]]:
     """A full build, then NEW_DAYS new days, each loaded and given its daily run: their measurements and each
     new day's daily active users."""
-    work.mkdir(parents=True, exist_ok=True)
-    db = work / f"{size}.duckdb"
-    shutil.copy(dataset(size, env), db)
-    con = duckdb.connect(str(db))
-    try:
-        reshape(con, shape, dt.date.fromisoformat(AS_OF))
-    finally:
-        con.close()
+    db = shaped_copy(size, work, env, shape)
     run_env = {**run_environment(env, work, size, db), **(TRACKED if shape != "contract" else {})}
     kpiwatch = [str(BIN / "kpiwatch"), "run", "--as-of"]
     try:
