@@ -18,8 +18,10 @@ that named it, whose time is the signup (docs/sources.md).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from kpiwatch.warehouse import Warehouse, relation_exists
+from kpiwatch.warehouse import Warehouse
 
 LANDED_SCHEMA = "sources"
 LANDED_TABLE = f"{LANDED_SCHEMA}.landed_events"
@@ -40,6 +42,8 @@ _CREATE_USERS = f"""
 create table if not exists {LANDED_USERS} (
     user_id varchar, created_at timestamp, country varchar, acquisition_channel varchar, loaded_at timestamp
 )"""
+WATERMARK_TABLE = "ledger.tracker_watermarks"
+_CREATE_WATERMARKS = f"create table if not exists {WATERMARK_TABLE} (landed_table varchar, newest_loaded_at timestamp)"
 _PRESENT_USERS = (
     f"create or replace view raw.users as select user_id, created_at, country, acquisition_channel from {LANDED_USERS}"
 )
@@ -98,29 +102,74 @@ where not exists (select 1 from {LANDED_USERS} as landed where landed.user_id = 
     return sql, [since - LOAD_LOOKBACK] if since else []
 
 
+@dataclass(frozen=True)
+class LandedTable:
+    """A table kpiwatch keeps for a tracker's rows: how it is created, landed into, and presented as raw.<table>."""
+
+    name: str
+    raw_name: str
+    create: str
+    present: str
+    landing_sql: Callable[[str, dt.datetime | None], tuple[str, list[dt.datetime]]]
+
+
+EVENTS = LandedTable(LANDED_TABLE, "events", _CREATE, _PRESENT, landing_sql)
+USERS = LandedTable(LANDED_USERS, "users", _CREATE_USERS, _PRESENT_USERS, users_landing_sql)
+
+
 def land_events(warehouse: Warehouse, adapter: str, *, restart: bool = False) -> int:
     """Append what the tracker loaded since the last landing (all of it on the first run, or after `restart`, when
     the adapter or the schema it reads changed) and present the table as raw.events. Returns the rows landed.
     One INSERT: a failed landing lands nothing, and running it again lands nothing twice."""
-    return _land(warehouse, (_CREATE, LANDED_TABLE, _PRESENT, "events"), landing_sql, adapter, restart)
+    return _land(warehouse, EVENTS, adapter, restart)
 
 
 def land_users(warehouse: Warehouse, adapter: str, *, restart: bool = False) -> int:
     """land_events for the users the tracker's identifies name, presented as raw.users."""
-    return _land(warehouse, (_CREATE_USERS, LANDED_USERS, _PRESENT_USERS, "users"), users_landing_sql, adapter, restart)
+    return _land(warehouse, USERS, adapter, restart)
 
 
-def _land(warehouse: Warehouse, table: tuple[str, str, str, str], sql_for, adapter: str, restart: bool) -> int:
-    create, name, present, raw_name = table
+def _land(warehouse: Warehouse, table: LandedTable, adapter: str, restart: bool) -> int:
+    """Read the watermark from the ledger, land what is newer, move the watermark: a day's landing reads a day of
+    the tracker's rows and the landed rows of the look-back, never the whole landed table."""
     with warehouse.session() as session:
         session.query(f"create schema if not exists {LANDED_SCHEMA}")
+        session.query(f"create schema if not exists {WATERMARK_TABLE.split('.')[0]}")
+        session.query(_CREATE_WATERMARKS)
         if restart:
-            session.query(f"drop table if exists {name}")
-        session.query(create)
-        before = session.query(f"select count(*) as n, max(loaded_at) as newest from {name}")[0]
-        sql, params = sql_for(adapter, before["newest"])
-        session.query(sql, params)
-        if restart or not relation_exists(session, "raw", raw_name):
-            session.query(present)
-        after = session.query(f"select count(*) as n from {name}")[0]
-        return int(after["n"]) - int(before["n"])
+            session.query(f"drop table if exists {table.name}")
+            session.query(f"delete from {WATERMARK_TABLE} where landed_table = ?", [table.name])
+        session.query(table.create)
+        since, recorded = _watermark(session, table)
+        sql, params = table.landing_sql(adapter, since)
+        landed = inserted_rows(session.query(sql, params))
+        if since is None:
+            session.query(table.present)
+        if landed or not recorded:
+            _move_watermark(session, table, since)
+        return landed
+
+
+def _watermark(session: Warehouse, table: LandedTable) -> tuple[dt.datetime | None, bool]:
+    """The newest load time landed so far (None before anything landed), and whether the ledger holds it. A table
+    landed before the ledger kept watermarks is read once for it."""
+    rows = session.query(f"select newest_loaded_at from {WATERMARK_TABLE} where landed_table = ?", [table.name])
+    if rows:
+        return rows[0]["newest_loaded_at"], True
+    return session.query(f"select max(loaded_at) as newest from {table.name}")[0]["newest"], False
+
+
+def _move_watermark(session: Warehouse, table: LandedTable, since: dt.datetime | None) -> None:
+    """The newest load time among the rows landed now: only the rows of the look-back are read (loads append in
+    load order, so DuckDB's zone maps and Snowflake's partition pruning skip the rest)."""
+    recent = " where loaded_at > ?" if since else ""
+    params = [since - LOAD_LOOKBACK] if since else []
+    newest = session.query(f"select max(loaded_at) as newest from {table.name}{recent}", params)[0]["newest"]
+    session.query(f"delete from {WATERMARK_TABLE} where landed_table = ?", [table.name])
+    session.query(f"insert into {WATERMARK_TABLE} values (?, ?)", [table.name, newest or since])
+
+
+def inserted_rows(result: list[dict[str, object]]) -> int:
+    """The rows an INSERT wrote, as the warehouse reports them (DuckDB `Count`, Snowflake `number of rows
+    inserted`)."""
+    return int(next(iter(result[0].values()))) if result and result[0] else 0

@@ -39,7 +39,7 @@ from kpiwatch.settings import SnowflakeSettings
 from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_settings import sources_from_env
 from kpiwatch.sources_check import check_sources
-from kpiwatch.tracker_landing import LANDED_TABLE, land_events, land_users
+from kpiwatch.tracker_landing import LANDED_TABLE, WATERMARK_TABLE, land_events, land_users
 from kpiwatch.warehouse import DuckDBWarehouse
 from orchestration.source_views import prepare_source_views
 from tests.conftest import (
@@ -155,7 +155,7 @@ def test_landing_load_by_load_keeps_what_landing_in_one_go_keeps(segment_run, tm
     db = settings.duckdb_path
     one_go = rows(db, f"select * from {LANDED_TABLE} order by event_id")
     late = ("m7", "a7", "u1", "api_call", "2024-04-15 07:00:00", "2024-04-15 07:00:00", "2024-04-15 08:00:00")
-    execute_sql(db, f"delete from {LANDED_TABLE}", "delete from segment.tracks", "delete from segment.identifies")
+    execute_sql(db, f"delete from {LANDED_TABLE}", f"delete from {WATERMARK_TABLE}", "drop view raw.events")
     warehouse = DuckDBWarehouse(db, read_only=False)
     loads = ["2024-04-13 12:00:00", "2024-04-13 18:00:00", "2024-04-14 12:00:00", "2024-04-15 12:00:00"]
     landed = []
@@ -170,6 +170,12 @@ def test_landing_load_by_load_keeps_what_landing_in_one_go_keeps(segment_run, tm
     assert land_events(warehouse, "segment") == 1  # loaded 4 h before the newest landed row: read again
     assert land_events(warehouse, "segment") == 0
     assert ("m7", "u1", "api_call", ts("2024-04-15 07:00:00")) in landed_events(db)
+    watermark = rows(db, f"select newest_loaded_at from {WATERMARK_TABLE}")
+    assert watermark == [{"newest_loaded_at": ts("2024-04-15 12:00:00")}]
+    # A table landed before the ledger kept watermarks: read once for its newest load, nothing lands twice.
+    execute_sql(db, f"drop table {WATERMARK_TABLE}")
+    assert land_events(warehouse, "segment") == 0
+    assert rows(db, f"select newest_loaded_at from {WATERMARK_TABLE}") == watermark
 
 
 def sql_row(track) -> str:
