@@ -7,7 +7,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,8 @@ import pytest
 from kpiwatch.contract import RAW_TABLES_BY_NAME, raw_table_ddl
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
-from kpiwatch.settings import Settings, load_settings
+from kpiwatch.settings import Settings, SnowflakeSettings, load_settings
+from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.stack import Stack
 from orchestration.dbt_project import prepare_dbt_manifest
 from tests.monitoring_helpers import stack_settings
@@ -125,6 +127,19 @@ def compiled_for_snowflake(env: Mapping[str, str], models: Sequence[str], work: 
     )
     assert done.returncode == 0, done.stdout[-3000:]
     return {model: next(work.rglob(f"{model}.sql")).read_text() for model in models}
+
+
+@contextmanager
+def fakesnow_warehouse() -> Iterator[SnowflakeWarehouse]:
+    """kpiwatch's Snowflake warehouse (the real connector code) on fakesnow, its database KPIWATCH created."""
+    import fakesnow
+
+    with fakesnow.patch():
+        warehouse = SnowflakeWarehouse(
+            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
+        )
+        warehouse.query("create database if not exists kpiwatch")
+        yield warehouse
 
 
 def copy_run_state(settings: Settings, directory: Path) -> Settings:

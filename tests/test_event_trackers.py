@@ -31,12 +31,9 @@ import subprocess
 import sys
 from dataclasses import replace
 
-import fakesnow
 import pytest
 
 from kpiwatch.hosting.launch import run_once
-from kpiwatch.settings import SnowflakeSettings
-from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_settings import sources_from_env
 from kpiwatch.sources_check import check_sources
 from kpiwatch.tracker_landing import LANDED_TABLE, WATERMARK_TABLE, land_events, land_users
@@ -47,6 +44,7 @@ from tests.conftest import (
     copy_run_state,
     differing_rows,
     execute_sql,
+    fakesnow_warehouse,
     query_one,
     rows,
     ts,
@@ -302,11 +300,7 @@ def test_the_snowflake_sql_of_the_views_and_the_landing_runs_on_fakesnow(tracker
     if tracker == "segment":
         models, env = [*models, "segment__signups"], {**env, "KPIWATCH_SOURCE_USERS": tracker}
     views = compiled_for_snowflake(env, models, tmp_path)
-    with fakesnow.patch():
-        snowflake = SnowflakeWarehouse(
-            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
-        )
-        snowflake.query("create database if not exists kpiwatch")
+    with fakesnow_warehouse() as snowflake:
         snowflake.query("create schema if not exists kpiwatch.raw")
         write(snowflake.query)
         snowflake.query("create schema if not exists sources")

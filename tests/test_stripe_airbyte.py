@@ -10,14 +10,12 @@ import datetime as dt
 import json
 
 import duckdb
-import fakesnow
 import pytest
 
 from kpiwatch.hosting.launch import run_once
-from kpiwatch.settings import SnowflakeSettings, load_settings
-from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
+from kpiwatch.settings import load_settings
 from kpiwatch.sources_check import check_sources
-from tests.conftest import differing_rows, execute_sql, money, query_one, rows
+from tests.conftest import differing_rows, execute_sql, fakesnow_warehouse, money, query_one, rows
 from tests.test_stripe_fivetran import (
     AS_OF,
     CUSTOMERS,
@@ -236,11 +234,7 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(air
     """The adapter compiled for Snowflake (offline), over the same streams with VARIANT objects (read with `:path`)
     and epoch seconds, run on fakesnow, equals what DuckDB built."""
     compiled = compiled_for_snowflake(ENV, ["stripe_airbyte__subscriptions", "stripe_airbyte__users"], tmp_path)
-    with fakesnow.patch():
-        snowflake = SnowflakeWarehouse(
-            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
-        )
-        snowflake.query("create database if not exists kpiwatch")
+    with fakesnow_warehouse() as snowflake:
         write_airbyte_streams(snowflake.query, snowflake=True)
         periods = snowflake.query(
             f"select {PERIOD_COLUMNS} from ({compiled['stripe_airbyte__subscriptions']}) order by 1, 7"

@@ -37,17 +37,23 @@ from dataclasses import replace
 from unittest.mock import patch
 
 import duckdb
-import fakesnow
 import pytest
 
 from kpiwatch.contract import raw_table_ddl
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
-from kpiwatch.settings import SnowflakeSettings
-from kpiwatch.snowflake_warehouse import SnowflakeWarehouse
 from kpiwatch.source_adapters import connector_columns, schema_problem
 from orchestration.source_views import prepare_source_views
-from tests.conftest import compiled_for_snowflake, copy_run_state, differing_rows, execute_sql, money, query_one, rows
+from tests.conftest import (
+    compiled_for_snowflake,
+    copy_run_state,
+    differing_rows,
+    execute_sql,
+    fakesnow_warehouse,
+    money,
+    query_one,
+    rows,
+)
 
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 4, 15)
@@ -456,11 +462,7 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
     """The adapter compiled for Snowflake (offline), run on fakesnow over the same Stripe rows as TIMESTAMP_TZ
     columns, as Fivetran writes them there, equals what DuckDB built."""
     compiled = compiled_for_snowflake(STRIPE_ENV, ["stripe_fivetran__subscriptions"], tmp_path)
-    with fakesnow.patch():
-        snowflake = SnowflakeWarehouse(
-            SnowflakeSettings(account="acme", user="kpiwatch", database="KPIWATCH", schema="RAW", password="x")
-        )
-        snowflake.query("create database if not exists kpiwatch")
+    with fakesnow_warehouse() as snowflake:
         with patch.dict(TABLES, {k: v.replace("timestamp", "timestamp_tz") for k, v in TABLES.items()}):
             write_stripe_schema(snowflake.query)
         on_snowflake = snowflake.query(
