@@ -665,7 +665,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="contract",
         help="contract (default), or a connector's own shape for the source adapters (docs/sources.md): "
         "stripe_fivetran or stripe_airbyte writes subscriptions as that connector's Stripe schema `stripe`; "
-        "segment, rudderstack and snowplow write events (and users) as the tracker's tables",
+        "segment, rudderstack and snowplow write events (and users) as the tracker's tables; one of each combines, "
+        "comma-separated: stripe_fivetran,segment",
     )
     gen.add_argument(
         "--inject",

@@ -81,32 +81,6 @@ def cli_env(job_env) -> Callable[..., dict[str, str]]:
     return env_for
 
 
-# The generated company the source adapters' shapes are compared with (tests of `generate --shape`).
-SHAPED_COMPANY = {"as_of": dt.date(2024, 3, 31), "users": 300, "days": 200, "seed": 8}
-
-
-@pytest.fixture(scope="session")
-def shaped_company_runs(tmp_path_factory, job_settings) -> Callable[[str, Mapping[str, str]], Path]:
-    """run(shape, env): the warehouse of the generated company in `shape`, after a run through `env`'s adapters;
-    each shape generated and run once per session (the contract shape is every comparison's other side)."""
-    from kpiwatch.hosting.launch import run_once
-    from kpiwatch.sample.generate import GenerateOptions, generate
-
-    done: dict[str, Path] = {}
-
-    def run(shape: str, env: Mapping[str, str]) -> Path:
-        if shape not in done:
-            work = tmp_path_factory.mktemp(f"shaped_{shape}")
-            options = GenerateOptions(out=work / "company.duckdb", shape=shape, **SHAPED_COMPANY)
-            generate(options, progress=False, log=lambda _: None)
-            outcome = run_once(job_settings(options.out, work / "home", env=env), SHAPED_COMPANY["as_of"])
-            assert outcome.success, (shape, outcome.failures, outcome.failed_checks)
-            done[shape] = options.out
-        return done[shape]
-
-    return run
-
-
 # A Snowflake target's settings for `dbt compile --no-introspect`, which needs no account.
 OFFLINE_SNOWFLAKE = {
     "KPIWATCH_SNOWFLAKE_ACCOUNT": "acme",

@@ -216,6 +216,21 @@ def test_prestart_names_the_workers_a_run_starts_first(value, workers):
             "segment, rudderstack, snowplow.\n",
         ),
         (
+            ["--shape", "stripe_fivetran,segmnt"],
+            "kpiwatch: --shape 'segmnt' is not a known shape; use one of: contract, stripe_fivetran, stripe_airbyte, "
+            "segment, rudderstack, snowplow.\n",
+        ),
+        (
+            ["--shape", "segment,snowplow"],
+            "kpiwatch: --shape 'segment,snowplow' names two shapes of the same data; combine at most one of "
+            "stripe_fivetran / stripe_airbyte with one of segment / rudderstack / snowplow.\n",
+        ),
+        (
+            ["--shape", "contract,segment"],
+            "kpiwatch: --shape 'contract,segment': contract is every table as it is; it combines with no other "
+            "shape.\n",
+        ),
+        (
             ["--shape", "stripe_fivetran", "--inject", "negative_amount"],
             "kpiwatch: --inject breaks the contract tables: use it without --shape (or --shape contract).\n",
         ),

@@ -42,10 +42,8 @@ from orchestration.source_views import prepare_source_views
 from tests.conftest import (
     compiled_for_snowflake,
     copy_run_state,
-    differing_rows,
     execute_sql,
     fakesnow_warehouse,
-    query_one,
     rows,
     ts,
     write_raw_warehouse,
@@ -347,19 +345,3 @@ def test_sources_check_counts_what_landing_leaves_out_and_names_a_missing_column
             "(KPIWATCH_SOURCE_EVENTS=segment, KPIWATCH_SOURCE_SEGMENT_SCHEMA=segment).",
         }
     ]
-
-
-@pytest.mark.parametrize("tracker", ["segment", "snowplow"])
-def test_a_company_generated_in_a_trackers_shape_gives_the_marts_of_its_contract_shape(tracker, shaped_company_runs):
-    """`kpiwatch generate --shape` writes the sample company's events as the tracker delivers them (anonymous
-    events, retries in later loads), and Segment's users as its identifies: landed through the adapters they are
-    the contract's events and users, one for one, and every mart equals the contract company's."""
-    contract = shaped_company_runs("contract", {})
-    env = {"KPIWATCH_SOURCE_EVENTS": tracker, **({"KPIWATCH_SOURCE_USERS": tracker} if tracker == "segment" else {})}
-    shaped = shaped_company_runs(tracker, env)
-    table = "segment.tracks" if tracker == "segment" else "atomic.events"
-    delivered, anonymous = query_one(shaped, f"select count(*), count(*) - count(user_id) from {table}")
-    assert delivered > query_one(contract, "select count(*) from raw.events")[0] and anonymous > 0
-    differences = differing_rows(contract, shaped, ("raw", "marts"))
-    assert {"raw.events", "raw.users", "marts.fct_active_users_daily"} <= set(differences)
-    assert set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}

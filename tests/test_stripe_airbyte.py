@@ -15,7 +15,7 @@ import pytest
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.settings import load_settings
 from kpiwatch.sources_check import check_sources
-from tests.conftest import differing_rows, execute_sql, fakesnow_warehouse, money, query_one, rows
+from tests.conftest import execute_sql, fakesnow_warehouse, money, rows
 from tests.test_stripe_fivetran import (
     AS_OF,
     CUSTOMERS,
@@ -275,15 +275,3 @@ def test_sources_check_reads_airbytes_current_records(tmp_path):
         "severity": "error",
         "text": "1 price(s) billed every 'fortnight', an interval kpiwatch does not know.",
     }
-
-
-def test_a_company_generated_in_airbyte_shape_gives_the_marts_of_its_contract_shape(shaped_company_runs):
-    """`kpiwatch generate --shape stripe_airbyte`: the generated company's subscriptions as Airbyte's streams, read
-    through the adapter, give every mart of the same company in contract shape."""
-    contract = shaped_company_runs("contract", {})
-    airbyte = shaped_company_runs("stripe_airbyte", {"KPIWATCH_SOURCE_SUBSCRIPTIONS": "stripe_airbyte"})
-    assert query_one(airbyte, "select count(*) from stripe.invoice_line_items")[0]
-    assert query_one(airbyte, "select count(*) from information_schema.tables where table_name = 'price'") == (0,)
-    differences = differing_rows(contract, airbyte, ("marts",))
-    assert "marts.fct_mrr_monthly" in differences
-    assert set(differences.values()) == {0}, {k: v for k, v in differences.items() if v}

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES, raw_table_ddl
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.sample.planted import Anomaly, plant
-from kpiwatch.sample.shapes import SHAPE_SCHEMAS, SHAPES, reshape
+from kpiwatch.sample.shapes import SHAPE_SCHEMAS, reshape, shape_parts
 
 COUNTRIES = (
     ("US", 0.38, "USD"),
@@ -82,11 +82,10 @@ class GenerateOptions:
     seed: int = 42
     force: bool = False
     anomalies: tuple[Anomaly, ...] = ()
-    shape: str = "contract"  # or a connector's shape (kpiwatch/sample/shapes.py)
+    shape: str = "contract"  # or a connector's shape, or a billing and a tracking shape: "stripe_fivetran,segment"
 
     def validate(self) -> None:
-        if self.shape not in SHAPES:
-            raise KpiwatchError(f"--shape {self.shape!r} is not a known shape; use one of: {', '.join(SHAPES)}.")
+        shape_parts(self.shape)
         if self.users < 1:
             raise KpiwatchError(f"--users must be at least 1, got {self.users}.")
         if self.days < 2:
@@ -373,7 +372,7 @@ def generate(options: GenerateOptions, progress: bool = True, log: Callable[[str
         listed = con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
         present = {name for (name,) in listed}
         names = [t.qualified_name for t in RAW_TABLES] + sorted(
-            n for n in present if n.split(".")[0] == SHAPE_SCHEMAS.get(options.shape)
+            n for n in present if n.split(".")[0] in {SHAPE_SCHEMAS.get(part) for part in shape_parts(options.shape)}
         )
         counts = {
             name.removeprefix(f"{RAW_SCHEMA}."): con.execute(f"select count(*) from {name}").fetchone()[0]

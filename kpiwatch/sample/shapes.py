@@ -14,6 +14,10 @@ stripe_airbyte: the same Stripe objects as Airbyte's source-stripe streams (epoc
 stripe_fivetran: raw.subscriptions becomes Fivetran's Stripe schema `stripe` (one customer per user, a product per
 plan, a price per plan, interval, amount and currency, a subscription with one item, and a paid invoice line per
 priced period); raw.users, raw.events and raw.marketing_spend stay as they are. All of it in SQL, in DuckDB.
+
+A Stripe shape and a tracker's shape combine (`--shape stripe_fivetran,segment`), as a company with Stripe billing
+and Segment tracking holds its data: subscriptions as the connector syncs them, events (and users) as the tracker
+delivers them.
 """
 
 from __future__ import annotations
@@ -22,12 +26,38 @@ import datetime as dt
 
 import duckdb
 
+from kpiwatch.errors import KpiwatchError
 from kpiwatch.source_settings import DEFAULT_SCHEMAS
 
 SHAPES = ("contract", "stripe_fivetran", "stripe_airbyte", "segment", "rudderstack", "snowplow")
 STRIPE_SCHEMA = DEFAULT_SCHEMAS["stripe_fivetran"]
 # The schema each shape writes (the adapter's default, docs/sources.md).
 SHAPE_SCHEMAS = {shape: DEFAULT_SCHEMAS[shape] for shape in SHAPES if shape != "contract"}
+# What each shape reshapes; one shape of each may be combined.
+SHAPE_KINDS = {"stripe_fivetran": "billing", "stripe_airbyte": "billing"} | {
+    tracker: "tracking" for tracker in ("segment", "rudderstack", "snowplow")
+}
+
+
+def shape_parts(shape: str) -> tuple[str, ...]:
+    """The shapes `--shape` names (comma-separated: one billing and one tracking shape at most), billing first: its
+    customers are read from raw.users before a tracker's shape replaces it. KpiwatchError names what is wrong."""
+    parts = tuple(part.strip() for part in shape.split(","))
+    for part in parts:
+        if part not in SHAPES:
+            raise KpiwatchError(f"--shape {part!r} is not a known shape; use one of: {', '.join(SHAPES)}.")
+    if len(parts) == 1:
+        return parts
+    if "contract" in parts:
+        raise KpiwatchError(f"--shape {shape!r}: contract is every table as it is; it combines with no other shape.")
+    kinds = [SHAPE_KINDS[part] for part in parts]
+    if len(set(kinds)) < len(kinds):
+        raise KpiwatchError(
+            f"--shape {shape!r} names two shapes of the same data; combine at most one of "
+            "stripe_fivetran / stripe_airbyte with one of segment / rudderstack / snowplow."
+        )
+    return tuple(sorted(parts, key=lambda part: SHAPE_KINDS[part]))
+
 
 # The priced periods, each with its subscription's last period (which decides the subscription's state).
 _PERIODS = """
@@ -208,12 +238,15 @@ _AIRBYTE_STATEMENTS = (
 
 
 def reshape(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
-    """Turn the generated contract tables into `shape` (contract: nothing to do)."""
-    if shape == "contract":
-        return
-    if shape in _TRACKER_STATEMENTS:
-        _reshape_events(con, shape)
-        return
+    """Turn the generated contract tables into `shape`, each of its parts in turn (contract: nothing to do)."""
+    for part in shape_parts(shape):
+        if part in _TRACKER_STATEMENTS:
+            _reshape_events(con, part)
+        elif part != "contract":
+            _reshape_billing(con, part, as_of)
+
+
+def _reshape_billing(con: duckdb.DuckDBPyConnection, shape: str, as_of: dt.date) -> None:
     cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     con.execute(f"drop schema if exists {STRIPE_SCHEMA} cascade")
     con.execute(_PERIODS, {"cutoff": cutoff})
