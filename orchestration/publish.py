@@ -69,6 +69,11 @@ def run_seconds(instance: DagsterInstance, run_id: str) -> float:
     return max(0.0, end - start)
 
 
+def withheld_metadata(withheld: dict[str, list[str]]) -> dict[str, object]:
+    """The push asset's record of the metrics it withheld; `kpiwatch run` reads it for its exit code."""
+    return {"metrics_valid": not withheld, "withheld": "; ".join(f"{m} ({', '.join(r)})" for m, r in withheld.items())}
+
+
 def publish_failed_run(instance: DagsterInstance, run_id: str, target: PushTarget, as_of: dt.date) -> int:
     """Replace the run's group with its check results and run_success=0; no business gauges (every metric
     is marked not valid), no last success."""
@@ -108,8 +113,11 @@ def build_publishing(
         publishing_started = dt.datetime.now(dt.UTC).timestamp()
         target = pushgateway.target()
         if not target.enabled:
+            # Nothing is pushed, but a metric built from data that failed an error check is still withheld: the
+            # run says so and exits 1, as it does when publishing is on.
+            withheld = withheld_metrics(raw_inputs, failed_raw_tables(check_records(context.instance, context.run_id)))
             context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
-            return MaterializeResult(metadata={"published": False})
+            return MaterializeResult(metadata={"published": False, **withheld_metadata(withheld)})
         window = evaluation.window(context.run.tags)
         as_of = window.as_of
         if window.start != window.as_of:
@@ -206,8 +214,7 @@ def build_publishing(
                 "series": len(samples),
                 "gateway": target.url,
                 "environment": target.environment,
-                "metrics_valid": not withheld,
-                "withheld": "; ".join(f"{m} ({', '.join(r)})" for m, r in withheld.items()),
+                **withheld_metadata(withheld),
                 "notice": " ".join(notices),
                 "restated": len(restated),
                 "anomalies": sum(1 for v in verdicts if v.fired),

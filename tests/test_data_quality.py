@@ -180,15 +180,17 @@ def test_a_warn_check_reports_without_blocking_and_the_cli_prints_no_traceback(b
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("push", ["on", "off"])
 def test_an_error_check_from_the_cli_names_the_check_and_the_withheld_metrics_without_a_traceback(
-    base, tmp_path, cli_env
+    push, base, tmp_path, cli_env
 ):
     """The real run of a raw.events fault: named in one line each, active users withheld (their marts are not
-    built, dbt lineage), MRR published fresh, raw data left alone."""
+    built, dbt lineage), MRR published fresh, raw data left alone. With publishing off
+    (KPIWATCH_PUSHGATEWAY_URL=off) the run withholds and exits 1 the same way: it once said `succeeded`."""
     _, fault = CLI_FAULT_RUN
     broken = broken_copy(base, tmp_path, fault)
     before = raw_fingerprint(broken)
-    env = cli_env(broken, tmp_path / "home")
+    env = cli_env(broken, tmp_path / "home", **({"KPIWATCH_PUSHGATEWAY_URL": "off"} if push == "off" else {}))
     done = subprocess.run(
         [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], capture_output=True, text=True, env=env
     )
