@@ -107,14 +107,13 @@ class LandedTable:
     """A table kpiwatch keeps for a tracker's rows: how it is created, landed into, and presented as raw.<table>."""
 
     name: str
-    raw_name: str
     create: str
     present: str
     landing_sql: Callable[[str, dt.datetime | None], tuple[str, list[dt.datetime]]]
 
 
-EVENTS = LandedTable(LANDED_TABLE, "events", _CREATE, _PRESENT, landing_sql)
-USERS = LandedTable(LANDED_USERS, "users", _CREATE_USERS, _PRESENT_USERS, users_landing_sql)
+EVENTS = LandedTable(LANDED_TABLE, _CREATE, _PRESENT, landing_sql)
+USERS = LandedTable(LANDED_USERS, _CREATE_USERS, _PRESENT_USERS, users_landing_sql)
 
 
 def land_events(warehouse: Warehouse, adapter: str, *, restart: bool = False) -> int:

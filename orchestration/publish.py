@@ -112,10 +112,14 @@ def build_publishing(
     ) -> MaterializeResult:
         publishing_started = dt.datetime.now(dt.UTC).timestamp()
         target = pushgateway.target()
+        checks = check_records(context.instance, context.run_id)
+        # A raw table that failed an error check withheld the marts built from it (the dbt step excluded
+        # them); the metrics read from those marts are not published, every other one is, fresh. With publishing
+        # off nothing is pushed, but the run still names them and exits 1.
+        withheld = withheld_metrics(raw_inputs, failed_raw_tables(checks))
+        for metric, reasons in withheld.items():
+            context.log.warning(f"Withheld {metric}: built from {', '.join(reasons)} (failed).")
         if not target.enabled:
-            # Nothing is pushed, but a metric built from data that failed an error check is still withheld: the
-            # run says so and exits 1, as it does when publishing is on.
-            withheld = withheld_metrics(raw_inputs, failed_raw_tables(check_records(context.instance, context.run_id)))
             context.log.warning("Publishing is off (KPIWATCH_PUSHGATEWAY_URL=off): nothing was pushed.")
             return MaterializeResult(metadata={"published": False, **withheld_metadata(withheld)})
         window = evaluation.window(context.run.tags)
@@ -126,13 +130,7 @@ def build_publishing(
                 "by daily runs, so this run publishes nothing."
             )
             return MaterializeResult(metadata={"published": False})
-        checks = check_records(context.instance, context.run_id)
         notices: list[str] = []
-        # A raw table that failed an error check withheld the marts built from it (the dbt step excluded
-        # them); the metrics read from those marts are not published, every other one is, fresh.
-        withheld = withheld_metrics(raw_inputs, failed_raw_tables(checks))
-        for metric, reasons in withheld.items():
-            context.log.warning(f"Withheld {metric}: built from {', '.join(reasons)} (failed).")
         samples = (
             quality_samples(checks)
             + run_samples(True, run_seconds(context.instance, context.run_id), as_of)

@@ -27,16 +27,16 @@ import datetime as dt
 import duckdb
 
 from kpiwatch.errors import KpiwatchError
-from kpiwatch.source_settings import DEFAULT_SCHEMAS
+from kpiwatch.source_settings import ADAPTER_TABLES, DEFAULT_SCHEMAS, EVENT_TRACKERS
 
 SHAPES = ("contract", "stripe_fivetran", "stripe_airbyte", "segment", "rudderstack", "snowplow")
 STRIPE_SCHEMA = DEFAULT_SCHEMAS["stripe_fivetran"]
 # The schema each shape writes (the adapter's default, docs/sources.md).
 SHAPE_SCHEMAS = {shape: DEFAULT_SCHEMAS[shape] for shape in SHAPES if shape != "contract"}
 # What each shape reshapes; one shape of each may be combined.
-SHAPE_KINDS = {"stripe_fivetran": "billing", "stripe_airbyte": "billing"} | {
-    tracker: "tracking" for tracker in ("segment", "rudderstack", "snowplow")
-}
+SHAPE_KINDS = {
+    adapter: "billing" for adapter, tables in ADAPTER_TABLES.items() if "subscriptions" in tables and adapter in SHAPES
+} | {tracker: "tracking" for tracker in EVENT_TRACKERS}
 
 
 def shape_parts(shape: str) -> tuple[str, ...]:
@@ -52,9 +52,10 @@ def shape_parts(shape: str) -> tuple[str, ...]:
         raise KpiwatchError(f"--shape {shape!r}: contract is every table as it is; it combines with no other shape.")
     kinds = [SHAPE_KINDS[part] for part in parts]
     if len(set(kinds)) < len(kinds):
+        billing, tracking = ([s for s, k in SHAPE_KINDS.items() if k == kind] for kind in ("billing", "tracking"))
         raise KpiwatchError(
             f"--shape {shape!r} names two shapes of the same data; combine at most one of "
-            "stripe_fivetran / stripe_airbyte with one of segment / rudderstack / snowplow."
+            f"{' / '.join(billing)} with one of {' / '.join(tracking)}."
         )
     return tuple(sorted(parts, key=lambda part: SHAPE_KINDS[part]))
 
