@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kpiwatch.errors import KpiwatchError
 from kpiwatch.source_settings import AD_CHANNEL_VARIABLE, schema_variable, table_variable
 from kpiwatch.warehouse import Warehouse
 
@@ -189,10 +188,3 @@ def schema_problem(
                 f"for raw.{table} ({setting})."
             )
     return None
-
-
-def check_connector_schema(
-    warehouse: Warehouse, adapter: str, table: str, schema: str, options: Mapping[str, str] | None = None
-) -> None:
-    if problem := schema_problem(connector_columns(warehouse, schema), adapter, table, schema, options):
-        raise KpiwatchError(problem)

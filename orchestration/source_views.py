@@ -20,11 +20,11 @@ from kpiwatch.errors import KpiwatchError
 from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
-from kpiwatch.source_adapters import check_connector_schema
+from kpiwatch.source_adapters import connector_columns, schema_problem
 from kpiwatch.source_settings import EVENT_TRACKERS, table_variable
 from kpiwatch.sources_check import mapping_errors
 from kpiwatch.tracker_landing import land_events, land_users
-from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse, relation_exists
+from kpiwatch.warehouse import DuckDBWarehouse, Warehouse, open_warehouse
 from orchestration.dbt_project import parse_error
 
 LEDGER_TABLE = "ledger.source_views"
@@ -45,30 +45,43 @@ def model_names(adapter: str, table: str) -> list[str]:
 
 
 def prepare_source_views(settings: Settings) -> None:
-    """Make raw.<table> the chosen adapter's view for every adapted table, rebuilding only what changed."""
+    """Make raw.<table> the chosen adapter's view for every adapted table, rebuilding only what changed. A daily
+    run opens the warehouse twice (once to read, once to land a tracker's new rows) and reads each information
+    schema once."""
     sources = settings.sources
     if not sources.adapted:
         return
     warehouse = open_warehouse(settings)
-    for table, adapter in sorted(sources.adapters.items()):
-        check_connector_schema(warehouse, adapter, table, sources.schemas[adapter], sources.options)
-        if problems := mapping_errors(warehouse, adapter, table, sources.schemas[adapter]):
-            raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
-        ensure_not_a_table(warehouse, table, adapter)
     wanted = {
         table: definition(adapter, sources.schemas[adapter], sources.options)
         for table, adapter in sources.adapters.items()
     }
-    built = built_definitions(warehouse)
-    stale = sorted(t for t, d in wanted.items() if built.get(t) != d or not relation_exists(warehouse, RAW_SCHEMA, t))
+    with warehouse.session():
+        connectors = {schema: connector_columns(warehouse, schema) for schema in set(sources.schemas.values())}
+        relations = relation_types(warehouse, (RAW_SCHEMA, LEDGER_TABLE.split(".")[0]))
+        for table, adapter in sorted(sources.adapters.items()):
+            schema = sources.schemas[adapter]
+            if problem := schema_problem(connectors[schema], adapter, table, schema, sources.options):
+                raise KpiwatchError(problem)
+            if problems := mapping_errors(warehouse, adapter, table, schema):
+                raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
+            ensure_not_a_table(relations, table, adapter)
+        built = built_definitions(warehouse, relations)
+    stale = sorted(t for t, d in wanted.items() if built.get(t) != d or (RAW_SCHEMA, t) not in relations)
     if stale:
         run_adapter_models(settings, [m for t in stale for m in model_names(sources.adapters[t], t)])
-    if (tracker := sources.adapters.get("events")) in EVENT_TRACKERS:
-        land_events(writable(settings), tracker, restart="events" in stale)
-    if (tracker := sources.adapters.get("users")) in EVENT_TRACKERS:
-        land_users(writable(settings), tracker, restart="users" in stale)
-    if stale:
-        record(settings, {t: (sources.adapters[t], wanted[t]) for t in stale})
+    landings = [
+        (land, tracker, table)
+        for land, table in ((land_events, "events"), (land_users, "users"))
+        if (tracker := sources.adapters.get(table)) in EVENT_TRACKERS
+    ]
+    if not (landings or stale):
+        return
+    with writable(settings).session() as session:
+        for land, tracker, table in landings:
+            land(session, tracker, restart=table in stale)
+        if stale:
+            record(session, {t: (sources.adapters[t], wanted[t]) for t in stale})
 
 
 def definition(adapter: str, schema: str, options: Mapping[str, str]) -> str:
@@ -83,13 +96,19 @@ def definition(adapter: str, schema: str, options: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def ensure_not_a_table(warehouse: Warehouse, table: str, adapter: str) -> None:
-    """A company's own raw.<table> is data, not something kpiwatch may replace with a view."""
+def relation_types(warehouse: Warehouse, schemas: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    """Every table and view of `schemas` (lower case) and its type (TABLE or VIEW), in one read."""
     rows = warehouse.query(
-        "select table_type from information_schema.tables where lower(table_schema) = ? and lower(table_name) = ?",
-        [RAW_SCHEMA, table],
+        "select lower(table_schema) as table_schema, lower(table_name) as table_name, upper(table_type) as kind "
+        f"from information_schema.tables where lower(table_schema) in ({', '.join('?' for _ in schemas)})",
+        list(schemas),
     )
-    if rows and rows[0]["table_type"].upper() != "VIEW":
+    return {(r["table_schema"], r["table_name"]): r["kind"] for r in rows}
+
+
+def ensure_not_a_table(relations: Mapping[tuple[str, str], str], table: str, adapter: str) -> None:
+    """A company's own raw.<table> is data, not something kpiwatch may replace with a view."""
+    if relations.get((RAW_SCHEMA, table), "VIEW") != "VIEW":
         raise KpiwatchError(
             f"raw.{table} is a table, and {table_variable(table)}={adapter} would replace it with the adapter's "
             f"view: kpiwatch never overwrites data, so rename or drop raw.{table}, or set "
@@ -97,10 +116,9 @@ def ensure_not_a_table(warehouse: Warehouse, table: str, adapter: str) -> None:
         )
 
 
-def built_definitions(warehouse: Warehouse) -> dict[str, str]:
+def built_definitions(warehouse: Warehouse, relations: Mapping[tuple[str, str], str]) -> dict[str, str]:
     """The definition each raw view was last built from (none before the first build)."""
-    schema, name = LEDGER_TABLE.split(".")
-    if not relation_exists(warehouse, schema, name):
+    if tuple(LEDGER_TABLE.split(".")) not in relations:
         return {}
     return {r["table_name"]: r["definition"] for r in warehouse.query(f"select * from {LEDGER_TABLE}")}
 
@@ -135,10 +153,10 @@ def model_error(output: str) -> str:
     return parse_error(output)
 
 
-def record(settings: Settings, built: Mapping[str, tuple[str, str]]) -> None:
+def record(warehouse: Warehouse, built: Mapping[str, tuple[str, str]]) -> None:
     """Remember what each view was built from, so the next run skips dbt when nothing changed."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with writable(settings).session() as session:
+    with warehouse.session() as session:
         session.query("create schema if not exists ledger")
         session.query(
             f"create table if not exists {LEDGER_TABLE} (table_name varchar, adapter varchar, definition varchar, "
