@@ -199,12 +199,12 @@ def _refuse_future(day: dt.date, name: str) -> None:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from kpiwatch.hosting.launch import run_backfill
-
     settings = _settings()
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     _refuse_future(end, "--end")
     load_checks_config(settings.checks_config, settings.seeds_dir)
+    from kpiwatch.hosting.launch import run_backfill  # after the arguments: a bad one is refused without Dagster
+
     say = _lines(settings)
     say.info(
         "backfill_starting",

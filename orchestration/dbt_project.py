@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-
-from dagster_dbt import DbtProject
+from typing import TYPE_CHECKING
 
 from kpiwatch.dbt_support.profile import dbt_environment, project_arguments
 from kpiwatch.errors import KpiwatchError
@@ -20,10 +19,15 @@ from kpiwatch.executables import beside_interpreter
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.settings import Settings
 
+if TYPE_CHECKING:
+    from dagster_dbt import DbtProject
+
 PROJECT_SOURCES = ("models", "metrics", "macros", "seeds", "tests", "analyses", "dbt_project.yml", "profiles.yml")
 
 
 def dbt_project(settings: Settings) -> DbtProject:
+    from dagster_dbt import DbtProject  # here, not on import: `kpiwatch metrics` refuses a bad file without Dagster
+
     return DbtProject(
         project_dir=DBT_PROJECT_DIR,
         profiles_dir=settings.dbt_profiles_dir,
