@@ -19,6 +19,7 @@ from tests.conftest import copy_run_state, differing_rows, execute_sql
 pytestmark = pytest.mark.slow
 AS_OF = dt.date(2024, 3, 31)
 DAY = dt.timedelta(days=1)
+FIRST_SCAN = AS_OF - 3 * DAY
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +31,13 @@ def history(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(history, tmp_path_factory, job_settings):
-    """The settings and outcome of a first daily run on the history (it builds everything and records the
-    fingerprints); tests change copies of it (copy_run_state), never it."""
+    """The settings and outcome of a first daily run on the history, three days before its end (it builds
+    everything and records the fingerprints: the first full hash); tests change copies of it (copy_run_state),
+    never it."""
     work = tmp_path_factory.mktemp("first_run")
     shutil.copy(history, work / "daily.duckdb")
     settings = job_settings(work / "daily.duckdb", work / "home")
-    return settings, run_once(settings, AS_OF - DAY)
+    return settings, run_once(settings, FIRST_SCAN)
 
 
 def first_run_copy(first_run, directory, **fields):
@@ -134,15 +136,14 @@ def test_duplicate_event_ids_far_back_are_caught_in_the_repaired_days(first_run,
     assert {w.split(" (")[0] for w in outcome.withheld} == {"active_users", "retention", "feature_adoption"}
 
 
-def test_a_daily_run_counts_old_parts_and_the_periodic_full_hash_finds_edits_in_place(history, tmp_path, job_settings):
-    db, checks = tmp_path / "periodic.duckdb", tmp_path / "checks.yml"
-    shutil.copy(history, db)
+def test_a_daily_run_counts_old_parts_and_the_periodic_full_hash_finds_edits_in_place(first_run, tmp_path):
+    checks = tmp_path / "checks.yml"
     shipped = load_checks_config().path.read_text()
     every_two_days = "history_unchanged: {severity: warn, full_scan_every_days: 2"  # on every table
     checks.write_text(shipped.replace("history_unchanged: {severity: warn", every_two_days))
-    settings = job_settings(db, tmp_path / "home", checks_config=checks)
-    first_scan = AS_OF - 3 * DAY
-    assert run_once(settings, first_scan).success  # the first run hashes everything
+    # The first run hashed everything on FIRST_SCAN; the schedule is read from the checks of each run.
+    settings = first_run_copy(first_run, tmp_path / "periodic", checks_config=checks)
+    db, first_scan = settings.duckdb_path, FIRST_SCAN
     # Edited in place: the same rows, one value changed. 8 days before the daily run is within its hash (3-day
     # look-back and 7 days before it); 60 days back, and a subscription period 90 days back, are not.
     recent, old = first_scan - 7 * DAY, first_scan - 60 * DAY
