@@ -161,9 +161,12 @@ def _stripe_problems(warehouse: Warehouse, settings: Settings, report: TableRepo
     if test_mode:
         report.add(SKIPPED, f"{test_mode} test-mode subscription(s) (livemode = false).")
     used = _used(schema)
-    for condition, why in STRIPE_SKIPPED_PRICES:
-        n = warehouse.query(f"select count(*) as n from {schema}.price as price where {used} and {condition}")[0]["n"]
-        if n:
+    counts = ", ".join(
+        f"count(case when {condition} then 1 end) as n{i}" for i, (condition, _) in enumerate(STRIPE_SKIPPED_PRICES)
+    )
+    skipped = warehouse.query(f"select {counts} from {schema}.price as price where {used}")[0]
+    for i, (_, why) in enumerate(STRIPE_SKIPPED_PRICES):
+        if n := skipped[f"n{i}"]:
             report.add(SKIPPED, f"{n} price(s) {why}.")
     rates = set(fx_currencies(settings.seeds_dir / "fx_rates.csv"))
     currencies = warehouse.query(
