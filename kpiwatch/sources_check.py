@@ -25,10 +25,6 @@ STRIPE_SKIPPED_PRICES = (
     ("price.type = 'one_time'", "one-time (not recurring)"),
     ("lower(price.recurring_interval) = 'day'", "billed daily (no agreed monthly value)"),
     ("price.unit_amount = 0", "$0 (free)"),
-    (
-        "price.unit_amount is null and coalesce(lower(price.recurring_usage_type), 'licensed') <> 'metered'",
-        "without a unit amount (tiered)",
-    ),
 )
 
 

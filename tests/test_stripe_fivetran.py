@@ -21,9 +21,11 @@ minor units; JPY has none. Evaluation date 2024-04-15: MRR at each month's end, 
   cus_o  1 × 20, upgraded to 3 on 02-10 (proration lines ignored; the new
          quantity counts from the next period, as Stripe bills it)          -> 20 20 60 60 (expansion +40)
   cus_p  tax-inclusive 20 (18 before tax), cancelled at its period end 03-01 -> 18 18 0 0
+  cus_v  a tiered price (no unit amount): 10 seats invoiced 45 a month; the
+         current period counts what its invoice says                        -> 45 45 45 45
   cus_t  test mode (livemode false)                                         -> none
 
-Monthly: Jan 308 (9 payers), Feb 408 (9), Mar 482 (9), Apr 482 (9).
+Monthly: Jan 353 (10 payers), Feb 453 (10), Mar 527 (10), Apr 527 (10).
 February: new 120 (cus_b), churn -20 (cus_i). March: new 72 (cus_d 52, cus_f 20), expansion 40 (cus_o),
 churn -38 (cus_h 20, cus_p 18).
 """
@@ -100,9 +102,11 @@ PRICES = [
     ("p_setup", 5000, "usd", "one_time", None, None, None, "prod_setup"),
     ("p_daily", 100, "usd", "recurring", "day", 1, "licensed", "prod_lite"),
     ("p_incl", 2000, "usd", "recurring", "month", 1, "licensed", "prod_basic"),
+    ("p_tiered", None, "usd", "recurring", "month", 1, "licensed", "prod_seats"),
 ]
+TIERED = {"p_tiered"}  # billing_scheme tiered (the rest per_unit)
 PRODUCTS = [("prod_basic", "Basic"), ("prod_addon", "Add-on"), ("prod_lite", "Lite"), ("prod_api", "API")]
-PRODUCTS += [("prod_free", "Free"), ("prod_setup", "Setup")]
+PRODUCTS += [("prod_free", "Free"), ("prod_setup", "Setup"), ("prod_seats", "Seats")]
 
 # subscription_history: id, customer, status, cancel_at_period_end, current period, ended_at, active, livemode
 SUBSCRIPTIONS = [
@@ -124,6 +128,7 @@ SUBSCRIPTIONS = [
     ("sub_o", "cus_o", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
     ("sub_p", "cus_p", "canceled", False, ("2024-02-01", "2024-03-01"), "2024-03-01", True, True),
     ("sub_t", "cus_t", "active", False, ("2024-04-01", "2024-05-01"), None, True, False),
+    ("sub_v", "cus_v", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
 ]
 # subscription_item: id, subscription, price, quantity (the items as they are now)
 ITEMS = [
@@ -146,6 +151,7 @@ ITEMS = [
     ("si_o", "sub_o", "p_basic", 3),
     ("si_p", "sub_p", "p_incl", 1),
     ("si_t", "sub_t", "p_basic", 1),
+    ("si_v", "sub_v", "p_tiered", 10),
 ]
 MONTHS = [("2024-01-01", "2024-02-01"), ("2024-02-01", "2024-03-01"), ("2024-03-01", "2024-04-01")]
 MONTHS_TO_APRIL = [*MONTHS, ("2024-04-01", "2024-05-01")]
@@ -207,6 +213,7 @@ def lines():
     add("sub_o", "si_o", "p_basic", 3, 6000, [MONTHS[2], MONTHS_TO_APRIL[3]])
     add("sub_p", "si_p", "p_incl", 1, 2000, MONTHS[:2], tax="1800")
     add("sub_t", "si_t", "p_basic", 1, 2000, MONTHS_TO_APRIL)
+    add("sub_v", "si_v", "p_tiered", 10, 4500, MONTHS_TO_APRIL)  # the tiers' total for 10 seats
     return out
 
 
@@ -246,7 +253,10 @@ def write_stripe_schema(execute) -> None:
             (c, f"{c}@example.com", signed_up(c), "usd", "US", c != "cus_t", False, synced) for c in CUSTOMERS
         ],
         "product": [(product, name, True, False, synced) for product, name in PRODUCTS],
-        "price": [(*price[:7], "per_unit", price[7], True, False, True, synced) for price in PRICES],
+        "price": [
+            (*price[:7], "tiered" if price[0] in TIERED else "per_unit", price[7], True, False, True, synced)
+            for price in PRICES
+        ],
         "subscription_history": [
             (
                 sub,
@@ -329,13 +339,13 @@ def stripe_run(tmp_path_factory, job_settings):
 # The hand-worked MRR of the docstring: by month (MRR, paying customers), and every movement.
 EXPECTED_MONTHLY = {
     "2023-12-01": (money(0), 0),  # the customers signed up in December
-    "2024-01-01": (money(308), 9),
-    "2024-02-01": (money(408), 9),
-    "2024-03-01": (money(482), 9),
-    "2024-04-01": (money(482), 9),
+    "2024-01-01": (money(353), 10),
+    "2024-02-01": (money(453), 10),
+    "2024-03-01": (money(527), 10),
+    "2024-04-01": (money(527), 10),
 }
 FIRST_MONTH = ("cus_a", 20), ("cus_c", 100), ("cus_g", 20), ("cus_h", 20), ("cus_i", 20), ("cus_j", 20)
-FIRST_MONTH += ("cus_l", 70), ("cus_o", 20), ("cus_p", 18)
+FIRST_MONTH += ("cus_l", 70), ("cus_o", 20), ("cus_p", 18), ("cus_v", 45)
 EXPECTED_MOVEMENTS = {("2024-01-01", user): (money(mrr), "new") for user, mrr in FIRST_MONTH} | {
     ("2024-02-01", "cus_b"): (money(120), "new"),
     ("2024-02-01", "cus_i"): (money(0), "churn"),
@@ -477,7 +487,7 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
         assert problem.startswith("kpiwatch.stripe.price has no column recurring_interval_count: "), problem
     on_duckdb = rows(stripe_run[0].duckdb_path, f"select {PERIOD_COLUMNS} from raw.subscriptions order by 1, 7")
     # Periods per customer: a 4, b 6 (two items), c 2, d 3, f 2, g 4, h 2, i 2, j 4, l 1, o 4, p 2.
-    assert len(on_duckdb) == 36
+    assert len(on_duckdb) == 40
     assert [{**r, "amount": money(r["amount"])} for r in on_snowflake] == [
         {**r, "amount": money(r["amount"])} for r in on_duckdb
     ]
@@ -503,8 +513,8 @@ def test_sources_check_names_what_the_adapter_skips_and_every_problem(tmp_path, 
     done = sources_check(db, tmp_path / "home", cli_env)
     assert done.returncode == 1, done.stderr  # JPY has no exchange rate in kpiwatch's own fx_rates
     lines = done.stdout.splitlines()
-    assert lines[0] == "raw.users            stripe_fivetran from stripe: 16 rows, 2023-12-01 .. 2024-04-14"
-    assert lines[1] == "raw.subscriptions    stripe_fivetran from stripe: 16 rows, 2024-01-01 .. 2024-04-14"
+    assert lines[0] == "raw.users            stripe_fivetran from stripe: 17 rows, 2023-12-01 .. 2024-04-14"
+    assert lines[1] == "raw.subscriptions    stripe_fivetran from stripe: 17 rows, 2024-01-01 .. 2024-04-14"
     assert lines[2:8] == [
         "  skipped: 1 test-mode subscription(s) (livemode = false).",
         "  skipped: 1 price(s) metered (usage is not recurring revenue).",
@@ -526,7 +536,7 @@ def test_sources_check_names_what_the_adapter_skips_and_every_problem(tmp_path, 
     done = sources_check(db, tmp_path / "home", cli_env, "--format", "json", KPIWATCH_SEEDS_DIR=str(seeds))
     assert done.returncode == 0, done.stdout
     reports = {r["table"]: r for r in json.loads(done.stdout)}
-    assert reports["subscriptions"]["adapter"] == "stripe_fivetran" and reports["subscriptions"]["rows"] == 16
+    assert reports["subscriptions"]["adapter"] == "stripe_fivetran" and reports["subscriptions"]["rows"] == 17
     assert {p["severity"] for p in reports["subscriptions"]["problems"]} == {"skipped"}
 
     execute_sql(db, "update stripe.subscription_history set status = 'on_hold' where id = 'sub_c' and _fivetran_active")

@@ -44,6 +44,14 @@ past_periods as (
     where billed.period_start < history_ends.history_end or history_ends.history_end is null
 ),
 
+-- What Stripe invoiced for each item's period (licensed prices are billed in advance, so the current period's
+-- invoice is issued when it starts): the current period's amount when its price has no unit amount (tiered).
+invoiced_periods as (
+    select item_id, period_start, max(amount_minor) as amount_minor
+    from billed
+    group by item_id, period_start
+),
+
 current_periods as (
     select
         items.item_id,
@@ -51,7 +59,7 @@ current_periods as (
         history_ends.customer_id,
         items.price_id,
         null as currency,
-        prices.unit_amount * items.quantity as amount_minor,
+        coalesce(prices.unit_amount * items.quantity, invoiced.amount_minor) as amount_minor,
         coalesce(items.item_period_start, history_ends.history_end) as period_start,
         case
             when history_ends.cancel_at_period_end
@@ -61,6 +69,9 @@ current_periods as (
     from history_ends
     join items using (subscription_id)
     join prices on prices.price_id = items.price_id
+    left join invoiced_periods as invoiced
+        on invoiced.item_id = items.item_id
+        and invoiced.period_start = coalesce(items.item_period_start, history_ends.history_end)
     where history_ends.status in ('active', 'past_due')
 ),
 
