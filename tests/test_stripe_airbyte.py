@@ -228,7 +228,7 @@ def test_the_same_company_in_airbytes_streams_gives_the_same_mrr(airbyte_run):
         periods = con.execute("select count(*) from raw.subscriptions").fetchone()[0]
     finally:
         con.close()
-    assert users == set(CUSTOMERS) - {"cus_t"} and periods == 40  # as through Fivetran's schema
+    assert users == set(CUSTOMERS) - {"cus_t"} and periods == 44  # as through Fivetran's schema
 
 
 def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(airbyte_run, tmp_path):
@@ -243,7 +243,7 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(air
         users = snowflake.query(f"select user_id, created_at from ({compiled['stripe_airbyte__users']}) order by 1")
     db = airbyte_run[0].duckdb_path
     on_duckdb = rows(db, f"select {PERIOD_COLUMNS} from raw.subscriptions order by 1, 7")
-    assert len(on_duckdb) == 40
+    assert len(on_duckdb) == 44
     assert [{**r, "amount": money(r["amount"])} for r in periods] == [
         {**r, "amount": money(r["amount"])} for r in on_duckdb
     ]
@@ -266,10 +266,10 @@ def test_sources_check_reads_airbytes_current_records(tmp_path):
     write_airbyte_warehouse(db)
     settings = load_settings({"KPIWATCH_DUCKDB_PATH": str(db), "KPIWATCH_SEEDS_DIR": str(jpy_seeds(tmp_path)), **ENV})
     reports = {r.table: r for r in check_sources(settings)}
-    # 17 subscriptions have a live, undeleted current version (of 19: sub_t is test mode, sub_x deleted; sub_a's
-    # old version is not counted twice); 17 live customers (cus_t test mode, cus_x deleted).
-    assert (reports["subscriptions"].adapter, reports["subscriptions"].rows) == ("stripe_airbyte", 17)
-    assert reports["users"].rows == 17 and reports["subscriptions"].problems == []
+    # 18 subscriptions have a live, undeleted current version (of 20: sub_t is test mode, sub_x deleted; sub_a's
+    # old version is not counted twice); 18 live customers (cus_t test mode, cus_x deleted).
+    assert (reports["subscriptions"].adapter, reports["subscriptions"].rows) == ("stripe_airbyte", 18)
+    assert reports["users"].rows == 18 and reports["subscriptions"].problems == []
     execute_sql(db, "update stripe.prices set recurring = '{\"interval\": \"fortnight\"}' where id = 'p_week'")
     (problem,) = {r.table: r for r in check_sources(settings)}["subscriptions"].problems
     assert problem == {

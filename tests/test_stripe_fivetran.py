@@ -23,9 +23,11 @@ minor units; JPY has none. Evaluation date 2024-04-15: MRR at each month's end, 
   cus_p  tax-inclusive 20 (18 before tax), cancelled at its period end 03-01 -> 18 18 0 0
   cus_v  a tiered price (no unit amount): 10 seats invoiced 45 a month; the
          current period counts what its invoice says                        -> 45 45 45 45
+  cus_w  tax-inclusive 20 (18 before tax), active: the current period is
+         its invoice's 18 too, so April is not restated when it closes      -> 18 18 18 18
   cus_t  test mode (livemode false)                                         -> none
 
-Monthly: Jan 353 (10 payers), Feb 453 (10), Mar 527 (10), Apr 527 (10).
+Monthly: Jan 371 (11 payers), Feb 471 (11), Mar 545 (11), Apr 545 (11).
 February: new 120 (cus_b), churn -20 (cus_i). March: new 72 (cus_d 52, cus_f 20), expansion 40 (cus_o),
 churn -38 (cus_h 20, cus_p 18).
 """
@@ -129,6 +131,7 @@ SUBSCRIPTIONS = [
     ("sub_p", "cus_p", "canceled", False, ("2024-02-01", "2024-03-01"), "2024-03-01", True, True),
     ("sub_t", "cus_t", "active", False, ("2024-04-01", "2024-05-01"), None, True, False),
     ("sub_v", "cus_v", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
+    ("sub_w", "cus_w", "active", False, ("2024-04-01", "2024-05-01"), None, True, True),
 ]
 # subscription_item: id, subscription, price, quantity (the items as they are now)
 ITEMS = [
@@ -152,6 +155,7 @@ ITEMS = [
     ("si_p", "sub_p", "p_incl", 1),
     ("si_t", "sub_t", "p_basic", 1),
     ("si_v", "sub_v", "p_tiered", 10),
+    ("si_w", "sub_w", "p_incl", 1),
 ]
 MONTHS = [("2024-01-01", "2024-02-01"), ("2024-02-01", "2024-03-01"), ("2024-03-01", "2024-04-01")]
 MONTHS_TO_APRIL = [*MONTHS, ("2024-04-01", "2024-05-01")]
@@ -214,6 +218,7 @@ def lines():
     add("sub_p", "si_p", "p_incl", 1, 2000, MONTHS[:2], tax="1800")
     add("sub_t", "si_t", "p_basic", 1, 2000, MONTHS_TO_APRIL)
     add("sub_v", "si_v", "p_tiered", 10, 4500, MONTHS_TO_APRIL)  # the tiers' total for 10 seats
+    add("sub_w", "si_w", "p_incl", 1, 2000, MONTHS_TO_APRIL, tax="1800")
     return out
 
 
@@ -339,13 +344,13 @@ def stripe_run(tmp_path_factory, job_settings):
 # The hand-worked MRR of the docstring: by month (MRR, paying customers), and every movement.
 EXPECTED_MONTHLY = {
     "2023-12-01": (money(0), 0),  # the customers signed up in December
-    "2024-01-01": (money(353), 10),
-    "2024-02-01": (money(453), 10),
-    "2024-03-01": (money(527), 10),
-    "2024-04-01": (money(527), 10),
+    "2024-01-01": (money(371), 11),
+    "2024-02-01": (money(471), 11),
+    "2024-03-01": (money(545), 11),
+    "2024-04-01": (money(545), 11),
 }
 FIRST_MONTH = ("cus_a", 20), ("cus_c", 100), ("cus_g", 20), ("cus_h", 20), ("cus_i", 20), ("cus_j", 20)
-FIRST_MONTH += ("cus_l", 70), ("cus_o", 20), ("cus_p", 18), ("cus_v", 45)
+FIRST_MONTH += ("cus_l", 70), ("cus_o", 20), ("cus_p", 18), ("cus_v", 45), ("cus_w", 18)
 EXPECTED_MOVEMENTS = {("2024-01-01", user): (money(mrr), "new") for user, mrr in FIRST_MONTH} | {
     ("2024-02-01", "cus_b"): (money(120), "new"),
     ("2024-02-01", "cus_i"): (money(0), "churn"),
@@ -487,7 +492,7 @@ def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(str
         assert problem.startswith("kpiwatch.stripe.price has no column recurring_interval_count: "), problem
     on_duckdb = rows(stripe_run[0].duckdb_path, f"select {PERIOD_COLUMNS} from raw.subscriptions order by 1, 7")
     # Periods per customer: a 4, b 6 (two items), c 2, d 3, f 2, g 4, h 2, i 2, j 4, l 1, o 4, p 2.
-    assert len(on_duckdb) == 40
+    assert len(on_duckdb) == 44
     assert [{**r, "amount": money(r["amount"])} for r in on_snowflake] == [
         {**r, "amount": money(r["amount"])} for r in on_duckdb
     ]
@@ -513,8 +518,8 @@ def test_sources_check_names_what_the_adapter_skips_and_every_problem(tmp_path, 
     done = sources_check(db, tmp_path / "home", cli_env)
     assert done.returncode == 1, done.stderr  # JPY has no exchange rate in kpiwatch's own fx_rates
     lines = done.stdout.splitlines()
-    assert lines[0] == "raw.users            stripe_fivetran from stripe: 17 rows, 2023-12-01 .. 2024-04-14"
-    assert lines[1] == "raw.subscriptions    stripe_fivetran from stripe: 17 rows, 2024-01-01 .. 2024-04-14"
+    assert lines[0] == "raw.users            stripe_fivetran from stripe: 18 rows, 2023-12-01 .. 2024-04-14"
+    assert lines[1] == "raw.subscriptions    stripe_fivetran from stripe: 18 rows, 2024-01-01 .. 2024-04-14"
     assert lines[2:8] == [
         "  skipped: 1 test-mode subscription(s) (livemode = false).",
         "  skipped: 1 price(s) metered (usage is not recurring revenue).",
@@ -536,7 +541,7 @@ def test_sources_check_names_what_the_adapter_skips_and_every_problem(tmp_path, 
     done = sources_check(db, tmp_path / "home", cli_env, "--format", "json", KPIWATCH_SEEDS_DIR=str(seeds))
     assert done.returncode == 0, done.stdout
     reports = {r["table"]: r for r in json.loads(done.stdout)}
-    assert reports["subscriptions"]["adapter"] == "stripe_fivetran" and reports["subscriptions"]["rows"] == 17
+    assert reports["subscriptions"]["adapter"] == "stripe_fivetran" and reports["subscriptions"]["rows"] == 18
     assert {p["severity"] for p in reports["subscriptions"]["problems"]} == {"skipped"}
 
     execute_sql(db, "update stripe.subscription_history set status = 'on_hold' where id = 'sub_c' and _fivetran_active")

@@ -45,11 +45,16 @@ past_periods as (
 ),
 
 -- What Stripe invoiced for each item's period (licensed prices are billed in advance, so the current period's
--- invoice is issued when it starts): the current period's amount when its price has no unit amount (tiered).
+-- invoice is issued when it starts): one line per item and period.
 invoiced_periods as (
-    select item_id, period_start, max(amount_minor) as amount_minor
-    from billed
-    group by item_id, period_start
+    select item_id, period_start, price_id, quantity, amount_minor
+    from (
+        select
+            billed.*,
+            row_number() over (partition by item_id, period_start order by amount_minor desc, price_id) as nth
+        from billed
+    ) as lines
+    where nth = 1
 ),
 
 current_periods as (
@@ -59,7 +64,17 @@ current_periods as (
         history_ends.customer_id,
         items.price_id,
         null as currency,
-        coalesce(prices.unit_amount * items.quantity, invoiced.amount_minor) as amount_minor,
+        -- The current period's invoice when it bills the item's price and quantity (its amount before tax, as
+        -- for past periods, so a tax-inclusive price's month is not restated when its period closes); else the
+        -- live state (a change since the invoice); else, for a tiered price (no unit amount), the invoice.
+        coalesce(
+            case
+                when invoiced.price_id = items.price_id and invoiced.quantity = items.quantity
+                    then invoiced.amount_minor
+            end,
+            prices.unit_amount * items.quantity,
+            invoiced.amount_minor
+        ) as amount_minor,
         coalesce(items.item_period_start, history_ends.history_end) as period_start,
         case
             when history_ends.cancel_at_period_end

@@ -81,6 +81,7 @@ billed as (
         coalesce(
             cast(lines.unit_amount_excluding_tax as decimal(38, 6)) * lines.quantity, lines.amount
         ) as amount_minor,
+        coalesce(lines.quantity, 1) as quantity,
         {{ epoch_timestamp(json_text('lines.period', 'start')) }} as period_start,
         {{ epoch_timestamp(json_text('lines.period', 'end')) }} as period_end
     from lines

@@ -3,7 +3,8 @@
     ("Stripe"); every rule is a hand-worked case in tests/test_stripe_fivetran.py.
 
     Past periods come from what Stripe keeps: the non-proration subscription lines of issued invoices (draft
-    and void ones were never billed). The current period comes from the subscription, its items and their
+    and void ones were never billed). The current period comes from its invoice line when that bills the item's
+    current price and quantity (before tax, like the past), else from the subscription, its items and their
     prices, for active and past_due subscriptions only: a trial, an unpaid, incomplete or paused subscription
     has no MRR in its current period. A subscription cancelled at period end runs to that end; a cancelled one
     ends when Stripe ended it. Metered, one-time, daily and $0 prices are not recurring revenue. -#}
@@ -73,6 +74,7 @@ billed as (
         coalesce(
             cast(lines.unit_amount_excluding_tax as decimal(38, 6)) * lines.quantity, lines.amount
         ) as amount_minor,
+        coalesce(lines.quantity, 1) as quantity,
         {{ utc_timestamp('lines.period_start') }} as period_start,
         {{ utc_timestamp('lines.period_end') }} as period_end
     from {{ source('stripe_fivetran', 'invoice_line_item') }} as lines
