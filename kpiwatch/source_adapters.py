@@ -53,6 +53,10 @@ STRIPE_FIVETRAN_SUBSCRIPTIONS = {
         "livemode",
     ),
 }
+# Fivetran's Stripe connections created before history mode (February 2022) sync `subscription`: the same
+# columns without history mode's, one row per subscription (docs/sources.md).
+WITHOUT_HISTORY = {"subscription_history": "subscription"}
+HISTORY_MODE_COLUMNS = ("_fivetran_active",)
 AD_REPORTS = {
     "platform": {"ad_reporting__account_report": ("date_day", "platform", "account_id", "spend")},
     "campaign": {
@@ -176,6 +180,9 @@ def schema_problem(
     """The first connector table or column the adapter needs for raw.<table> and does not find, in a sentence."""
     setting = f"{table_variable(table)}={adapter}, {schema_variable(adapter)}={schema}"
     for connector_table, columns in reads(adapter, table, options).items():
+        if connector_table not in found and WITHOUT_HISTORY.get(connector_table) in found:
+            connector_table = WITHOUT_HISTORY[connector_table]
+            columns = tuple(c for c in columns if c not in HISTORY_MODE_COLUMNS)
         if connector_table not in found:
             return (
                 f"{schema}.{connector_table} does not exist: the {adapter} adapter reads it for raw.{table} "
@@ -188,3 +195,11 @@ def schema_problem(
                 f"for raw.{table} ({setting})."
             )
     return None
+
+
+def stripe_subscriptions(schema: str, found: Mapping[str, set[str]]) -> str:
+    """The current version of each Fivetran Stripe subscription, as a FROM item named `subscriptions`: from
+    `subscription_history` (history mode: the active row) or, on an older connection, `subscription`."""
+    if "subscription_history" in found:
+        return f"(select * from {schema}.subscription_history where coalesce(_fivetran_active, true)) as subscriptions"
+    return f"{schema}.subscription as subscriptions"

@@ -7,12 +7,13 @@ Read-only; all counting happens in the warehouse.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from kpiwatch.contract import RAW_SCHEMA, RAW_TABLES
 from kpiwatch.quality.config import fx_currencies
 from kpiwatch.settings import Settings
-from kpiwatch.source_adapters import connector_columns, reads, schema_problem
+from kpiwatch.source_adapters import connector_columns, reads, schema_problem, stripe_subscriptions
 from kpiwatch.source_settings import CONTRACT
 from kpiwatch.warehouse import Warehouse, open_warehouse
 
@@ -138,21 +139,21 @@ def _adapted(warehouse: Warehouse, settings: Settings, table: str, adapter: str)
     _count(
         warehouse,
         report,
-        f"select (select count(*) from {schema}.subscription_history "
-        "where coalesce(_fivetran_active, true) and livemode) "
+        f"select (select count(*) from {stripe_subscriptions(schema, found)} where livemode) "
         f"as n, min(period_start) as first, max(period_start) as last from {schema}.invoice_line_item "
         "where livemode and type = 'subscription'",
     )
-    _stripe_problems(warehouse, settings, report, schema)
+    _stripe_problems(warehouse, settings, report, schema, found)
     return report
 
 
-def _stripe_problems(warehouse: Warehouse, settings: Settings, report: TableReport, schema: str) -> None:
-    for problem in stripe_mapping_errors(warehouse, schema):
+def _stripe_problems(
+    warehouse: Warehouse, settings: Settings, report: TableReport, schema: str, found: Mapping[str, set[str]]
+) -> None:
+    for problem in stripe_mapping_errors(warehouse, schema, found):
         report.add(ERROR, problem)
     test_mode = warehouse.query(
-        f"select count(*) as n from {schema}.subscription_history where coalesce(_fivetran_active, true) "
-        "and not coalesce(livemode, false)"
+        f"select count(*) as n from {stripe_subscriptions(schema, found)} where not coalesce(livemode, false)"
     )[0]["n"]
     if test_mode:
         report.add(SKIPPED, f"{test_mode} test-mode subscription(s) (livemode = false).")
@@ -178,22 +179,25 @@ def _stripe_problems(warehouse: Warehouse, settings: Settings, report: TableRepo
             )
 
 
-def mapping_errors(warehouse: Warehouse, adapter: str, table: str, schema: str) -> list[str]:
-    """What an adapter has no rule for in the connector's data (a run stops on these rather than guess)."""
+def mapping_errors(
+    warehouse: Warehouse, adapter: str, table: str, schema: str, found: Mapping[str, set[str]]
+) -> list[str]:
+    """What an adapter has no rule for in the connector's data (a run stops on these rather than guess); `found`
+    is the connector schema's tables and columns."""
     if (adapter, table) == ("stripe_fivetran", "subscriptions"):
-        return stripe_mapping_errors(warehouse, schema)
+        return stripe_mapping_errors(warehouse, schema, found)
     if (adapter, table) == ("stripe_airbyte", "subscriptions"):
         return airbyte_mapping_errors(warehouse, schema)
     return []
 
 
-def stripe_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
+def stripe_mapping_errors(warehouse: Warehouse, schema: str, found: Mapping[str, set[str]]) -> list[str]:
     """Subscriptions and prices kpiwatch cannot read for lack of a rule: a status or an interval it does not know.
     A run stops on them (orchestration/source_views.py) rather than guess."""
     known = ", ".join(f"'{status}'" for status in STRIPE_STATUSES)
     statuses = warehouse.query(
-        f"select lower(status) as status, count(*) as n from {schema}.subscription_history "
-        f"where coalesce(_fivetran_active, true) and livemode and lower(status) not in ({known}) group by 1 order by 1"
+        f"select lower(status) as status, count(*) as n from {stripe_subscriptions(schema, found)} "
+        f"where livemode and lower(status) not in ({known}) group by 1 order by 1"
     )
     intervals = warehouse.query(
         f"select lower(recurring_interval) as unit, count(*) as n from {schema}.price as price where {_used(schema)} "

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from kpiwatch.contract import RAW_SCHEMA
 from kpiwatch.dbt_support.profile import dbt_environment, project_arguments
@@ -52,21 +52,23 @@ def prepare_source_views(settings: Settings) -> None:
     if not sources.adapted:
         return
     warehouse = open_warehouse(settings)
-    wanted = {
-        table: definition(adapter, sources.schemas[adapter], sources.options)
-        for table, adapter in sources.adapters.items()
-    }
     with warehouse.session():
-        connectors = {schema: connector_columns(warehouse, schema) for schema in set(sources.schemas.values())}
+        connectors = {
+            s: connector_columns(warehouse, s) for s in {sources.schemas[a] for a in sources.adapters.values()}
+        }
         relations = relation_types(warehouse, (RAW_SCHEMA, LEDGER_TABLE.split(".")[0]))
         for table, adapter in sorted(sources.adapters.items()):
             schema = sources.schemas[adapter]
             if problem := schema_problem(connectors[schema], adapter, table, schema, sources.options):
                 raise KpiwatchError(problem)
-            if problems := mapping_errors(warehouse, adapter, table, schema):
+            if problems := mapping_errors(warehouse, adapter, table, schema, connectors[schema]):
                 raise KpiwatchError(f"{problems[0]} (`kpiwatch sources check` lists every problem.)")
             ensure_not_a_table(relations, table, adapter)
         built = built_definitions(warehouse, relations)
+    wanted = {
+        table: definition(adapter, sources.schemas[adapter], sources.options, connectors[sources.schemas[adapter]])
+        for table, adapter in sources.adapters.items()
+    }
     stale = sorted(t for t, d in wanted.items() if built.get(t) != d or (RAW_SCHEMA, t) not in relations)
     if stale:
         run_adapter_models(settings, [m for t in stale for m in model_names(sources.adapters[t], t)])
@@ -84,10 +86,11 @@ def prepare_source_views(settings: Settings) -> None:
             record(session, {t: (sources.adapters[t], wanted[t]) for t in stale})
 
 
-def definition(adapter: str, schema: str, options: Mapping[str, str]) -> str:
-    """A digest of what an adapter's view is built from: its SQL, macros and sources, the schema it reads and its
-    options (ad_reporting's channel and default currency)."""
-    digest = hashlib.sha256(f"{adapter}\0{schema}\0{sorted(options.items())}".encode())
+def definition(adapter: str, schema: str, options: Mapping[str, str], tables: Collection[str] = ()) -> str:
+    """A digest of what an adapter's view is built from: its SQL, macros and sources, the schema it reads, the
+    tables that schema holds (the Fivetran adapter reads `subscription` where `subscription_history` is not) and
+    its options (ad_reporting's channel and default currency)."""
+    digest = hashlib.sha256(f"{adapter}\0{schema}\0{sorted(tables)}\0{sorted(options.items())}".encode())
     for name in ADAPTER_FILES:
         path = DBT_PROJECT_DIR / name
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:

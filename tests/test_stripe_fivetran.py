@@ -44,9 +44,11 @@ import duckdb
 import pytest
 
 from kpiwatch.contract import raw_table_ddl
+from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.source_adapters import connector_columns, schema_problem
+from kpiwatch.sources_check import check_sources
 from orchestration.source_views import prepare_source_views
 from tests.conftest import (
     compiled_for_snowflake,
@@ -470,6 +472,32 @@ def test_the_views_are_rebuilt_only_when_their_definition_changes(stripe_run, tm
     assert all(a["built_at"] > b["built_at"] for a, b in zip(after, before, strict=True))
     execute_sql(settings.duckdb_path, "delete from billing.customer where id = 'cus_a'")
     assert "cus_a" not in {r["user_id"] for r in rows(settings.duckdb_path, "select user_id from raw.users")}
+
+
+def test_a_connection_without_history_mode_gives_the_same_periods_and_is_checked(stripe_run, tmp_path):
+    """Fivetran connections created before history mode (February 2022) sync `subscription`: one row per
+    subscription, without `_fivetran_active`. The same company read from it gives the same priced periods; the
+    view is rebuilt when the table it reads changes; sources check counts and checks it."""
+    settings = copy_run_state(stripe_run[0], tmp_path / "copy")
+    db = settings.duckdb_path
+    periods = f"select {PERIOD_COLUMNS} from raw.subscriptions order by all"
+    with_history = rows(db, periods)
+    execute_sql(
+        db,
+        "create table stripe.subscription as select * exclude (_fivetran_active, _fivetran_start, _fivetran_end) "
+        "from stripe.subscription_history where _fivetran_active",
+        "drop table stripe.subscription_history",
+    )
+    prepare_source_views(settings)
+    assert rows(db, periods) == with_history and len(with_history) == 44
+    (subscriptions,) = [r for r in check_sources(settings) if r.table == "subscriptions"]
+    assert subscriptions.rows == 18 and {p["severity"] for p in subscriptions.problems} == {"skipped"}
+    execute_sql(db, "update stripe.subscription set status = 'on_hold' where id = 'sub_c'")
+    with pytest.raises(KpiwatchError, match="1 subscription\\(s\\) with status 'on_hold', which kpiwatch does not map"):
+        prepare_source_views(settings)
+    execute_sql(db, "alter table stripe.subscription drop column livemode")
+    with pytest.raises(KpiwatchError, match="stripe.subscription has no column livemode: the stripe_fivetran adapter"):
+        prepare_source_views(settings)
 
 
 def test_the_snowflake_sql_of_the_adapter_gives_the_same_periods_on_fakesnow(stripe_run, tmp_path):

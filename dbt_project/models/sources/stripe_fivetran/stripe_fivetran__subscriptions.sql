@@ -13,6 +13,13 @@
     post_hook=["{{ present_as_raw('subscriptions') }}"],
 ) }}
 
+{#- A connection created before Fivetran's history mode (February 2022) syncs `subscription` instead:
+    the same columns, one row per subscription. Offline compilation (no introspection) assumes history mode. -#}
+{%- set history = source('stripe_fivetran', 'subscription_history') %}
+{%- set without_history = source('stripe_fivetran', 'subscription') %}
+{%- set has_history = not (execute and flags.INTROSPECT)
+    or adapter.get_relation(history.database, history.schema, history.identifier) is not none %}
+
 with subscriptions as (
     select
         id as subscription_id,
@@ -23,8 +30,13 @@ with subscriptions as (
         {{ utc_timestamp('current_period_end') }} as current_period_end,
         {{ utc_timestamp('cancel_at') }} as cancel_at,
         {{ utc_timestamp('ended_at') }} as ended_at
-    from {{ source('stripe_fivetran', 'subscription_history') }}
+    {%- if has_history %}
+    from {{ history }}
     where coalesce(_fivetran_active, true) and livemode
+    {%- else %}
+    from {{ without_history }}
+    where livemode
+    {%- endif %}
 ),
 
 items_synced as (
