@@ -572,6 +572,17 @@ def test_sources_check_names_what_the_adapter_skips_and_every_problem(tmp_path, 
     assert reports["subscriptions"]["adapter"] == "stripe_fivetran" and reports["subscriptions"]["rows"] == 18
     assert {p["severity"] for p in reports["subscriptions"]["problems"]} == {"skipped"}
 
+    # cus_v's tiered price has no unit amount: its current period's MRR waits for the period's invoice.
+    execute_sql(
+        db, "delete from stripe.invoice_line_item where subscription_item_id = 'si_v' and period_start >= '2024-04-01'"
+    )
+    done = sources_check(db, tmp_path / "home", cli_env, KPIWATCH_SEEDS_DIR=str(seeds))
+    assert done.returncode == 0, done.stdout
+    assert (
+        "  skipped: 1 item(s) on a tiered price (no unit amount) in a current period whose invoice is not synced "
+        "yet: no MRR until it is.\n" in done.stdout
+    )
+
     execute_sql(db, "update stripe.subscription_history set status = 'on_hold' where id = 'sub_c' and _fivetran_active")
     execute_sql(db, "alter table stripe.customer drop column address_country")
     done = sources_check(db, tmp_path / "home", cli_env, KPIWATCH_SEEDS_DIR=str(seeds))
