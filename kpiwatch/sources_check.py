@@ -20,12 +20,13 @@ from kpiwatch.warehouse import Warehouse, open_warehouse
 ERROR, SKIPPED = "error", "skipped"
 # Stripe's subscription statuses, each with what kpiwatch does with it (docs/metrics.md, "MRR from Stripe").
 STRIPE_STATUSES = ("active", "past_due", "trialing", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused")
-# Why a price is not recurring revenue, as SQL over stripe.price (`price`) and what to say.
+# Why a price is not recurring revenue, as SQL over a price's unit amount, type, interval and usage type (each
+# connector names them its own way: PRICE_COLUMNS) and what to say.
 STRIPE_SKIPPED_PRICES = (
-    ("coalesce(lower(price.recurring_usage_type), 'licensed') = 'metered'", "metered (usage is not recurring revenue)"),
-    ("price.type = 'one_time'", "one-time (not recurring)"),
-    ("lower(price.recurring_interval) = 'day'", "billed daily (no agreed monthly value)"),
-    ("price.unit_amount = 0", "$0 (free)"),
+    ("coalesce(lower({usage}), 'licensed') = 'metered'", "metered (usage is not recurring revenue)"),
+    ("{type} = 'one_time'", "one-time (not recurring)"),
+    ("lower({interval}) = 'day'", "billed daily (no agreed monthly value)"),
+    ("{amount} = 0", "$0 (free)"),
 )
 
 
@@ -158,13 +159,13 @@ def _stripe_problems(
     if test_mode:
         report.add(SKIPPED, f"{test_mode} test-mode subscription(s) (livemode = false).")
     used = _used(schema)
-    counts = ", ".join(
-        f"count(case when {condition} then 1 end) as n{i}" for i, (condition, _) in enumerate(STRIPE_SKIPPED_PRICES)
-    )
-    skipped = warehouse.query(f"select {counts} from {schema}.price as price where {used}")[0]
-    for i, (_, why) in enumerate(STRIPE_SKIPPED_PRICES):
-        if n := skipped[f"n{i}"]:
-            report.add(SKIPPED, f"{n} price(s) {why}.")
+    columns = {
+        "usage": "price.recurring_usage_type",
+        "type": "price.type",
+        "interval": "price.recurring_interval",
+        "amount": "price.unit_amount",
+    }
+    _skipped_prices(warehouse, report, f"{schema}.price as price where {used}", columns)
     if waiting := _tiered_items_without_invoice(warehouse, schema, found):
         report.add(
             SKIPPED,
@@ -183,6 +184,19 @@ def _stripe_problems(
                 f"{row['n']} price(s) in {row['currency']}, which has no rate in "
                 f"{settings.seeds_dir / 'fx_rates.csv'}: add one, or its MRR is withheld (currency_in_fx_rates).",
             )
+
+
+def _skipped_prices(warehouse: Warehouse, report: TableReport, prices: str, columns: Mapping[str, str]) -> None:
+    """The prices that are not recurring revenue, counted by reason in one query over `prices` (a FROM clause
+    naming each price `price`, with its filter); a price counts once however many versions a connector keeps."""
+    counts = ", ".join(
+        f"count(distinct case when {condition.format(**columns)} then price.id end) as n{i}"
+        for i, (condition, _) in enumerate(STRIPE_SKIPPED_PRICES)
+    )
+    skipped = warehouse.query(f"select {counts} from {prices}")[0]
+    for i, (_, why) in enumerate(STRIPE_SKIPPED_PRICES):
+        if n := skipped[f"n{i}"]:
+            report.add(SKIPPED, f"{n} price(s) {why}.")
 
 
 def _tiered_items_without_invoice(warehouse: Warehouse, schema: str, found: Mapping[str, set[str]]) -> int:
@@ -248,9 +262,28 @@ def _airbyte(warehouse: Warehouse, report: TableReport, table: str, schema: str)
         f"select count(*) as n, min({day}) as first, max({day}) as last from ({current}) as current "
         "where livemode and not coalesce(is_deleted, false)",
     )
-    if table == "subscriptions":
-        for problem in airbyte_mapping_errors(warehouse, schema):
-            report.add(ERROR, problem)
+    if table != "subscriptions":
+        return
+    for problem in airbyte_mapping_errors(warehouse, schema):
+        report.add(ERROR, problem)
+    test_mode = warehouse.query(
+        f"select count(*) as n from ({current}) as current where not coalesce(livemode, false) "
+        "and not coalesce(is_deleted, false)"
+    )[0]["n"]
+    if test_mode:
+        report.add(SKIPPED, f"{test_mode} test-mode subscription(s) (livemode = false).")
+    price_id = _json(warehouse, "price", "id")
+    used = (
+        f"price.id in (select {price_id} from {schema}.subscription_items union "
+        f"select {price_id} from {schema}.invoice_line_items where livemode)"
+    )
+    columns = {
+        "usage": _json(warehouse, "price.recurring", "usage_type"),
+        "type": "price.type",
+        "interval": _json(warehouse, "price.recurring", "interval"),
+        "amount": "price.unit_amount",
+    }
+    _skipped_prices(warehouse, report, f"{schema}.prices as price where {used}", columns)
 
 
 def airbyte_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:
