@@ -21,13 +21,19 @@ ERROR, SKIPPED = "error", "skipped"
 # Stripe's subscription statuses, each with what kpiwatch does with it (docs/metrics.md, "MRR from Stripe").
 STRIPE_STATUSES = ("active", "past_due", "trialing", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused")
 # Why a price is not recurring revenue, as SQL over a price's unit amount, type, interval and usage type (each
-# connector names them its own way: PRICE_COLUMNS) and what to say.
+# connector names them its own way: FIVETRAN_PRICE_COLUMNS, Airbyte's in `_airbyte`) and what to say.
 STRIPE_SKIPPED_PRICES = (
     ("coalesce(lower({usage}), 'licensed') = 'metered'", "metered (usage is not recurring revenue)"),
     ("{type} = 'one_time'", "one-time (not recurring)"),
     ("lower({interval}) = 'day'", "billed daily (no agreed monthly value)"),
     ("{amount} = 0", "$0 (free)"),
 )
+FIVETRAN_PRICE_COLUMNS = {
+    "usage": "price.recurring_usage_type",
+    "type": "price.type",
+    "interval": "price.recurring_interval",
+    "amount": "price.unit_amount",
+}
 
 
 # An event tracker's events, as SQL over its own tables: where they are, their message id, user, anonymous id,
@@ -159,13 +165,7 @@ def _stripe_problems(
     if test_mode:
         report.add(SKIPPED, f"{test_mode} test-mode subscription(s) (livemode = false).")
     used = _used(schema)
-    columns = {
-        "usage": "price.recurring_usage_type",
-        "type": "price.type",
-        "interval": "price.recurring_interval",
-        "amount": "price.unit_amount",
-    }
-    _skipped_prices(warehouse, report, f"{schema}.price as price where {used}", columns)
+    _skipped_prices(warehouse, report, f"{schema}.price as price where {used}", FIVETRAN_PRICE_COLUMNS)
     if waiting := _tiered_items_without_invoice(warehouse, schema, found):
         report.add(
             SKIPPED,
