@@ -36,7 +36,11 @@ mutation Launch($params: ExecutionParams!) {
 }
 """
 RUN_ENDED = ("SUCCESS", "FAILURE", "CANCELED")
-RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"
+RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime } } }"
+RUN_ERRORS = """
+query Errors($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection { events { __typename
+  ... on MessageEvent { message level } ... on ExecutionStepFailureEvent { error { message } } } } } } }
+"""
 BACKFILL = """
 mutation Backfill($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -49,7 +53,7 @@ mutation Backfill($params: LaunchBackfillParams!) {
 BACKFILL_STATUS = """
 query Backfill($id: String!) {
   partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status runs(limit: 10) { runId
-      status tags { key value } } } }
+      status startTime endTime tags { key value } } } }
 }
 """
 
@@ -135,6 +139,16 @@ def test_asset_graph_has_every_raw_table_model_check_and_the_push(ui, dbt_target
     assert nodes["prometheus_push"]["groupName"] == "publishing"
 
 
+def errors_of(ui: UI, run_id: str) -> list[str]:
+    """A failed run's error events, so that a failure says why rather than only that it failed."""
+    events = ui.graphql(RUN_ERRORS, {"id": run_id})["runOrError"]["eventConnection"]["events"]
+    return [
+        (e.get("error") or {}).get("message") or e.get("message", "")
+        for e in events
+        if e.get("level") in ("ERROR", "CRITICAL") or e["__typename"] == "ExecutionStepFailureEvent"
+    ]
+
+
 def wait_for(ui: UI, query: str, variables: dict, status_of, done: tuple[str, ...], timeout: float) -> dict:
     """Poll a run's or a backfill's status over GraphQL until it is one of `done`."""
     return wait_until(
@@ -145,10 +159,11 @@ def wait_for(ui: UI, query: str, variables: dict, status_of, done: tuple[str, ..
     )
 
 
-def test_a_run_and_a_backfill_launched_through_the_ui_succeed_the_backfill_in_one_run(ui):
-    """The launch dialog of the daily job, and the UI's backfill dialog on the daily event models: one run for
-    the whole range (single-run policy). Launched together: the daemon picks a backfill up on its 30 s loop,
-    while the launched run goes ahead; they take turns on the warehouse (one run at a time)."""
+def test_runs_and_a_backfill_launched_through_the_ui_take_turns_the_backfill_in_one_run(ui):
+    """The launch dialog of the daily job, twice at once, and the UI's backfill dialog on the daily event
+    models: one run for the whole range (single-run policy). DuckDB lets one process write, so Dagster's queue
+    starts them one at a time (the instance's max_concurrent_runs): each succeeds and none overlaps another.
+    Launched together, two runs would both start on the daemon's next loop and one would fail on the lock."""
     nodes = ui.graphql(ASSET_GRAPH)["assetNodes"]
     daily = [
         n["assetKey"]
@@ -175,11 +190,14 @@ def test_a_run_and_a_backfill_launched_through_the_ui_succeed_the_backfill_in_on
         },
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": AS_OF.isoformat()}]},
     }
-    launched = ui.graphql(LAUNCH, {"params": run_params})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
+    launched = [ui.graphql(LAUNCH, {"params": run_params})["launchRun"] for _ in range(2)]
+    assert all(one["__typename"] == "LaunchRunSuccess" for one in launched), launched
 
-    run = wait_for(ui, RUN_STATUS, {"id": launched["run"]["runId"]}, lambda a: a["runOrError"], RUN_ENDED, timeout=300)
-    assert run["status"] == "SUCCESS"
+    runs = []
+    for run_id in (one["run"]["runId"] for one in launched):
+        run = wait_for(ui, RUN_STATUS, {"id": run_id}, lambda a: a["runOrError"], RUN_ENDED, timeout=300)
+        assert run["status"] == "SUCCESS", errors_of(ui, run_id)
+        runs.append(run)
     ended = wait_for(
         ui,
         BACKFILL_STATUS,
@@ -188,13 +206,16 @@ def test_a_run_and_a_backfill_launched_through_the_ui_succeed_the_backfill_in_on
         ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"),
         timeout=300,
     )
+    assert len(ended["runs"]) == 1, ended
+    assert ended["runs"][0]["status"] == "SUCCESS", errors_of(ui, ended["runs"][0]["runId"])
     assert ended["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), ended
-    assert len(ended["runs"]) == 1 and ended["runs"][0]["status"] == "SUCCESS", ended
     tags = {t["key"]: t["value"] for t in ended["runs"][0]["tags"]}
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
         days[0],
         days[-1],
     )
+    spans = sorted((run["startTime"], run["endTime"]) for run in [*runs, ended["runs"][0]])
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False)), spans
 
 
 def test_the_ui_from_a_shell_without_the_venv_loads_every_asset(ui, dbt_target_dir):

@@ -1,5 +1,6 @@
 """The pooled SQLite event log: same files as Dagster's own storage, bounded open files, wipe works."""
 
+import json
 import os
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from dagster import AssetCheckResult, asset, asset_check, materialize
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from kpiwatch.hosting.event_log import OPEN_FILES, PooledSqliteEventLogStorage
-from kpiwatch.hosting.instance import PREVIOUS_INSTANCE_YAML, prepare_instance
+from kpiwatch.hosting.instance import PREVIOUS_INSTANCE_YAML, UNQUEUED_INSTANCE_YAML, prepare_instance
 
 
 @asset
@@ -111,13 +112,18 @@ def test_wipe_deletes_the_run_files_and_the_storage_keeps_working(instance):
     assert again.success and instance.all_logs(again.run_id)
 
 
-def test_an_instance_written_by_an_earlier_kpiwatch_is_upgraded_and_keeps_its_runs(tmp_path):
-    """The event log moved from orchestration/ to kpiwatch/hosting/: a home with the old dagster.yaml still opens."""
+@pytest.mark.parametrize("earlier", ["event log in orchestration/", "runs not queued"])
+def test_an_instance_written_by_an_earlier_kpiwatch_is_upgraded_and_keeps_its_runs(tmp_path, earlier):
+    """The event log moved from orchestration/ to kpiwatch/hosting/, then runs were queued one at a time:
+    a home with either older dagster.yaml still opens, upgraded."""
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(PREVIOUS_INSTANCE_YAML)
+    runs_dir = json.dumps(str(home / "history" / "runs") + "/")
+    old = PREVIOUS_INSTANCE_YAML if earlier.startswith("event") else UNQUEUED_INSTANCE_YAML.format(runs_dir=runs_dir)
+    (home / "dagster.yaml").write_text(old)
     with prepare_instance(home) as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert materialize([numbers], instance=instance).success
     assert "kpiwatch.hosting.event_log" in (home / "dagster.yaml").read_text()
 

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from kpiwatch.dbt_support.worker import PARENT_VARIABLE, WORKER_NAME
+from kpiwatch.hosting.instance import prepare_instance
 from kpiwatch.hosting.run_lock import exclusive_run, lock_path
 from kpiwatch.hosting.webserver import descendants
 from kpiwatch.processes import alive
@@ -108,6 +109,26 @@ def test_a_second_run_on_the_same_warehouse_is_refused_with_who_holds_it(tmp_pat
     assert done.stderr.splitlines()[-1].endswith(
         "Waited 0.5 s (KPIWATCH_RUN_LOCK_WAIT_SECONDS); run again once it has finished."
     )
+
+
+def test_a_run_waits_for_a_run_launched_in_dagster_and_names_it(tmp_path):
+    """Runs from the UI, the schedule or a backfill hold Dagster's queue, not the lock file: `kpiwatch run`
+    waits for them too and, past the wait, names the run."""
+    db = tmp_path / "w.duckdb"
+    generate(GenerateOptions(out=db, as_of=AS_OF, users=40, days=10, seed=3), progress=False, log=lambda _: None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIWATCH_")}
+    env.update(KPIWATCH_DUCKDB_PATH=str(db), KPIWATCH_RUN_LOCK_WAIT_SECONDS="0.5", DAGSTER_HOME=str(tmp_path / "h"))
+    with prepare_instance(tmp_path / "h") as instance:
+        instance.add_run(DagsterRun(job_name="kpiwatch_daily", run_id="ui-run-id", status=DagsterRunStatus.STARTED))
+    done = subprocess.run(
+        [sys.executable, "-m", "kpiwatch.cli", "run", "--as-of", str(AS_OF)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "kpiwatch: run ui-run-id of kpiwatch_daily (launched in Dagster) is in progress on this warehouse. Waited "
+        "0.5 s (KPIWATCH_RUN_LOCK_WAIT_SECONDS); run again once it has finished, or mark it failed in the UI if "
+        "its process is gone."
+    ), done.stderr[-3000:]
 
 
 @pytest.mark.parametrize(

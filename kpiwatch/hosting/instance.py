@@ -20,7 +20,8 @@ event_log_storage:
   class: PooledSqliteEventLogStorage
 """
 
-INSTANCE_YAML = """\
+# What kpiwatch wrote before Dagster's queue ran one run at a time: upgraded in place too.
+UNQUEUED_INSTANCE_YAML = """\
 # Local runs stay local: no usage statistics leave the machine, and no sign-up dialog in the UI.
 telemetry:
   enabled: false
@@ -34,17 +35,33 @@ event_log_storage:
     base_dir: {runs_dir}
 """
 
+INSTANCE_YAML = (
+    UNQUEUED_INSTANCE_YAML
+    + """\
+# One run at a time on the warehouse (DuckDB lets one process write): runs from the UI, the schedule and
+# backfills wait in Dagster's queue while another run is in progress, a `kpiwatch run` too (it is recorded here).
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+)
+
 
 def instance_yaml(home: Path) -> str:
     """The dagster.yaml for `home`; the run directory is Dagster's default one, <home>/history/runs/."""
-    return INSTANCE_YAML.format(runs_dir=json.dumps(str(home / "history" / "runs") + "/"))
+    return INSTANCE_YAML.format(runs_dir=_runs_dir(home))
+
+
+def _runs_dir(home: Path) -> str:
+    return json.dumps(str(home / "history" / "runs") + "/")
 
 
 def write_instance_config(home: Path) -> Path:
     """Create `home` and its dagster.yaml unless the user has their own (an older kpiwatch one is upgraded)."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() == PREVIOUS_INSTANCE_YAML:
+    earlier = (PREVIOUS_INSTANCE_YAML, UNQUEUED_INSTANCE_YAML.format(runs_dir=_runs_dir(home)))
+    if not config.exists() or config.read_text() in earlier:
         config.write_text(instance_yaml(home))
     return config
 

@@ -13,7 +13,7 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.instance import prepare_instance
-from kpiwatch.hosting.run_lock import PID_TAG, exclusive_run, fail_abandoned_runs
+from kpiwatch.hosting.run_lock import PID_TAG, exclusive_run, fail_abandoned_runs, wait_for_queued_runs
 from kpiwatch.json_logs import JSON_LOGGER
 from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
@@ -119,6 +119,7 @@ def _execute(
         if full_refresh:
             run_config["ops"] = {DBT_ASSETS_OP: {"config": {"full_refresh": True}}}
             tags = {**tags, FULL_REFRESH_TAG: "true"}
+        wait_for_queued_runs(instance, settings)  # last: from here this run is recorded and holds the queue
         result = job.execute_in_process(
             run_config=run_config,
             instance=instance,

@@ -22,6 +22,8 @@ from kpiwatch.processes import alive
 from kpiwatch.settings import Settings
 
 PID_TAG = "kpiwatch/pid"  # set on runs `kpiwatch run` and `kpiwatch backfill` execute in their own process
+# The statuses Dagster's run queue counts as in progress.
+ACTIVE_RUN_STATUSES = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
 def lock_path(settings: Settings) -> Path:
@@ -61,6 +63,21 @@ def exclusive_run(settings: Settings, run_id: str) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
         os.close(descriptor)
+
+
+def wait_for_queued_runs(instance: DagsterInstance, settings: Settings) -> None:
+    """Runs Dagster's queue launched (the UI, the schedule, a backfill) do not hold the lock file: the queue
+    starts them one at a time and not while a `kpiwatch run` is recorded in progress. This waits, as long
+    as for the lock, until none of them is in progress, so such a run and this one take turns too."""
+    deadline = time.monotonic() + settings.run_lock_wait_seconds
+    while active := instance.get_runs(RunsFilter(statuses=ACTIVE_RUN_STATUSES), limit=1):
+        if time.monotonic() >= deadline:
+            raise RunError(
+                f"run {active[0].run_id} of {active[0].job_name} (launched in Dagster) is in progress on this "
+                f"warehouse. Waited {settings.run_lock_wait_seconds:g} s (KPIWATCH_RUN_LOCK_WAIT_SECONDS); run "
+                "again once it has finished, or mark it failed in the UI if its process is gone."
+            )
+        time.sleep(0.5)
 
 
 def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:
