@@ -279,6 +279,16 @@ def test_sources_check_reads_airbytes_current_records(tmp_path):
         "1 price(s) $0 (free).",
     ]
     assert {p["severity"] for p in reports["subscriptions"].problems} == {"skipped"}
+    # kpiwatch's own exchange rates have no JPY: the fixture's JPY price is an error, named with the seed file.
+    own_rates = load_settings({"KPIWATCH_DUCKDB_PATH": str(db), **ENV})
+    problems = {r.table: r for r in check_sources(own_rates)}["subscriptions"].problems
+    assert [p for p in problems if p["severity"] == "error"] == [
+        {
+            "severity": "error",
+            "text": f"1 price(s) in JPY, which has no rate in {own_rates.seeds_dir / 'fx_rates.csv'}: add one, or its "
+            "MRR is withheld (currency_in_fx_rates).",
+        }
+    ]
     execute_sql(db, "update stripe.prices set recurring = '{\"interval\": \"fortnight\"}' where id = 'p_week'")
     problems = {r.table: r for r in check_sources(settings)}["subscriptions"].problems
     (problem,) = [p for p in problems if p["severity"] == "error"]
