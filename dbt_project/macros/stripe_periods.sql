@@ -57,37 +57,52 @@ invoiced_periods as (
     where nth = 1
 ),
 
-current_periods as (
+-- Each item of an active or past_due subscription, with the start of its current period (one expression, read
+-- by the amount's invoice lookup and the period alike).
+live_items as (
     select
         items.item_id,
+        items.price_id,
+        items.quantity,
+        items.item_period_end,
         history_ends.subscription_id,
         history_ends.customer_id,
-        items.price_id,
+        history_ends.cancel_at_period_end,
+        history_ends.current_period_end,
+        history_ends.cancel_at,
+        coalesce(items.item_period_start, history_ends.history_end) as period_start
+    from history_ends
+    join items using (subscription_id)
+    where history_ends.status in ('active', 'past_due')
+),
+
+current_periods as (
+    select
+        live.item_id,
+        live.subscription_id,
+        live.customer_id,
+        live.price_id,
         null as currency,
         -- The current period's invoice when it bills the item's price and quantity (its amount before tax, as
         -- for past periods, so a tax-inclusive price's month is not restated when its period closes); else the
         -- live state (a change since the invoice); else, for a tiered price (no unit amount), the invoice.
         coalesce(
             case
-                when invoiced.price_id = items.price_id and invoiced.quantity = items.quantity
+                when invoiced.price_id = live.price_id and invoiced.quantity = live.quantity
                     then invoiced.amount_minor
             end,
-            prices.unit_amount * items.quantity,
+            prices.unit_amount * live.quantity,
             invoiced.amount_minor
         ) as amount_minor,
-        coalesce(items.item_period_start, history_ends.history_end) as period_start,
+        live.period_start,
         case
-            when history_ends.cancel_at_period_end
-                then coalesce(items.item_period_end, history_ends.current_period_end)
-            else history_ends.cancel_at
+            when live.cancel_at_period_end then coalesce(live.item_period_end, live.current_period_end)
+            else live.cancel_at
         end as period_end
-    from history_ends
-    join items using (subscription_id)
-    join prices on prices.price_id = items.price_id
+    from live_items as live
+    join prices on prices.price_id = live.price_id
     left join invoiced_periods as invoiced
-        on invoiced.item_id = items.item_id
-        and invoiced.period_start = coalesce(items.item_period_start, history_ends.history_end)
-    where history_ends.status in ('active', 'past_due')
+        on invoiced.item_id = live.item_id and invoiced.period_start = live.period_start
 ),
 
 periods as (
