@@ -61,6 +61,8 @@ from orchestration.resources import EvaluationWindow, PushgatewayResource, Wareh
 from orchestration.run_timings import dbt_node_timings, dbt_usage, phase_seconds
 from orchestration.run_window import AS_OF_TAG, window_from_tags
 
+PUSH_STEP = "prometheus_push"  # the push asset, and its step in a run
+
 
 def run_seconds(instance: DagsterInstance, run_id: str) -> float:
     stats = instance.get_run_stats(run_id)
@@ -96,6 +98,7 @@ def build_publishing(
     raw_inputs = raw_inputs_of_metrics(dbt_models, watches_declared=any(n not in SERIES for n in anomalies.rules))
 
     @asset(
+        name=PUSH_STEP,
         # After the dbt step, but not skipped when it leaves out the models of a withheld raw table (Dagster
         # skips an asset when an upstream asset of its run was not materialized): so the dependency is on
         # the dbt assets no raw table feeds (the seeds), always built, and the step order does the rest.

@@ -16,7 +16,7 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
+from dagster import AssetExecutionContext, ConfigurableResource, EnvVar, Failure
 from dagster_dbt import DbtCliResource, DbtProject
 
 from kpiwatch.dbt_support.worker import PARENT_VARIABLE, DbtWorker, shim_executable, write_child_environment
@@ -208,8 +208,16 @@ class KpiwatchDbtCli(DbtCliResource):
         re-parse the whole project on every run."""
         write_child_environment(target, {**env, **self.worker_env, PARENT_VARIABLE: str(os.getpid())})
         invocation = self.cli(args, context=context, target_path=target)
+        reported = 0
         with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
-            yield from invocation.stream()
+            for event in invocation.stream():
+                reported += 1
+                yield event
+        if not reported:  # never a quiet success that built nothing and leaves the push nothing to follow
+            raise Failure(
+                description=f"dbt exited without reporting a single model, seed or test to Dagster, so nothing is "
+                f"recorded as built: its output did not arrive (see {target / 'dbt_output.log'}). Run again."
+            )
 
 
 def dbt_resource(settings: Settings, project: DbtProject, worker: DbtWorker | None = None) -> KpiwatchDbtCli:

@@ -1,19 +1,38 @@
-"""The dbt step's housekeeping: the dbt version without a subprocess, and a bounded target directory."""
+"""The dbt step's housekeeping: the dbt version without a subprocess, a bounded target directory, the dbt worker's
+output reaching the run, and a dbt step that reports nothing failing."""
 
+import datetime as dt
+import io
 import json
 import os
 import re
+import socket
 import subprocess
+import sys
+import threading
+from pathlib import Path
 from unittest import mock
 
 from kpiwatch.dbt_support.profile import project_arguments
-from kpiwatch.dbt_support.worker import CHILD_ENVIRONMENT_FILE, write_child_environment
+from kpiwatch.dbt_support.worker import (
+    CHILD_ENVIRONMENT_FILE,
+    EXIT_MARKER,
+    SOCKET_VARIABLE,
+    DbtWorker,
+    shim_executable,
+    write_child_environment,
+)
 from kpiwatch.executables import beside_interpreter
+from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
+from kpiwatch.run_workers import Prestarted
+from kpiwatch.sample.generate import GenerateOptions, generate
 from kpiwatch.settings import load_settings
 from orchestration.dbt_models import prune_run_targets
 from orchestration.dbt_project import dbt_project
 from orchestration.resources import KpiwatchDbtCli
+
+AS_OF = dt.date(2024, 3, 31)
 
 
 def test_dbt_version_from_the_installed_package_is_what_the_executable_reports():
@@ -126,3 +145,62 @@ def test_the_run_hands_its_dbt_variables_to_the_shim_through_the_target_director
     )
     assert f"path: {warehouse}" in done.stdout, done.stdout[-3000:]
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_the_dbt_worker_relays_dbts_log_lines_whatever_stream_its_parent_had_as_stdout(tmp_path, monkeypatch):
+    """The worker is a fork of the run's process. A process whose sys.stdout is not descriptor 1 (pytest's
+    capture, a notebook) must not take dbt's log lines away from the shim: dagster-dbt reads the step's
+    results from them, and without them the dbt step reported nothing and the push was skipped."""
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    warehouse = tmp_path / "relayed.duckdb"
+    env = {
+        **os.environ,
+        "KPIWATCH_DUCKDB_PATH": str(warehouse),
+        "DBT_TARGET_PATH": str(tmp_path),
+        "DBT_LOG_PATH": str(tmp_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    with DbtWorker("dev") as worker:
+        done = subprocess.run(
+            [shim_executable(), "debug", *project_arguments(load_settings({}))],
+            env={**env, **worker.env()},
+            capture_output=True,
+            text=True,
+            cwd=DBT_PROJECT_DIR,
+        )
+    assert f"path: {warehouse}" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert sys.stdout.getvalue() == ""
+
+
+class SilentWorker:
+    """A dbt worker whose output is lost: it answers the shim's request with dbt's success code alone."""
+
+    def __init__(self, directory: Path):
+        self.address = str(directory / "silent.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.address)
+        self._listener.listen(1)
+        threading.Thread(target=self._answer, daemon=True).start()
+
+    def _answer(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            connection.makefile("rb").readline()
+            connection.sendall(b"\n" + EXIT_MARKER + b"0\n")
+
+    def env(self) -> dict[str, str]:
+        return {SOCKET_VARIABLE: f"{os.getpid()}:{self.address}"}
+
+
+def test_a_dbt_step_whose_output_never_arrives_fails_the_run_and_publishes_nothing(tmp_path, job_settings):
+    """dbt exiting 0 with no log line would be a quiet success that built nothing: the step fails instead,
+    saying so, and nothing is published or recorded as processed."""
+    db = tmp_path / "company.duckdb"
+    generate(GenerateOptions(out=db, as_of=AS_OF, users=30, days=10, seed=5), progress=False, log=lambda _: None)
+    settings = job_settings(db, tmp_path / "home")
+    outcome = run_once(settings, AS_OF, prestarted=Prestarted(dbt=SilentWorker(tmp_path)))
+    assert not outcome.success
+    (failure,) = [f for f in outcome.failures if "dbt exited without reporting" in f]
+    assert "nothing is recorded as built: its output did not arrive" in failure
+    assert outcome.skipped_steps == ["prometheus_push"]

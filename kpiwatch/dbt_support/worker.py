@@ -196,9 +196,14 @@ def serve(address: str, target: str, parent: int, plan: dict | None) -> None:
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     sys.stdout.flush()
+    sys.stderr.flush()
     os.dup2(connection.fileno(), 1)
     os.dup2(connection.fileno(), 2)
-    sys.stdout.reconfigure(line_buffering=True)  # each log line reaches Dagster as dbt writes it
+    # New streams on descriptors 1 and 2: the inherited sys.stdout may write elsewhere (pytest's capture, a
+    # notebook's stream), and dbt's log lines must reach the shim. Line-buffered: each reaches Dagster as dbt
+    # writes it.
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)
     reuse = manifest is not None and parse_inputs(plan["env"], plan["argv"]) == parse_inputs(
         request["env"], request["argv"]
     )

@@ -19,7 +19,7 @@ from kpiwatch.run_workers import NOTHING_PRESTARTED, Prestarted
 from kpiwatch.settings import Settings
 from kpiwatch.warehouse import MARTS_SCHEMA, open_warehouse, relation_exists
 from orchestration.dbt_project import prepare_dbt_manifest
-from orchestration.publish import publish_failed_run
+from orchestration.publish import PUSH_STEP, publish_failed_run
 from orchestration.run_window import (
     AS_OF_TAG,
     FULL_REFRESH_TAG,
@@ -132,8 +132,12 @@ def _execute(
         skipped = sorted(name for name in job.graph.node_names() if name not in ran)
         seconds = (dt.datetime.now() - started).total_seconds()
         monitored = job_name == JOB_NAME
-        recorded = "" if result.success or not monitored else _record_failure(instance, settings, result.run_id, as_of)
         failed_checks, failures = _failures(result)
+        succeeded = result.success
+        if monitored and succeeded and PUSH_STEP in skipped:  # never a quiet success that published nothing
+            succeeded = False
+            failures.append(f"{PUSH_STEP}: did not run although no step failed, so nothing was published; run again.")
+        recorded = "" if succeeded or not monitored else _record_failure(instance, settings, result.run_id, as_of)
         published = [
             event.materialization.metadata
             for event in result.all_events
@@ -146,7 +150,7 @@ def _execute(
         if finished is not None:
             finished(instance)
         return RunOutcome(
-            result.run_id, result.success, failures, failed_checks, skipped, seconds, recorded, notices, withheld
+            result.run_id, succeeded, failures, failed_checks, skipped, seconds, recorded, notices, withheld
         )
 
 
