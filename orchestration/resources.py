@@ -209,14 +209,17 @@ class KpiwatchDbtCli(DbtCliResource):
         write_child_environment(target, {**env, **self.worker_env, PARENT_VARIABLE: str(os.getpid())})
         invocation = self.cli(args, context=context, target_path=target)
         reported = 0
-        with open(target / "dbt_output.log", "w") as output, contextlib.redirect_stdout(output):
+        log = target / "dbt_output.log"
+        with open(log, "w") as output, contextlib.redirect_stdout(output):
             for event in invocation.stream():
                 reported += 1
                 yield event
-        if not reported:  # never a quiet success that built nothing and leaves the push nothing to follow
+        # No node reported and not one line from dbt (a selection that excludes every model still logs why):
+        # dbt's output was lost. Never a quiet success that built nothing and leaves the push nothing to follow.
+        if not reported and not log.read_text().strip():
             raise Failure(
                 description=f"dbt exited without reporting a single model, seed or test to Dagster, so nothing is "
-                f"recorded as built: its output did not arrive (see {target / 'dbt_output.log'}). Run again."
+                f"recorded as built: its output did not arrive (see {log}). Run again."
             )
 
 
