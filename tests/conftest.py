@@ -26,6 +26,29 @@ from kpiwatch.stack import Stack
 from orchestration.dbt_project import prepare_dbt_manifest
 from tests.monitoring_helpers import stack_settings
 
+# The files that keep one worker busy a minute or more (per-file sums of `--durations=0`, 2026-12-06), longest
+# first. scripts/test.sh hands files to the workers in collection order (--no-loadscope-reorder), and this order
+# keeps a long file from starting last while the other workers are idle; the rest follow alphabetically.
+LONGEST_FILES = (
+    "test_alerting_e2e.py",
+    "test_history_fingerprints.py",
+    "test_data_quality.py",
+    "test_dagster_ui.py",
+    "test_incremental.py",
+    "test_stripe_fivetran.py",
+    "test_anomaly_e2e.py",
+    "test_event_trackers.py",
+    "test_anomaly_bands.py",
+    "test_killed_runs.py",
+    "test_generated_shapes.py",
+    "test_changed_months.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))  # stable: a file's tests keep their order
+
 
 @pytest.fixture(scope="session")
 def session_pushgateway(tmp_path_factory):
