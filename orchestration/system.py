@@ -1,6 +1,6 @@
 """The whole kpiwatch system for one set of settings: each area module contributes its definitions."""
 
-from dagster import Definitions, default_loggers
+from dagster import Definitions, default_loggers, in_process_executor
 
 from kpiwatch.json_logs import JSON_LOGGER, kpiwatch_json_logger
 from kpiwatch.quality.config import load_checks_config
@@ -34,6 +34,10 @@ def build_definitions(settings: Settings, prestarted: Prestarted = NOTHING_PREST
         schedules=[schedules.daily_schedule(daily)],
         sensors=[failure_sensor],
         resources=build_resources(settings, project, prestarted),
+        # Every job's steps run one after the other (checks, dbt, push), so a run launched from the UI, the
+        # schedule or a backfill runs them in its own process, as `kpiwatch run` does, instead of starting a
+        # process per step that imports Dagster and dbt again (a UI run of 800 users: 18 s -> 8 s).
+        executor=in_process_executor,
         # Dagster's own console logger stays (text mode quiets it); the JSON one is chosen by a run's config.
         loggers={**default_loggers(), JSON_LOGGER: kpiwatch_json_logger},
     )
