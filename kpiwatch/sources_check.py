@@ -19,6 +19,8 @@ from kpiwatch.warehouse import Warehouse, open_warehouse
 
 ERROR, SKIPPED = "error", "skipped"
 # Stripe's subscription statuses, each with what kpiwatch does with it (docs/metrics.md, "MRR from Stripe").
+# The invoices whose lines are billed periods: the dbt macro stripe_issued_invoice (macros/stripe_periods.sql).
+STRIPE_ISSUED_STATUSES = ("open", "paid", "uncollectible")
 STRIPE_STATUSES = ("active", "past_due", "trialing", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused")
 # Why a price is not recurring revenue, as SQL over a price's unit amount, type, interval and usage type (each
 # connector names them its own way: FIVETRAN_PRICE_COLUMNS, Airbyte's in `_airbyte`) and what to say.
@@ -219,7 +221,8 @@ def _tiered_items_without_invoice(warehouse: Warehouse, schema: str, found: Mapp
         f"and not exists (select 1 from {schema}.invoice_line_item as lines "
         f"join {schema}.invoice as invoices on invoices.id = lines.invoice_id "
         "where lines.subscription_item_id = items.id and lines.type = 'subscription' "
-        "and not coalesce(lines.proration, false) and lower(invoices.status) in ('open', 'paid', 'uncollectible') "
+        "and not coalesce(lines.proration, false) "
+        f"and lower(invoices.status) in ({', '.join(repr(s) for s in STRIPE_ISSUED_STATUSES)}) "
         f"and lines.period_start = coalesce({item_start}, subscriptions.current_period_start))"
     )[0]["n"]
 

@@ -34,6 +34,7 @@ churn -38 (cus_h 20, cus_p 18).
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,7 @@ from kpiwatch.errors import KpiwatchError
 from kpiwatch.hosting.launch import run_once
 from kpiwatch.paths import DBT_PROJECT_DIR
 from kpiwatch.source_adapters import connector_columns, schema_problem
-from kpiwatch.sources_check import check_sources
+from kpiwatch.sources_check import STRIPE_ISSUED_STATUSES, check_sources
 from orchestration.source_views import prepare_source_views
 from tests.conftest import (
     compiled_for_snowflake,
@@ -603,3 +604,11 @@ def test_a_status_or_interval_without_a_rule_stops_the_run_rather_than_guess(tmp
     expected = "1 price(s) billed every 'fortnight', an interval kpiwatch does not know. (`kpiwatch sources check`"
     assert any(expected in f for f in outcome.failures), outcome.failures
     assert query_one(db, "select count(*) from information_schema.tables where table_schema = 'marts'") == (0,)
+
+
+def test_sources_check_counts_the_invoices_the_adapters_read_as_issued():
+    """The issued statuses are written twice, in the dbt macro both adapters use and in sources check's SQL."""
+    macro = (DBT_PROJECT_DIR / "macros" / "stripe_periods.sql").read_text()
+    written = re.search(r"macro stripe_issued_invoice\(status\) -%}\s*lower\(\{\{ status \}\}\) in \(([^)]*)\)", macro)
+    assert written, "stripe_issued_invoice not found in macros/stripe_periods.sql"
+    assert tuple(s.strip().strip("'") for s in written.group(1).split(",")) == STRIPE_ISSUED_STATUSES

@@ -153,3 +153,11 @@ select
 from priced
 where period_end > period_start
 {% endmacro %}
+
+
+{#- An issued invoice: what Stripe billed (a draft may still change, a void one was never owed). Both Stripe
+    adapters read lines of these only; kpiwatch sources check counts with the same statuses
+    (kpiwatch/sources_check.py STRIPE_ISSUED_STATUSES). -#}
+{% macro stripe_issued_invoice(status) -%}
+    lower({{ status }}) in ('open', 'paid', 'uncollectible')
+{%- endmacro %}

@@ -91,7 +91,7 @@ billed as (
         and lines.livemode
         and lines.subscription_item is not null
         and lines.id not like 'sub%'  -- temporary ids, replaced by permanent ones (sli_) on the next sync
-        and lower(invoices.status) in ('open', 'paid', 'uncollectible')
+        and {{ stripe_issued_invoice('invoices.status') }}
         and not coalesce(invoices.is_deleted, false)
 )
 

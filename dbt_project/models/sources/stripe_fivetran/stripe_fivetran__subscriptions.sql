@@ -96,7 +96,7 @@ billed as (
         and lines.livemode
         and lines.subscription_item_id is not null
         and lines.id not like 'sub%'  -- temporary ids, replaced by permanent ones (sli_) on the next sync
-        and lower(invoices.status) in ('open', 'paid', 'uncollectible')
+        and {{ stripe_issued_invoice('invoices.status') }}
 )
 
 {{ stripe_priced_periods() }}
