@@ -19,6 +19,10 @@ from kpiwatch.warehouse import Warehouse, open_warehouse
 
 ERROR, SKIPPED = "error", "skipped"
 # Stripe's subscription statuses, each with what kpiwatch does with it (docs/metrics.md, "MRR from Stripe").
+TIERED_WAITING = (
+    "{n} item(s) on a tiered price (no unit amount) in a current period whose invoice is not synced yet: no MRR "
+    "until it is."
+)
 # The invoices whose lines are billed periods: the dbt macro stripe_issued_invoice (macros/stripe_periods.sql).
 STRIPE_ISSUED_STATUSES = ("open", "paid", "uncollectible")
 STRIPE_STATUSES = ("active", "past_due", "trialing", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused")
@@ -169,11 +173,7 @@ def _stripe_problems(
     used = _used(schema)
     _skipped_prices(warehouse, report, f"{schema}.price as price where {used}", FIVETRAN_PRICE_COLUMNS)
     if waiting := _tiered_items_without_invoice(warehouse, schema, found):
-        report.add(
-            SKIPPED,
-            f"{waiting} item(s) on a tiered price (no unit amount) in a current period whose invoice is not synced "
-            "yet: no MRR until it is.",
-        )
+        report.add(SKIPPED, TIERED_WAITING.format(n=waiting))
     _currencies_without_rate(warehouse, settings, report, f"{schema}.price as price where {used}")
 
 
@@ -261,10 +261,7 @@ def _airbyte(warehouse: Warehouse, settings: Settings, report: TableReport, tabl
     """Airbyte's streams: the current version of each record (append syncs keep them all), deleted ones left out."""
     stream = "customers" if table == "users" else "subscriptions"
     day = _epoch(warehouse, "created" if table == "users" else "current_period_start")
-    current = (
-        f"select * from {schema}.{stream} qualify row_number() over (partition by id order by updated desc nulls "
-        "last, _airbyte_extracted_at desc) = 1"
-    )
+    current = _airbyte_current(schema, stream)
     live = "livemode and not coalesce(is_deleted, false)"
     (row,) = warehouse.query(
         f"select count(case when {live} then 1 end) as n, min(case when {live} then {day} end) as first, "
@@ -291,6 +288,39 @@ def _airbyte(warehouse: Warehouse, settings: Settings, report: TableReport, tabl
     }
     _skipped_prices(warehouse, report, f"{schema}.prices as price where {used}", columns)
     _currencies_without_rate(warehouse, settings, report, f"{schema}.prices as price where {used}")
+    if waiting := _airbyte_tiered_items_without_invoice(warehouse, schema):
+        report.add(SKIPPED, TIERED_WAITING.format(n=waiting))
+
+
+def _airbyte_current(schema: str, stream: str, updated: bool = True) -> str:
+    """Each record's current version in an Airbyte stream (append syncs keep them all; macro airbyte_current)."""
+    order = "updated desc nulls last, _airbyte_extracted_at desc" if updated else "_airbyte_extracted_at desc"
+    return f"select * from {schema}.{stream} qualify row_number() over (partition by id order by {order}) = 1"
+
+
+def _airbyte_tiered_items_without_invoice(warehouse: Warehouse, schema: str) -> int:
+    """_tiered_items_without_invoice over Airbyte's streams (objects as JSON, times as epoch seconds)."""
+    item_price = _json(warehouse, "items.price", "id")
+    usage = _json(warehouse, "prices.recurring", "usage_type")
+    item_start, started = _epoch(warehouse, "items.current_period_start"), "subscriptions.current_period_start"
+    current_start = f"coalesce({item_start}, {_epoch(warehouse, started)})"
+    line_start = _epoch(warehouse, _json(warehouse, "lines.period", "start"))
+    return warehouse.query(
+        f"select count(*) as n from ({_airbyte_current(schema, 'subscriptions')}) as subscriptions "
+        f"join ({_airbyte_current(schema, 'subscription_items', updated=False)}) as items "
+        "on items.subscription = subscriptions.id "
+        f"join ({_airbyte_current(schema, 'prices')}) as prices on prices.id = {item_price} "
+        "where subscriptions.livemode and not coalesce(subscriptions.is_deleted, false) "
+        "and lower(subscriptions.status) in ('active', 'past_due') "
+        "and prices.unit_amount is null and prices.type = 'recurring' "
+        f"and coalesce(lower({usage}), 'licensed') = 'licensed' "
+        f"and not exists (select 1 from ({_airbyte_current(schema, 'invoice_line_items', updated=False)}) as lines "
+        f"join ({_airbyte_current(schema, 'invoices')}) as invoices on invoices.id = lines.invoice_id "
+        "where lines.subscription_item = items.id and lines.type = 'subscription' "
+        "and not coalesce(lines.proration, false) and not coalesce(invoices.is_deleted, false) "
+        f"and lower(invoices.status) in ({', '.join(repr(s) for s in STRIPE_ISSUED_STATUSES)}) "
+        f"and {line_start} = {current_start})"
+    )[0]["n"]
 
 
 def airbyte_mapping_errors(warehouse: Warehouse, schema: str) -> list[str]:

@@ -289,6 +289,18 @@ def test_sources_check_reads_airbytes_current_records(tmp_path):
             "MRR is withheld (currency_in_fx_rates).",
         }
     ]
+    # cus_v's tiered price has no unit amount: its current period's MRR waits for the period's invoice line.
+    execute_sql(
+        db,
+        "delete from stripe.invoice_line_items where subscription_item = 'si_v' "
+        "and cast(json_extract_string(period, '$.start') as bigint) >= 1711929600",  # 2024-04-01 UTC
+    )
+    problems = {r.table: r for r in check_sources(settings)}["subscriptions"].problems
+    assert problems[-1] == {
+        "severity": "skipped",
+        "text": "1 item(s) on a tiered price (no unit amount) in a current period whose invoice is not synced yet: "
+        "no MRR until it is.",
+    }
     execute_sql(db, "update stripe.prices set recurring = '{\"interval\": \"fortnight\"}' where id = 'p_week'")
     problems = {r.table: r for r in check_sources(settings)}["subscriptions"].problems
     (problem,) = [p for p in problems if p["severity"] == "error"]
