@@ -124,6 +124,7 @@ def test_an_instance_written_by_an_earlier_kpiwatch_is_upgraded_and_keeps_its_ru
     with prepare_instance(home) as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        assert instance.run_monitoring_enabled and instance.run_monitoring_max_runtime_seconds == 21600
         assert materialize([numbers], instance=instance).success
     assert "kpiwatch.hosting.event_log" in (home / "dagster.yaml").read_text()
 

@@ -43,6 +43,11 @@ INSTANCE_YAML = (
 concurrency:
   runs:
     max_concurrent_runs: 1
+# A run still in progress after 6 hours (its worker killed, the machine restarted) is cancelled by the daemon
+# (`kpiwatch ui`), so that it cannot hold the queue, and the daily schedule's runs behind it, for ever.
+run_monitoring:
+  enabled: true
+  max_runtime_seconds: 21600
 """
 )
 
