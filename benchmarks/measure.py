@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,14 @@ class Measurement:
 
 
 def measure(
-    command: list[str], env: dict[str, str], memory_limit_gib: float | None = None, timeout_s: float | None = None
+    command: list[str],
+    env: dict[str, str],
+    memory_limit_gib: float | None = None,
+    timeout_s: float | None = None,
+    cwd: Path | None = None,
 ) -> Measurement:
     """memory_limit_gib caps the address space, so a runaway process fails with MemoryError instead of
-    taking the machine down; timeout_s kills it."""
+    taking the machine down; timeout_s kills it; cwd is the command's directory (default: this one)."""
 
     def limit():
         if memory_limit_gib:
@@ -39,7 +44,7 @@ def measure(
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err, preexec_fn=limit)
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err, preexec_fn=limit, cwd=cwd)
         timer = threading.Timer(timeout_s, process.kill) if timeout_s else None
         if timer:
             timer.start()

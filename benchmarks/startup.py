@@ -107,19 +107,23 @@ def old_venv(work: Path, mode: str, checkout: Path) -> Path:
     return venv / "bin" / "kpiwatch"
 
 
-def timed_runs(environments: dict[str, dict[str, str]], runs: int, commands: dict[str, Path]) -> dict[str, list[float]]:
-    """commands: the `kpiwatch` of each old commit's mode; the others run this venv's."""
+def timed_runs(
+    environments: dict[str, dict[str, str]], runs: int, commands: dict[str, Path], old: dict[str, Path]
+) -> dict[str, list[float]]:
+    """commands: the `kpiwatch` of each old commit's mode; the others run this venv's. An old commit runs in its
+    checkout: a worker it starts with `python -m` imports from its working directory first, which must not be
+    this checkout (its GX suite worker read today's expectations)."""
 
     def command(mode: str) -> list[str]:
         return [str(commands.get(mode, BIN / "kpiwatch")), "run", "--as-of", AS_OF]
 
     for mode, env in environments.items():
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        require(f"warm-up run ({mode})", measure(command(mode), env))
+        require(f"warm-up run ({mode})", measure(command(mode), env, cwd=old.get(mode)))
     walls: dict[str, list[float]] = {mode: [] for mode in environments}
     for _ in range(runs):
         for mode, env in environments.items():
-            walls[mode].append(require(f"run ({mode})", measure(command(mode), env)).wall_s)
+            walls[mode].append(require(f"run ({mode})", measure(command(mode), env, cwd=old.get(mode))).wall_s)
     return walls
 
 
@@ -188,7 +192,7 @@ def main() -> None:
             generate = [str(BIN / "kpiwatch"), "generate", "--out", str(db), "--as-of", AS_OF, "--users", "50"]
             require("generate tiny", measure([*generate, "--days", "30"], {**base, "DAGSTER_HOME": str(work)}))
             commands = {mode: old_venv(work, mode, checkout) for mode, checkout in old.items()}
-            walls = timed_runs(mode_environments(base, work, db, old), args.runs, commands)
+            walls = timed_runs(mode_environments(base, work, db, old), args.runs, commands, old)
         finally:
             for checkout in old.values():
                 remove_checkout(checkout)
